@@ -1,0 +1,33 @@
+//! The Portcullis domain: the `User` entity, its value objects and the session a login
+//! starts. Everything here is plain Rust with no I/O: no database, no HTTP, no clock
+//! (callers pass `now`), no randomness (callers pass fresh secrets).
+//!
+//! Every value object can only be built valid: `Email::parse`, `UserName::parse`,
+//! `AvatarUrl::parse`, `PlainPassword::parse`, `Role::parse` each return a typed error
+//! naming the rule that failed, with a stable [`FieldRule::code`].
+
+mod avatar_url;
+mod email;
+mod ids;
+mod password;
+mod role;
+mod secret;
+mod session;
+mod user;
+mod user_name;
+
+pub use avatar_url::{AvatarUrl, AvatarUrlError};
+pub use email::{Email, EmailError};
+pub use ids::{SessionId, UserId};
+pub use password::{BcryptCost, BcryptCostError, PasswordError, PasswordHash, PasswordHashError, PlainPassword};
+pub use role::{Role, RoleError, Roles};
+pub use secret::SecretString;
+pub use session::{RefreshToken, RefreshTokenHash, RefreshTokenSecret, RefreshTokenState, Session, SessionMetadata};
+pub use user::{NewUser, User, UserInfo, whole_seconds};
+pub use user_name::{UserName, UserNameError};
+
+/// A broken input rule, reported per field: a stable machine code plus a sentence for people.
+pub trait FieldRule: std::error::Error {
+    /// Stable snake_case code of the rule (`too_short`, `too_long`, `invalid`, ...).
+    fn code(&self) -> &'static str;
+}
