@@ -1,1 +1,27 @@
-//! stub
+//! The Portcullis application layer: one handler per command, working through ports.
+//!
+//! Everything here is synchronous, plain Rust: no HTTP, no async runtime. A handler
+//! opens a [`ports::UnitOfWork`], asks it for repositories, commits once, and rolls back
+//! (by dropping the unit) on any error, as in the article's `SignupCommandHandler` and
+//! `LoginCommandHandler`. Password hashing happens outside any transaction, so a slow hash
+//! never holds a database lock.
+//!
+//! Other Rust services can embed this crate directly: build the ports (the
+//! `portcullis-infrastructure` crate has diesel, JWT and hashing adapters, or bring your
+//! own), construct the handlers with `new`, and call `handle`.
+
+pub mod commands;
+pub mod in_memory;
+pub mod ports;
+mod validation;
+
+pub use commands::current_user::{CurrentUserError, GetCurrentUser, GetCurrentUserHandler, GetCurrentUserUseCase};
+pub use commands::login::{LoginCommand, LoginError, LoginHandler, LoginOutcome, LoginUseCase};
+pub use commands::logout::{LogoutCommand, LogoutError, LogoutHandler, LogoutUseCase};
+pub use commands::refresh::{RefreshCommand, RefreshError, RefreshHandler, RefreshUseCase};
+pub use commands::signup::{SignupCommand, SignupError, SignupHandler, SignupUseCase};
+pub use commands::update_profile::{
+    UpdateProfileCommand, UpdateProfileError, UpdateProfileHandler, UpdateProfileUseCase,
+};
+pub use commands::{IssuedTokens, SessionPolicy};
+pub use validation::{FieldError, ValidationErrors};

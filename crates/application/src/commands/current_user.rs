@@ -1,0 +1,64 @@
+//! `GetCurrentUser`: who is this access token for? Touches no storage.
+
+use std::sync::Arc;
+
+use shaku::Component;
+
+use crate::ports::{AccessClaims, TokenService, TokenVerifyError};
+
+/// Input: the presented access token.
+#[derive(Clone, Debug)]
+pub struct GetCurrentUser<'a> {
+    /// The compact JWT.
+    pub access_token: &'a str,
+}
+
+/// Why no current user could be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CurrentUserError {
+    /// The token is past its expiry.
+    #[error("the access token has expired")]
+    Expired,
+    /// The token is not one of ours, or broken.
+    #[error("the access token is invalid")]
+    Unauthorized,
+}
+
+/// Handles [`GetCurrentUser`].
+#[derive(Component)]
+#[shaku(interface = GetCurrentUserUseCase)]
+pub struct GetCurrentUserHandler {
+    #[shaku(inject)]
+    tokens: Arc<dyn TokenService>,
+}
+
+/// Reads the user an access token speaks for. Implemented by [`GetCurrentUserHandler`]; the HTTP layer and embedders call it through this trait.
+pub trait GetCurrentUserUseCase: shaku::Interface {
+    /// Verifies the token and returns its claims: the user as of the token's issue.
+    /// Cheap (one signature check), so callers may run it inline.
+    ///
+    /// # Errors
+    /// See [`CurrentUserError`].
+    fn handle(&self, query: GetCurrentUser<'_>) -> Result<AccessClaims, CurrentUserError>;
+}
+
+impl GetCurrentUserHandler {
+    /// Builds the handler from its port.
+    pub fn new(tokens: Arc<dyn TokenService>) -> Self {
+        Self { tokens }
+    }
+}
+
+impl GetCurrentUserUseCase for GetCurrentUserHandler {
+    /// Verifies the token and returns its claims: the user as of the token's issue.
+    /// Cheap (one signature check), so callers may run it inline.
+    ///
+    /// # Errors
+    /// See [`CurrentUserError`].
+    fn handle(&self, query: GetCurrentUser<'_>) -> Result<AccessClaims, CurrentUserError> {
+        self.tokens.verify_access_token(query.access_token).map_err(|error| match error {
+            TokenVerifyError::Expired => CurrentUserError::Expired,
+            TokenVerifyError::Invalid => CurrentUserError::Unauthorized,
+        })
+    }
+}

@@ -1,0 +1,63 @@
+//! Commands and their handlers, one module each.
+
+pub mod current_user;
+pub mod login;
+pub mod logout;
+pub mod refresh;
+pub mod signup;
+pub mod update_profile;
+
+use chrono::Duration;
+use portcullis_domain::{RefreshToken, RefreshTokenSecret, Session, SessionId, UserInfo};
+
+use crate::ports::{AccessToken, Clock, PortError, TokenIssueError, TokenService, UnitOfWork};
+
+/// How long refresh tokens and sessions live.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SessionPolicy {
+    /// Lifetime of one refresh token (default 7 days).
+    pub refresh_ttl: Duration,
+    /// Absolute lifetime of a session, however often it is refreshed (default 30 days).
+    pub session_max: Duration,
+    /// How long an already-used refresh token is still accepted (default 10 s).
+    pub reuse_grace: Duration,
+}
+
+impl Default for SessionPolicy {
+    fn default() -> Self {
+        Self { refresh_ttl: Duration::days(7), session_max: Duration::days(30), reuse_grace: Duration::seconds(10) }
+    }
+}
+
+/// Tokens handed to a client after a login or a refresh.
+#[derive(Clone, Debug)]
+pub struct IssuedTokens {
+    /// The user as the access token describes them.
+    pub user: UserInfo,
+    /// The session these tokens belong to.
+    pub session_id: SessionId,
+    /// The short-lived JWT.
+    pub access_token: AccessToken,
+    /// The single-use refresh token.
+    pub refresh_token: RefreshTokenSecret,
+}
+
+impl From<TokenIssueError> for PortError {
+    fn from(error: TokenIssueError) -> Self {
+        PortError::Internal(error.to_string())
+    }
+}
+
+/// Adds a fresh refresh token to `session`'s family inside `unit`; returns its secret.
+fn add_refresh_token(
+    unit: &mut dyn UnitOfWork,
+    tokens: &dyn TokenService,
+    clock: &dyn Clock,
+    session: &Session,
+    policy: &SessionPolicy,
+) -> Result<RefreshTokenSecret, PortError> {
+    let secret = tokens.generate_refresh_token();
+    let token = RefreshToken::issue(&secret, session, clock.now(), policy.refresh_ttl);
+    unit.sessions().add_refresh_token(&token)?;
+    Ok(secret)
+}

@@ -1,0 +1,130 @@
+//! `RefreshCommand`: exchange a refresh token for a new pair.
+
+use std::sync::Arc;
+
+use portcullis_domain::{RefreshTokenSecret, RefreshTokenState};
+use shaku::Component;
+
+use super::{IssuedTokens, SessionPolicy, add_refresh_token};
+use crate::ports::{Clock, PortError, TokenService, UnitOfWorkFactory};
+
+/// Input of a refresh: the presented refresh token.
+#[derive(Clone, Debug)]
+pub struct RefreshCommand {
+    /// The refresh token as the client sent it.
+    pub refresh_token: RefreshTokenSecret,
+}
+
+/// Why a refresh failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired, or its session is over.
+    #[error("the refresh token is invalid or expired")]
+    InvalidToken,
+    /// An already-used token came back after the grace window: the whole session was ended.
+    #[error("the refresh token was reused; the session has been revoked")]
+    SessionRevoked,
+    /// The user was disabled; the session was ended.
+    #[error("the account is disabled")]
+    AccountDisabled,
+    /// Storage or signing failed.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Handles [`RefreshCommand`].
+#[derive(Component)]
+#[shaku(interface = RefreshUseCase)]
+pub struct RefreshHandler {
+    #[shaku(inject)]
+    units: Arc<dyn UnitOfWorkFactory>,
+    #[shaku(inject)]
+    tokens: Arc<dyn TokenService>,
+    #[shaku(inject)]
+    clock: Arc<dyn Clock>,
+    policy: SessionPolicy,
+}
+
+/// Rotates a refresh token. Implemented by [`RefreshHandler`]; the HTTP layer and embedders call it through this trait.
+pub trait RefreshUseCase: shaku::Interface {
+    /// Rotates the token: the presented one is marked used (compare-and-set, so of two
+    /// concurrent refreshes exactly one wins and the other counts as a reuse within grace),
+    /// a new one joins the family, and a new access token is signed from the user's
+    /// current data. A reuse after the grace window ends the session.
+    ///
+    /// # Errors
+    /// See [`RefreshError`].
+    fn handle(&self, command: RefreshCommand) -> Result<IssuedTokens, RefreshError>;
+}
+
+impl RefreshHandler {
+    /// Builds the handler from its ports and the session policy.
+    pub fn new(
+        units: Arc<dyn UnitOfWorkFactory>,
+        tokens: Arc<dyn TokenService>,
+        clock: Arc<dyn Clock>,
+        policy: SessionPolicy,
+    ) -> Self {
+        Self { units, tokens, clock, policy }
+    }
+}
+
+impl RefreshUseCase for RefreshHandler {
+    /// Rotates the token: the presented one is marked used (compare-and-set, so of two
+    /// concurrent refreshes exactly one wins and the other counts as a reuse within grace),
+    /// a new one joins the family, and a new access token is signed from the user's
+    /// current data. A reuse after the grace window ends the session.
+    ///
+    /// # Errors
+    /// See [`RefreshError`].
+    fn handle(&self, command: RefreshCommand) -> Result<IssuedTokens, RefreshError> {
+        let hash = command.refresh_token.hash();
+        let now = self.clock.now();
+        let mut unit = self.units.begin()?;
+        let Some(token) = unit.sessions().find_refresh_token(&hash)? else {
+            return Err(RefreshError::InvalidToken);
+        };
+        let Some(session) = unit.sessions().find_session(token.session_id)? else {
+            return Err(RefreshError::InvalidToken);
+        };
+        if session.is_expired(now) {
+            unit.sessions().delete_session(session.id)?;
+            unit.commit()?;
+            return Err(RefreshError::InvalidToken);
+        }
+        match token.state(now, self.policy.reuse_grace) {
+            RefreshTokenState::Expired => return Err(RefreshError::InvalidToken),
+            RefreshTokenState::Replayed => {
+                unit.sessions().delete_session(session.id)?;
+                unit.commit()?;
+                tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reused after the grace window; session revoked");
+                return Err(RefreshError::SessionRevoked);
+            }
+            RefreshTokenState::Fresh => {
+                if !unit.sessions().mark_refresh_token_used(&hash, now)? {
+                    tracing::debug!(session_id = %session.id, "concurrent refresh lost the race; treated as reuse within grace");
+                }
+            }
+            RefreshTokenState::ReusedWithinGrace => {
+                tracing::debug!(session_id = %session.id, "refresh token reused within the grace window");
+            }
+        }
+        let Some(user) = unit.users().find_by_id(session.user_id)? else {
+            unit.sessions().delete_session(session.id)?;
+            unit.commit()?;
+            return Err(RefreshError::InvalidToken);
+        };
+        if !user.can_authenticate() {
+            unit.sessions().delete_session(session.id)?;
+            unit.commit()?;
+            return Err(RefreshError::AccountDisabled);
+        }
+        let refresh_token = add_refresh_token(&mut *unit, &*self.tokens, &*self.clock, &session, &self.policy)?;
+        unit.sessions().touch_session(session.id, now)?;
+        unit.commit()?;
+
+        let info = user.info();
+        let access_token = self.tokens.issue_access_token(&info, session.id, now).map_err(PortError::from)?;
+        Ok(IssuedTokens { user: info, session_id: session.id, access_token, refresh_token })
+    }
+}

@@ -1,0 +1,112 @@
+//! `SignupCommand`: make an account.
+
+use std::sync::Arc;
+
+use portcullis_domain::{AvatarUrl, Email, NewUser, PlainPassword, Roles, SecretString, User, UserInfo, UserName};
+use shaku::Component;
+
+use crate::ports::{AddUserError, Clock, PasswordHasher, PortError, UnitOfWorkFactory};
+use crate::validation::ValidationErrors;
+
+/// Input of a signup, as received; the handler validates it.
+#[derive(Clone, Debug)]
+pub struct SignupCommand {
+    /// Display name.
+    pub name: String,
+    /// Login address.
+    pub email: String,
+    /// Chosen password.
+    pub password: SecretString,
+    /// Optional picture link.
+    pub avatar_url: Option<String>,
+}
+
+/// Why a signup failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SignupError {
+    /// One or more fields break the input rules.
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    /// The email belongs to an existing account.
+    #[error("email already registered")]
+    EmailTaken,
+    /// Storage or hashing failed.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Handles [`SignupCommand`].
+#[derive(Component)]
+#[shaku(interface = SignupUseCase)]
+pub struct SignupHandler {
+    #[shaku(inject)]
+    units: Arc<dyn UnitOfWorkFactory>,
+    #[shaku(inject)]
+    hasher: Arc<dyn PasswordHasher>,
+    #[shaku(inject)]
+    clock: Arc<dyn Clock>,
+}
+
+/// Signs a user up. Implemented by [`SignupHandler`]; the HTTP layer and embedders call it through this trait.
+pub trait SignupUseCase: shaku::Interface {
+    /// Validates the input, hashes the password (outside any transaction) and stores the
+    /// user with role `user`.
+    ///
+    /// # Errors
+    /// See [`SignupError`].
+    fn handle(&self, command: SignupCommand) -> Result<UserInfo, SignupError>;
+
+    /// As [`SignupUseCase::handle`], with chosen roles (used by `portcullis user create --admin`).
+    ///
+    /// # Errors
+    /// See [`SignupError`].
+    fn handle_with_roles(&self, command: SignupCommand, roles: Roles) -> Result<UserInfo, SignupError>;
+}
+
+impl SignupHandler {
+    /// Builds the handler from its ports.
+    pub fn new(units: Arc<dyn UnitOfWorkFactory>, hasher: Arc<dyn PasswordHasher>, clock: Arc<dyn Clock>) -> Self {
+        Self { units, hasher, clock }
+    }
+}
+
+impl SignupUseCase for SignupHandler {
+    /// Validates the input, hashes the password (outside any transaction) and stores the
+    /// user with role `user`.
+    ///
+    /// # Errors
+    /// See [`SignupError`].
+    fn handle(&self, command: SignupCommand) -> Result<UserInfo, SignupError> {
+        self.handle_with_roles(command, Roles::default_for_new_user())
+    }
+
+    /// As [`SignupUseCase::handle`], with chosen roles (used by `portcullis user create --admin`).
+    ///
+    /// # Errors
+    /// See [`SignupError`].
+    fn handle_with_roles(&self, command: SignupCommand, roles: Roles) -> Result<UserInfo, SignupError> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.check("name", UserName::parse(&command.name));
+        let email = errors.check("email", Email::parse(&command.email));
+        let password = errors.check("password", PlainPassword::parse(command.password.expose()));
+        let avatar_url = match command.avatar_url.as_deref() {
+            Some(raw) => errors.check("avatar_url", AvatarUrl::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let (Some(name), Some(email), Some(password), Some(avatar_url)) = (name, email, password, avatar_url) else {
+            return Err(SignupError::Validation(errors));
+        };
+
+        let password = self.hasher.hash(&password)?;
+        let user = User::create(NewUser { name, email, password, avatar_url, roles }, self.clock.now());
+
+        let mut unit = self.units.begin()?;
+        unit.users().add(&user).map_err(|error| match error {
+            AddUserError::EmailTaken => SignupError::EmailTaken,
+            AddUserError::Port(port) => SignupError::Port(port),
+        })?;
+        unit.commit()?;
+        tracing::info!(user_id = %user.id, "user signed up");
+        Ok(user.info())
+    }
+}

@@ -1,0 +1,96 @@
+//! `UpdateProfileCommand`: change one's name or avatar.
+
+use std::sync::Arc;
+
+use portcullis_domain::{AvatarUrl, UserId, UserInfo, UserName};
+use shaku::Component;
+
+use crate::ports::{Clock, PortError, UnitOfWorkFactory};
+use crate::validation::ValidationErrors;
+
+/// Input of a profile change. `None` leaves a field as it is; `avatar_url: Some(None)` clears it.
+#[derive(Clone, Debug, Default)]
+pub struct UpdateProfileCommand {
+    /// Whose profile (from the verified access token).
+    pub user_id: Option<UserId>,
+    /// A new name.
+    pub name: Option<String>,
+    /// A new avatar (`Some(None)` removes it).
+    pub avatar_url: Option<Option<String>>,
+}
+
+/// Why a profile change failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpdateProfileError {
+    /// One or more fields break the input rules.
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    /// The user no longer exists.
+    #[error("user not found")]
+    UserNotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Handles [`UpdateProfileCommand`].
+#[derive(Component)]
+#[shaku(interface = UpdateProfileUseCase)]
+pub struct UpdateProfileHandler {
+    #[shaku(inject)]
+    units: Arc<dyn UnitOfWorkFactory>,
+    #[shaku(inject)]
+    clock: Arc<dyn Clock>,
+}
+
+/// Changes a profile. Implemented by [`UpdateProfileHandler`]; the HTTP layer and embedders call it through this trait.
+pub trait UpdateProfileUseCase: shaku::Interface {
+    /// Validates and applies the change; returns the updated user.
+    ///
+    /// # Errors
+    /// See [`UpdateProfileError`].
+    fn handle(&self, command: UpdateProfileCommand) -> Result<UserInfo, UpdateProfileError>;
+}
+
+impl UpdateProfileHandler {
+    /// Builds the handler from its ports.
+    pub fn new(units: Arc<dyn UnitOfWorkFactory>, clock: Arc<dyn Clock>) -> Self {
+        Self { units, clock }
+    }
+}
+
+impl UpdateProfileUseCase for UpdateProfileHandler {
+    /// Validates and applies the change; returns the updated user.
+    ///
+    /// # Errors
+    /// See [`UpdateProfileError`].
+    fn handle(&self, command: UpdateProfileCommand) -> Result<UserInfo, UpdateProfileError> {
+        let mut errors = ValidationErrors::new();
+        let name = match command.name.as_deref() {
+            Some(raw) => errors.check("name", UserName::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let avatar_url = match command.avatar_url {
+            Some(Some(raw)) => errors.check("avatar_url", AvatarUrl::parse(&raw)).map(|url| Some(Some(url))),
+            Some(None) => Some(Some(None)),
+            None => Some(None),
+        };
+        let (Some(name), Some(avatar_url)) = (name, avatar_url) else {
+            return Err(UpdateProfileError::Validation(errors));
+        };
+        let user_id = command.user_id.ok_or(UpdateProfileError::UserNotFound)?;
+
+        let now = self.clock.now();
+        let mut unit = self.units.begin()?;
+        let mut user = unit.users().find_by_id(user_id)?.ok_or(UpdateProfileError::UserNotFound)?;
+        if let Some(name) = name {
+            user.rename(name, now);
+        }
+        if let Some(avatar_url) = avatar_url {
+            user.set_avatar(avatar_url, now);
+        }
+        unit.users().update(&user)?;
+        unit.commit()?;
+        Ok(user.info())
+    }
+}

@@ -1,0 +1,16 @@
+//! The ports: what the handlers need from the outside world. Adapters live in
+//! `portcullis-infrastructure` (and in-memory fakes in [`crate::in_memory`]).
+
+mod clock;
+mod error;
+mod password_hasher;
+mod repositories;
+mod token_service;
+mod unit_of_work;
+
+pub use clock::{Clock, SystemClock};
+pub use error::PortError;
+pub use password_hasher::{InlinePasswordHasher, PasswordHasher, dummy_attempt, dummy_hash};
+pub use repositories::{AddUserError, SessionRepository, UserRepository};
+pub use token_service::{AccessClaims, AccessToken, TokenIssueError, TokenService, TokenVerifyError};
+pub use unit_of_work::{UnitOfWork, UnitOfWorkFactory};

@@ -1,0 +1,28 @@
+use shaku::Interface;
+
+use super::{PortError, SessionRepository, UserRepository};
+
+/// One transaction: hands out repositories that share it, commits once.
+/// Dropping a unit that was not committed rolls it back.
+pub trait UnitOfWork {
+    /// The users in this transaction.
+    fn users(&mut self) -> Box<dyn UserRepository + '_>;
+
+    /// The sessions in this transaction.
+    fn sessions(&mut self) -> Box<dyn SessionRepository + '_>;
+
+    /// Makes every change of this unit durable.
+    ///
+    /// # Errors
+    /// [`PortError`] if the commit fails; nothing was changed then.
+    fn commit(self: Box<Self>) -> Result<(), PortError>;
+}
+
+/// Opens units of work; one per command.
+pub trait UnitOfWorkFactory: Interface {
+    /// Begins a transaction that may write.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when no connection can be had in time.
+    fn begin(&self) -> Result<Box<dyn UnitOfWork>, PortError>;
+}
