@@ -1,1 +1,6 @@
-//! stub
+//! The `portcullis` binary's library half: configuration, command line, and the server
+//! start-up that wires infrastructure, application and API together. `tests/` drives the
+//! service through [`server::spawn`].
+
+pub mod config;
+pub mod server;
