@@ -1,1 +1,595 @@
-//! In-memory fakes of the ports (filled in below).
+//! In-memory fakes of the ports, for handler tests here and for embedders' own tests.
+//!
+//! - [`InMemoryStore`] is a [`UnitOfWorkFactory`]: each unit of work works on a private copy
+//!   of the store and writes it back on commit, so a unit dropped without commit really rolls
+//!   back. It keeps the storage rules the handlers rely on: emails are unique, ending a
+//!   session ends its refresh tokens, marking a token used is a compare-and-set.
+//! - [`FixedClock`] is a [`Clock`] that only moves when told to.
+//! - [`FakeTokenService`] is a [`TokenService`] whose access tokens are readable, unsigned
+//!   text (`fake.` followed by `|`-separated claims): good for tests, worthless as security.
+//!
+//! Password hashing needs no fake: use [`crate::ports::InlinePasswordHasher`] with
+//! `BcryptCost::new(4)`, the cheapest cost.
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemoryStore};
+//! use portcullis_application::ports::{Clock, TokenService, UnitOfWorkFactory};
+//!
+//! let store = InMemoryStore::new();
+//! let clock = FixedClock::default();
+//! let tokens = FakeTokenService::new(Arc::new(clock.clone()));
+//! let units: Arc<dyn UnitOfWorkFactory> = Arc::new(store.clone());
+//! assert!(units.begin().is_ok());
+//! assert!(store.users().is_empty());
+//! assert!(tokens.verify_access_token("not a token").is_err());
+//! assert_eq!(clock.now(), FixedClock::default().now());
+//! ```
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use portcullis_domain::{
+    Email, RefreshToken, RefreshTokenHash, RefreshTokenSecret, SecretString, Session, SessionId, User, UserId,
+    UserInfo, whole_seconds,
+};
+use uuid::Uuid;
+
+use crate::ports::{
+    AccessClaims, AccessToken, AddUserError, Clock, PortError, SessionRepository, TokenIssueError, TokenService,
+    TokenVerifyError, UnitOfWork, UnitOfWorkFactory, UserRepository,
+};
+
+/// Locks a mutex, carrying on with the data if another thread panicked while holding it
+/// (a poisoned fake is still a usable fake).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Everything the store holds; a unit of work works on a clone of it.
+#[derive(Clone, Default)]
+struct State {
+    users: BTreeMap<UserId, User>,
+    sessions: BTreeMap<SessionId, Session>,
+    /// Keyed by the token hash's text.
+    refresh_tokens: BTreeMap<String, RefreshToken>,
+}
+
+/// The store's shared insides.
+#[derive(Default)]
+struct Shared {
+    state: State,
+    /// Bumped by every commit that changed something.
+    version: u64,
+    /// While set, `begin` fails with [`PortError::Unavailable`].
+    unavailable: bool,
+    /// While set, `commit` fails with [`PortError::Internal`] and writes nothing.
+    failing_commits: bool,
+}
+
+/// An in-memory database of users, sessions and refresh tokens, shared by its clones.
+///
+/// As a [`UnitOfWorkFactory`], [`begin`](UnitOfWorkFactory::begin) snapshots the whole
+/// store; the unit's repositories read and write that private copy; `commit` writes it back,
+/// and dropping the unit without committing discards it. A unit that wrote something and
+/// finds at commit that another unit committed changes since it began fails with
+/// [`PortError::Unavailable`] (like a serialization failure) instead of overwriting them;
+/// a unit that only read always commits.
+///
+/// The inspection methods ([`users`](Self::users), [`sessions`](Self::sessions),
+/// [`refresh_tokens`](Self::refresh_tokens)) show committed data only.
+#[derive(Clone, Default)]
+pub struct InMemoryStore {
+    shared: Arc<Mutex<Shared>>,
+}
+
+impl InMemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Every committed user, ordered by id (that is, by creation for generated ids).
+    pub fn users(&self) -> Vec<User> {
+        lock(&self.shared).state.users.values().cloned().collect()
+    }
+
+    /// The committed user with this id.
+    pub fn user(&self, id: UserId) -> Option<User> {
+        lock(&self.shared).state.users.get(&id).cloned()
+    }
+
+    /// Every committed session, ordered by id.
+    pub fn sessions(&self) -> Vec<Session> {
+        lock(&self.shared).state.sessions.values().cloned().collect()
+    }
+
+    /// Every committed refresh token (stored by hash only), oldest first.
+    pub fn refresh_tokens(&self) -> Vec<RefreshToken> {
+        let mut tokens: Vec<RefreshToken> = lock(&self.shared).state.refresh_tokens.values().cloned().collect();
+        tokens.sort_by_key(|token| token.created_at);
+        tokens
+    }
+
+    /// While `unavailable` is true, [`UnitOfWorkFactory::begin`] fails with
+    /// [`PortError::Unavailable`], as a database that cannot be reached.
+    pub fn set_unavailable(&self, unavailable: bool) {
+        lock(&self.shared).unavailable = unavailable;
+    }
+
+    /// While `failing` is true, [`UnitOfWork::commit`] fails with [`PortError::Internal`]
+    /// and the unit's changes are discarded.
+    pub fn set_failing_commits(&self, failing: bool) {
+        lock(&self.shared).failing_commits = failing;
+    }
+}
+
+impl fmt::Debug for InMemoryStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shared = lock(&self.shared);
+        f.debug_struct("InMemoryStore")
+            .field("users", &shared.state.users.len())
+            .field("sessions", &shared.state.sessions.len())
+            .field("refresh_tokens", &shared.state.refresh_tokens.len())
+            .field("version", &shared.version)
+            .field("unavailable", &shared.unavailable)
+            .field("failing_commits", &shared.failing_commits)
+            .finish()
+    }
+}
+
+impl UnitOfWorkFactory for InMemoryStore {
+    fn begin(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        let shared = lock(&self.shared);
+        if shared.unavailable {
+            return Err(PortError::Unavailable("in-memory store switched to unavailable".to_owned()));
+        }
+        Ok(Box::new(InMemoryUnitOfWork {
+            shared: Arc::clone(&self.shared),
+            state: shared.state.clone(),
+            began_at_version: shared.version,
+            dirty: false,
+        }))
+    }
+}
+
+/// One unit of work over a private copy of the store.
+struct InMemoryUnitOfWork {
+    shared: Arc<Mutex<Shared>>,
+    state: State,
+    began_at_version: u64,
+    /// Whether any repository call changed `state`.
+    dirty: bool,
+}
+
+impl UnitOfWork for InMemoryUnitOfWork {
+    fn users(&mut self) -> Box<dyn UserRepository + '_> {
+        Box::new(InMemoryUsers { state: &mut self.state, dirty: &mut self.dirty })
+    }
+
+    fn sessions(&mut self) -> Box<dyn SessionRepository + '_> {
+        Box::new(InMemorySessions { state: &mut self.state, dirty: &mut self.dirty })
+    }
+
+    fn commit(self: Box<Self>) -> Result<(), PortError> {
+        let mut shared = lock(&self.shared);
+        if shared.failing_commits {
+            return Err(PortError::Internal("in-memory store switched to failing commits".to_owned()));
+        }
+        if !self.dirty {
+            return Ok(());
+        }
+        if shared.version != self.began_at_version {
+            return Err(PortError::Unavailable("write conflict: the store changed since this unit began".to_owned()));
+        }
+        shared.state = self.state;
+        shared.version += 1;
+        Ok(())
+    }
+}
+
+/// The users of one unit of work.
+struct InMemoryUsers<'a> {
+    state: &'a mut State,
+    dirty: &'a mut bool,
+}
+
+impl UserRepository for InMemoryUsers<'_> {
+    fn add(&mut self, user: &User) -> Result<(), AddUserError> {
+        if self.state.users.values().any(|other| other.email == user.email) {
+            return Err(AddUserError::EmailTaken);
+        }
+        if self.state.users.contains_key(&user.id) {
+            return Err(AddUserError::Port(PortError::Internal(format!("duplicate user id {}", user.id))));
+        }
+        self.state.users.insert(user.id, user.clone());
+        *self.dirty = true;
+        Ok(())
+    }
+
+    fn find_by_email(&mut self, email: &Email) -> Result<Option<User>, PortError> {
+        Ok(self.state.users.values().find(|user| &user.email == email).cloned())
+    }
+
+    fn find_by_id(&mut self, id: UserId) -> Result<Option<User>, PortError> {
+        Ok(self.state.users.get(&id).cloned())
+    }
+
+    fn update(&mut self, user: &User) -> Result<(), PortError> {
+        if self.state.users.values().any(|other| other.id != user.id && other.email == user.email) {
+            return Err(PortError::Internal("unique constraint: email already registered".to_owned()));
+        }
+        if let Some(stored) = self.state.users.get_mut(&user.id) {
+            *stored = user.clone();
+            *self.dirty = true;
+        }
+        Ok(())
+    }
+}
+
+/// The sessions and refresh tokens of one unit of work.
+struct InMemorySessions<'a> {
+    state: &'a mut State,
+    dirty: &'a mut bool,
+}
+
+impl SessionRepository for InMemorySessions<'_> {
+    fn add_session(&mut self, session: &Session) -> Result<(), PortError> {
+        if self.state.sessions.contains_key(&session.id) {
+            return Err(PortError::Internal(format!("duplicate session id {}", session.id)));
+        }
+        self.state.sessions.insert(session.id, session.clone());
+        *self.dirty = true;
+        Ok(())
+    }
+
+    fn find_session(&mut self, id: SessionId) -> Result<Option<Session>, PortError> {
+        Ok(self.state.sessions.get(&id).cloned())
+    }
+
+    fn touch_session(&mut self, id: SessionId, now: DateTime<Utc>) -> Result<(), PortError> {
+        if let Some(session) = self.state.sessions.get_mut(&id) {
+            session.last_used_at = whole_seconds(now);
+            *self.dirty = true;
+        }
+        Ok(())
+    }
+
+    fn delete_session(&mut self, id: SessionId) -> Result<bool, PortError> {
+        if self.state.sessions.remove(&id).is_none() {
+            return Ok(false);
+        }
+        self.state.refresh_tokens.retain(|_, token| token.session_id != id);
+        *self.dirty = true;
+        Ok(true)
+    }
+
+    fn add_refresh_token(&mut self, token: &RefreshToken) -> Result<(), PortError> {
+        if !self.state.sessions.contains_key(&token.session_id) {
+            return Err(PortError::Internal(format!("foreign key: no session {}", token.session_id)));
+        }
+        let key = token.hash.as_str().to_owned();
+        if self.state.refresh_tokens.contains_key(&key) {
+            return Err(PortError::Internal("duplicate refresh token hash".to_owned()));
+        }
+        self.state.refresh_tokens.insert(key, token.clone());
+        *self.dirty = true;
+        Ok(())
+    }
+
+    fn find_refresh_token(&mut self, hash: &RefreshTokenHash) -> Result<Option<RefreshToken>, PortError> {
+        Ok(self.state.refresh_tokens.get(hash.as_str()).cloned())
+    }
+
+    fn mark_refresh_token_used(&mut self, hash: &RefreshTokenHash, now: DateTime<Utc>) -> Result<bool, PortError> {
+        match self.state.refresh_tokens.get_mut(hash.as_str()) {
+            Some(token) if token.used_at.is_none() => {
+                token.used_at = Some(whole_seconds(now));
+                *self.dirty = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// A [`Clock`] that stands still until [`set`](Self::set) or [`advance`](Self::advance)
+/// moves it. Clones share one instant, so a test can keep a clone and move the clock that
+/// its handlers and token service read.
+#[derive(Clone, Debug)]
+pub struct FixedClock {
+    now: Arc<Mutex<DateTime<Utc>>>,
+}
+
+impl FixedClock {
+    /// A clock showing `now`.
+    pub fn new(now: DateTime<Utc>) -> Self {
+        Self { now: Arc::new(Mutex::new(now)) }
+    }
+
+    /// Moves the clock (and every clone) to `now`.
+    pub fn set(&self, now: DateTime<Utc>) {
+        *lock(&self.now) = now;
+    }
+
+    /// Moves the clock (and every clone) forward by `by` (backward if negative).
+    pub fn advance(&self, by: Duration) {
+        let mut now = lock(&self.now);
+        *now += by;
+    }
+}
+
+impl Default for FixedClock {
+    /// A clock at 2026-01-01T00:00:00Z.
+    fn default() -> Self {
+        Self::new(DateTime::<Utc>::UNIX_EPOCH + Duration::seconds(1_767_225_600))
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        *lock(&self.now)
+    }
+}
+
+/// The prefix of every [`FakeTokenService`] access token.
+pub const FAKE_ACCESS_TOKEN_PREFIX: &str = "fake.";
+
+/// The default access-token lifetime of [`FakeTokenService`]: 900 seconds.
+pub const DEFAULT_FAKE_ACCESS_TTL_SECONDS: i64 = 900;
+
+/// A [`TokenService`] for tests: access tokens are unsigned, readable text, checked only
+/// for form and expiry; refresh tokens are random.
+///
+/// An access token is `fake.` followed by `|`-separated fields (user id, name, email,
+/// avatar URL, roles, email verified, user created at, session id, expires at, token id),
+/// with `%` and `|` inside fields written `%25` and `%7C`. Anyone can forge one: never use
+/// this outside tests.
+///
+/// [`verify_access_token`](TokenService::verify_access_token) answers
+/// [`TokenVerifyError::Expired`] once the held clock reaches the expiry, and
+/// [`TokenVerifyError::Invalid`] for anything it cannot read.
+pub struct FakeTokenService {
+    clock: Arc<dyn Clock>,
+    access_ttl: Duration,
+    issued: AtomicU64,
+}
+
+impl FakeTokenService {
+    /// A service reading expiry against `clock`, with 900-second access tokens.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self { clock, access_ttl: Duration::seconds(DEFAULT_FAKE_ACCESS_TTL_SECONDS), issued: AtomicU64::new(0) }
+    }
+
+    /// The same service with access tokens living `ttl`.
+    pub fn with_access_ttl(mut self, ttl: Duration) -> Self {
+        self.access_ttl = ttl;
+        self
+    }
+
+    /// How long access tokens live.
+    pub fn access_ttl(&self) -> Duration {
+        self.access_ttl
+    }
+
+    /// How many access tokens this service has issued.
+    pub fn issued_count(&self) -> u64 {
+        self.issued.load(Ordering::Relaxed)
+    }
+}
+
+impl fmt::Debug for FakeTokenService {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FakeTokenService")
+            .field("access_ttl", &self.access_ttl)
+            .field("issued", &self.issued_count())
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenService for FakeTokenService {
+    fn issue_access_token(
+        &self,
+        user: &UserInfo,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<AccessToken, TokenIssueError> {
+        let expires_in = u64::try_from(self.access_ttl.num_seconds())
+            .map_err(|_| TokenIssueError::Signing("negative access-token lifetime".to_owned()))?;
+        let expires_at = whole_seconds(now) + self.access_ttl;
+        let serial = self.issued.fetch_add(1, Ordering::Relaxed) + 1;
+        let claims = AccessClaims {
+            user: user.clone(),
+            session_id: session,
+            expires_at,
+            token_id: format!("fake-jti-{serial}"),
+        };
+        Ok(AccessToken { token: SecretString::new(encode_claims(&claims)), expires_in, expires_at })
+    }
+
+    fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenVerifyError> {
+        let claims = decode_claims(token).ok_or(TokenVerifyError::Invalid)?;
+        if self.clock.now() >= claims.expires_at {
+            return Err(TokenVerifyError::Expired);
+        }
+        Ok(claims)
+    }
+
+    fn generate_refresh_token(&self) -> RefreshTokenSecret {
+        let mut bytes = [0_u8; 32];
+        bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
+        bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());
+        RefreshTokenSecret::from_random_bytes(bytes)
+    }
+}
+
+/// Number of `|`-separated fields in a fake access token.
+const FAKE_TOKEN_FIELDS: usize = 10;
+
+/// Writes `%`, `|` and `,` as `%25`, `%7C` and `%2C`, so a field never contains a separator.
+fn escape_field(value: &str) -> String {
+    let mut escaped = String::with_capacity(value.len());
+    for c in value.chars() {
+        match c {
+            '%' => escaped.push_str("%25"),
+            '|' => escaped.push_str("%7C"),
+            ',' => escaped.push_str("%2C"),
+            other => escaped.push(other),
+        }
+    }
+    escaped
+}
+
+/// Undoes [`escape_field`]; `None` for an escape it never writes.
+fn unescape_field(value: &str) -> Option<String> {
+    let mut plain = String::with_capacity(value.len());
+    let mut rest = value;
+    while let Some(at) = rest.find('%') {
+        plain.push_str(&rest[..at]);
+        let code = rest.get(at + 1..at + 3)?;
+        plain.push(match code {
+            "25" => '%',
+            "7C" => '|',
+            "2C" => ',',
+            _ => return None,
+        });
+        rest = &rest[at + 3..];
+    }
+    plain.push_str(rest);
+    Some(plain)
+}
+
+fn encode_time(time: DateTime<Utc>) -> String {
+    time.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn decode_time(text: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(text).ok().map(|time| time.with_timezone(&Utc))
+}
+
+fn encode_claims(claims: &AccessClaims) -> String {
+    let user = &claims.user;
+    let avatar = match &user.avatar_url {
+        Some(url) => format!("={}", escape_field(url)),
+        None => String::new(),
+    };
+    let fields = [
+        user.user_id.to_string(),
+        escape_field(&user.name),
+        escape_field(&user.email),
+        avatar,
+        user.roles.iter().map(|role| escape_field(role)).collect::<Vec<_>>().join(","),
+        user.email_verified.to_string(),
+        encode_time(user.created_at),
+        claims.session_id.to_string(),
+        encode_time(claims.expires_at),
+        escape_field(&claims.token_id),
+    ];
+    format!("{FAKE_ACCESS_TOKEN_PREFIX}{}", fields.join("|"))
+}
+
+fn decode_claims(token: &str) -> Option<AccessClaims> {
+    let body = token.strip_prefix(FAKE_ACCESS_TOKEN_PREFIX)?;
+    let fields: Vec<&str> = body.split('|').collect();
+    let [user_id, name, email, avatar, roles, verified, created_at, session_id, expires_at, token_id] =
+        <[&str; FAKE_TOKEN_FIELDS]>::try_from(fields).ok()?;
+    let avatar_url = match avatar {
+        "" => None,
+        some => Some(unescape_field(some.strip_prefix('=')?)?),
+    };
+    let roles =
+        if roles.is_empty() { Vec::new() } else { roles.split(',').map(unescape_field).collect::<Option<_>>()? };
+    Some(AccessClaims {
+        user: UserInfo {
+            user_id: UserId::from_str(user_id).ok()?,
+            name: unescape_field(name)?,
+            email: unescape_field(email)?,
+            avatar_url,
+            roles,
+            email_verified: bool::from_str(verified).ok()?,
+            created_at: decode_time(created_at)?,
+        },
+        session_id: SessionId::from_str(session_id).ok()?,
+        expires_at: decode_time(expires_at)?,
+        token_id: unescape_field(token_id)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(name: &str, avatar_url: Option<&str>, roles: &[&str]) -> AccessClaims {
+        AccessClaims {
+            user: UserInfo {
+                user_id: UserId::generate(),
+                name: name.to_owned(),
+                email: "ada@example.com".to_owned(),
+                avatar_url: avatar_url.map(str::to_owned),
+                roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+                email_verified: true,
+                created_at: FixedClock::default().now(),
+            },
+            session_id: SessionId::generate(),
+            expires_at: FixedClock::default().now() + Duration::seconds(60),
+            token_id: "fake-jti-1".to_owned(),
+        }
+    }
+
+    fn any_session() -> Session {
+        Session::start(UserId::generate(), portcullis_domain::SessionMetadata::default(), Utc::now(), Duration::days(1))
+    }
+
+    #[test]
+    fn claims_round_trip_through_the_text_form_even_with_separators() {
+        for original in [
+            claims("Ada", None, &["user"]),
+            claims("A|d%7Ca %25,", Some("https://example.com/a|b%7C,.png"), &["ad,min", "us|er%"]),
+            claims("", Some(""), &[]),
+        ] {
+            let text = encode_claims(&original);
+            assert!(text.starts_with(FAKE_ACCESS_TOKEN_PREFIX));
+            assert_eq!(text.matches('|').count(), FAKE_TOKEN_FIELDS - 1);
+            assert_eq!(decode_claims(&text), Some(original));
+        }
+    }
+
+    #[test]
+    fn unreadable_tokens_decode_to_nothing() {
+        let good = encode_claims(&claims("Ada", None, &["user"]));
+        let bad_escape = good.replacen("Ada", "A%41a", 1);
+        for bad in ["", "fake.", "jwt.a.b", &good.replacen("fake.", "", 1), &format!("{good}|extra"), &bad_escape] {
+            assert_eq!(decode_claims(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_unit_that_only_read_commits_even_after_another_wrote() {
+        let store = InMemoryStore::new();
+        let mut reader = store.begin().expect("begins");
+        let mut writer = store.begin().expect("begins");
+        let session = any_session();
+        writer.sessions().add_session(&session).expect("adds");
+        writer.commit().expect("commits");
+        assert_eq!(reader.sessions().find_session(session.id).expect("reads"), None);
+        reader.commit().expect("a read-only unit commits");
+        assert_eq!(store.sessions(), vec![session]);
+    }
+
+    #[test]
+    fn a_writing_unit_does_not_overwrite_a_later_commit() {
+        let store = InMemoryStore::new();
+        let mut first = store.begin().expect("begins");
+        let mut second = store.begin().expect("begins");
+        first.sessions().add_session(&any_session()).expect("adds");
+        second.sessions().add_session(&any_session()).expect("adds");
+        first.commit().expect("commits");
+        assert!(matches!(second.commit(), Err(PortError::Unavailable(_))));
+        assert_eq!(store.sessions().len(), 1);
+    }
+}

@@ -1,1 +1,11 @@
-//! stub
+//! Portcullis infrastructure: the adapters behind the application's ports.
+//!
+//! - [`persistence`]: diesel over an r2d2 pool, one code path for SQLite (bundled, WAL,
+//!   busy timeout, foreign keys) and PostgreSQL; embedded migrations; the unit of work and
+//!   repositories.
+//! - [`tokens`]: Ed25519 signing keys kept in the database, EdDSA JWT access tokens, JWKS.
+//! - [`hashing`]: a bounded pool of password-hashing threads.
+
+pub mod hashing;
+pub mod persistence;
+pub mod tokens;

@@ -4,6 +4,7 @@
 mod clock;
 mod error;
 mod password_hasher;
+mod probe;
 mod repositories;
 mod token_service;
 mod unit_of_work;
@@ -11,6 +12,7 @@ mod unit_of_work;
 pub use clock::{Clock, SystemClock};
 pub use error::PortError;
 pub use password_hasher::{InlinePasswordHasher, PasswordHasher, dummy_attempt, dummy_hash};
+pub use probe::DatabaseProbe;
 pub use repositories::{AddUserError, SessionRepository, UserRepository};
 pub use token_service::{AccessClaims, AccessToken, TokenIssueError, TokenService, TokenVerifyError};
 pub use unit_of_work::{UnitOfWork, UnitOfWorkFactory};

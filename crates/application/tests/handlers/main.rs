@@ -1,0 +1,10 @@
+//! Handler tests: every command handler run against the in-memory fakes of the ports.
+
+mod current_user;
+mod login;
+mod logout;
+mod refresh;
+mod signup;
+mod support;
+mod unit_of_work;
+mod update_profile;

@@ -1,0 +1,120 @@
+use portcullis_application::ports::PortError;
+use portcullis_application::{SignupError, SignupUseCase};
+use portcullis_domain::{PlainPassword, Role, Roles};
+
+use crate::support::{Bench, PASSWORD, field_codes, signup_command};
+
+#[test]
+fn signup_stores_a_user_with_role_user_and_a_lower_cased_email() {
+    let bench = Bench::new();
+    let info = bench
+        .signup_handler()
+        .handle(signup_command("  Ada Lovelace ", " Ada@Example.COM", PASSWORD, Some("https://example.com/ada.png")))
+        .expect("signup succeeds");
+
+    assert_eq!(info.name, "Ada Lovelace");
+    assert_eq!(info.email, "ada@example.com");
+    assert_eq!(info.roles, vec!["user"]);
+    assert_eq!(info.avatar_url.as_deref(), Some("https://example.com/ada.png"));
+    assert!(!info.email_verified);
+    assert_eq!(info.created_at, bench.now());
+
+    let users = bench.store.users();
+    assert_eq!(users.len(), 1);
+    let stored = &users[0];
+    assert_eq!(stored.info(), info);
+    assert!(!stored.disabled);
+    assert!(stored.password.verify(&PlainPassword::parse(PASSWORD).expect("valid")));
+    assert!(!stored.password.verify(&PlainPassword::parse("correct horse battery stapler").expect("valid")));
+    assert!(!stored.password.as_stored().contains(PASSWORD));
+}
+
+#[test]
+fn signup_reports_one_error_per_bad_field() {
+    let bench = Bench::new();
+    let command = signup_command("   ", "not-an-email", "short", Some("javascript:alert(1)"));
+    let Err(SignupError::Validation(errors)) = bench.signup_handler().handle(command) else {
+        panic!("expected validation errors");
+    };
+    assert_eq!(
+        field_codes(&errors),
+        vec![("name", "required"), ("email", "invalid"), ("password", "too_short"), ("avatar_url", "invalid_scheme")]
+    );
+    assert!(errors.errors().iter().all(|error| !error.message.is_empty()));
+    assert!(bench.store.users().is_empty());
+}
+
+#[test]
+fn signup_reports_other_rules_and_only_the_bad_fields() {
+    let bench = Bench::new();
+    let command = signup_command("Ada\nLovelace", "  ", PASSWORD, Some("/relative/ada.png"));
+    let Err(SignupError::Validation(errors)) = bench.signup_handler().handle(command) else {
+        panic!("expected validation errors");
+    };
+    assert_eq!(
+        field_codes(&errors),
+        vec![("name", "invalid_characters"), ("email", "required"), ("avatar_url", "invalid")]
+    );
+
+    let too_long = "x".repeat(257);
+    let Err(SignupError::Validation(errors)) =
+        bench.signup_handler().handle(signup_command("Ada", "ada@example.com", &too_long, None))
+    else {
+        panic!("expected validation errors");
+    };
+    assert_eq!(field_codes(&errors), vec![("password", "too_long")]);
+    assert!(bench.store.users().is_empty());
+}
+
+#[test]
+fn signup_with_a_taken_email_in_another_case_is_refused() {
+    let bench = Bench::new();
+    let first = bench.signup("Ada", "ada@example.com");
+    let result = bench.signup_handler().handle(signup_command("Impostor", "ADA@example.com ", PASSWORD, None));
+    assert!(matches!(result, Err(SignupError::EmailTaken)), "{result:?}");
+    let users = bench.store.users();
+    assert_eq!(users.len(), 1);
+    assert_eq!(users[0].info(), first);
+}
+
+#[test]
+fn signup_with_roles_makes_an_admin() {
+    let bench = Bench::new();
+    let info = bench
+        .signup_handler()
+        .handle_with_roles(
+            signup_command("Root", "root@example.com", PASSWORD, None),
+            Roles::new([Role::user(), Role::admin()]),
+        )
+        .expect("signup succeeds");
+    assert_eq!(info.roles, vec!["admin", "user"]);
+    assert!(bench.store.users()[0].roles.contains(Role::ADMIN));
+}
+
+#[test]
+fn signup_reports_an_unavailable_store_as_a_port_error() {
+    let bench = Bench::new();
+    bench.store.set_unavailable(true);
+    let result = bench.signup_handler().handle(signup_command("Ada", "ada@example.com", PASSWORD, None));
+    assert!(matches!(result, Err(SignupError::Port(PortError::Unavailable(_)))), "{result:?}");
+    bench.store.set_unavailable(false);
+    assert!(bench.store.users().is_empty());
+}
+
+#[test]
+fn signup_whose_commit_fails_leaves_no_user() {
+    let bench = Bench::new();
+    bench.store.set_failing_commits(true);
+    let result = bench.signup_handler().handle(signup_command("Ada", "ada@example.com", PASSWORD, None));
+    assert!(matches!(result, Err(SignupError::Port(PortError::Internal(_)))), "{result:?}");
+    bench.store.set_failing_commits(false);
+    assert!(bench.store.users().is_empty());
+    bench.signup("Ada", "ada@example.com");
+    assert_eq!(bench.store.users().len(), 1);
+}
+
+#[test]
+fn signup_command_debug_hides_the_password() {
+    let command = signup_command("Ada", "ada@example.com", PASSWORD, None);
+    assert!(!format!("{command:?}").contains(PASSWORD));
+}

@@ -1,0 +1,133 @@
+//! A test bench: the in-memory fakes wired into every handler.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemoryStore};
+use portcullis_application::ports::{Clock, InlinePasswordHasher, PasswordHasher, TokenService, UnitOfWorkFactory};
+use portcullis_application::{
+    GetCurrentUserHandler, IssuedTokens, LoginCommand, LoginHandler, LoginUseCase, LogoutHandler, RefreshCommand,
+    RefreshError, RefreshHandler, RefreshUseCase, SessionPolicy, SignupCommand, SignupHandler, SignupUseCase,
+    UpdateProfileHandler,
+};
+use portcullis_domain::{BcryptCost, RefreshTokenSecret, SecretString, SessionMetadata, User, UserId, UserInfo};
+
+/// The password every bench user signs up with.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+/// One store, one clock, one token service, one hasher, shared by all handlers of a test.
+pub struct Bench {
+    pub store: InMemoryStore,
+    pub clock: FixedClock,
+    pub tokens: Arc<FakeTokenService>,
+    pub hasher: Arc<InlinePasswordHasher>,
+    pub policy: SessionPolicy,
+}
+
+impl Bench {
+    pub fn new() -> Self {
+        Self::with_policy(SessionPolicy::default())
+    }
+
+    pub fn with_policy(policy: SessionPolicy) -> Self {
+        let clock = FixedClock::default();
+        let tokens = Arc::new(FakeTokenService::new(Arc::new(clock.clone())));
+        let hasher = Arc::new(InlinePasswordHasher::new(BcryptCost::new(4).expect("cost 4 is valid")).expect("hasher"));
+        Self { store: InMemoryStore::new(), clock, tokens, hasher, policy }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    fn units(&self) -> Arc<dyn UnitOfWorkFactory> {
+        Arc::new(self.store.clone())
+    }
+
+    fn clock_port(&self) -> Arc<dyn Clock> {
+        Arc::new(self.clock.clone())
+    }
+
+    fn token_port(&self) -> Arc<dyn TokenService> {
+        self.tokens.clone()
+    }
+
+    fn hasher_port(&self) -> Arc<dyn PasswordHasher> {
+        self.hasher.clone()
+    }
+
+    pub fn signup_handler(&self) -> SignupHandler {
+        SignupHandler::new(self.units(), self.hasher_port(), self.clock_port())
+    }
+
+    pub fn login_handler(&self) -> LoginHandler {
+        LoginHandler::new(self.units(), self.hasher_port(), self.token_port(), self.clock_port(), self.policy)
+    }
+
+    pub fn refresh_handler(&self) -> RefreshHandler {
+        RefreshHandler::new(self.units(), self.token_port(), self.clock_port(), self.policy)
+    }
+
+    pub fn logout_handler(&self) -> LogoutHandler {
+        LogoutHandler::new(self.units())
+    }
+
+    pub fn current_user_handler(&self) -> GetCurrentUserHandler {
+        GetCurrentUserHandler::new(self.token_port())
+    }
+
+    pub fn update_profile_handler(&self) -> UpdateProfileHandler {
+        UpdateProfileHandler::new(self.units(), self.clock_port())
+    }
+
+    /// Signs up `email` with [`PASSWORD`].
+    pub fn signup(&self, name: &str, email: &str) -> UserInfo {
+        self.signup_handler().handle(signup_command(name, email, PASSWORD, None)).expect("signup succeeds")
+    }
+
+    /// Logs `email` in with [`PASSWORD`].
+    pub fn login(&self, email: &str) -> IssuedTokens {
+        self.login_handler().handle(login_command(email, PASSWORD)).expect("login succeeds")
+    }
+
+    /// Signs up and logs in a fresh user.
+    pub fn signed_in(&self) -> IssuedTokens {
+        self.signup("Ada Lovelace", "ada@example.com");
+        self.login("ada@example.com")
+    }
+
+    pub fn refresh(&self, token: &RefreshTokenSecret) -> Result<IssuedTokens, RefreshError> {
+        self.refresh_handler().handle(RefreshCommand { refresh_token: token.clone() })
+    }
+
+    /// Changes a stored user through a committed unit of work, as another request would.
+    pub fn edit_user(&self, id: UserId, change: impl FnOnce(&mut User)) {
+        let mut unit = self.store.begin().expect("begins");
+        let mut user = unit.users().find_by_id(id).expect("reads").expect("user exists");
+        change(&mut user);
+        unit.users().update(&user).expect("updates");
+        unit.commit().expect("commits");
+    }
+}
+
+pub fn signup_command(name: &str, email: &str, password: &str, avatar_url: Option<&str>) -> SignupCommand {
+    SignupCommand {
+        name: name.to_owned(),
+        email: email.to_owned(),
+        password: SecretString::new(password),
+        avatar_url: avatar_url.map(str::to_owned),
+    }
+}
+
+pub fn login_command(email: &str, password: &str) -> LoginCommand {
+    LoginCommand {
+        email: email.to_owned(),
+        password: SecretString::new(password),
+        metadata: SessionMetadata::default(),
+    }
+}
+
+/// `(field, code)` of every validation error, in order.
+pub fn field_codes(errors: &portcullis_application::ValidationErrors) -> Vec<(&str, &str)> {
+    errors.errors().iter().map(|error| (error.field.as_str(), error.code.as_str())).collect()
+}

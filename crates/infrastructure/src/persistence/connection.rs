@@ -1,0 +1,155 @@
+use std::time::Duration;
+
+use diesel::Connection;
+use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+/// Migrations for SQLite, compiled into the binary.
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+/// Migrations for PostgreSQL, compiled into the binary.
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+
+/// One connection to either supported database; all repositories are written once against it.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL, for production and for several instances sharing one database.
+    Pg(PgConnection),
+    /// SQLite (bundled), the zero-setup default.
+    Sqlite(SqliteConnection),
+}
+
+/// The pool every unit of work borrows a connection from.
+pub type DbPool = r2d2::Pool<DbConnectionManager>;
+
+/// Which database a URL names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// `postgres://…` or `postgresql://…`
+    Postgres,
+    /// `sqlite://PATH`
+    Sqlite,
+}
+
+impl Backend {
+    /// The backend of a database URL, if it is one we support.
+    pub fn of(url: &str) -> Option<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else if url.starts_with("sqlite://") {
+            Some(Backend::Sqlite)
+        } else {
+            None
+        }
+    }
+}
+
+/// Pool sizing and timeouts.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolSettings {
+    /// Most connections open at once.
+    pub max_size: u32,
+    /// How long a request waits for a connection before answering "unavailable".
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_size: 10, connection_timeout: Duration::from_secs(3) }
+    }
+}
+
+/// Opens connections of the backend the URL names (no guessing between backends, so a
+/// PostgreSQL outage reports PostgreSQL's own error) and prepares SQLite connections
+/// (WAL, busy timeout, foreign keys).
+#[derive(Debug)]
+pub struct DbConnectionManager {
+    backend: Backend,
+    target: String,
+}
+
+impl r2d2::ManageConnection for DbConnectionManager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.target)
+                .map(DbConnection::Pg)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn =
+                    SqliteConnection::establish(&self.target).map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                     PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+/// Why the database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The URL is neither `sqlite://` nor `postgres://`.
+    #[error("unsupported database URL (use sqlite://PATH or postgres://…)")]
+    UnsupportedUrl,
+    /// No connection could be made.
+    #[error("cannot connect to the database: {0}")]
+    Unreachable(String),
+    /// A migration failed.
+    #[error("database migration failed: {0}")]
+    Migration(String),
+}
+
+/// Builds the pool and checks that one connection can be made.
+///
+/// # Errors
+/// [`ConnectError`] with the database's own message.
+pub fn connect(url: &str, settings: PoolSettings) -> Result<DbPool, ConnectError> {
+    let backend = Backend::of(url).ok_or(ConnectError::UnsupportedUrl)?;
+    let target = match backend {
+        Backend::Postgres => url.to_owned(),
+        Backend::Sqlite => url.trim_start_matches("sqlite://").to_owned(),
+    };
+    let manager = DbConnectionManager { backend, target };
+    // Fail fast with the database's own message rather than r2d2's generic timeout.
+    r2d2::ManageConnection::connect(&manager).map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+    let max_size = match backend {
+        Backend::Postgres => settings.max_size,
+        // SQLite serialises writers anyway; a few connections serve concurrent readers.
+        Backend::Sqlite => settings.max_size.min(8),
+    };
+    r2d2::Pool::builder()
+        .max_size(max_size)
+        .min_idle(Some(1))
+        .connection_timeout(settings.connection_timeout)
+        .build(manager)
+        .map_err(|e| ConnectError::Unreachable(e.to_string()))
+}
+
+/// Applies every pending migration of the pool's backend. Returns how many ran.
+///
+/// # Errors
+/// [`ConnectError`] when no connection can be had or a migration fails.
+pub fn run_migrations(pool: &DbPool) -> Result<usize, ConnectError> {
+    let mut conn = pool.get().map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+    let applied = match &mut *conn {
+        DbConnection::Pg(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
+        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| ConnectError::Migration(e.to_string()))
+}

@@ -1,0 +1,17 @@
+//! Database access: connections, pool, migrations, unit of work and repositories.
+
+mod connection;
+mod errors;
+mod models;
+mod probe;
+pub mod schema;
+mod session_repository;
+mod unit_of_work;
+mod user_repository;
+
+pub use connection::{
+    Backend, ConnectError, DbConnection, DbConnectionManager, DbPool, PoolSettings, connect, run_migrations,
+};
+pub(crate) use errors::db_error;
+pub use probe::DieselDatabaseProbe;
+pub use unit_of_work::{DieselUnitOfWork, DieselUnitOfWorkFactory};

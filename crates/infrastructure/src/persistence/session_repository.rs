@@ -1,0 +1,87 @@
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use portcullis_application::ports::{PortError, SessionRepository};
+use portcullis_domain::{RefreshToken, RefreshTokenHash, Session, SessionId};
+
+use super::models::{RefreshTokenRow, SessionRow, naive};
+use super::schema::{refresh_tokens, sessions};
+use super::{DbConnection, db_error};
+
+/// Sessions and refresh tokens in the database, inside the caller's transaction.
+pub struct DieselSessionRepository<'c> {
+    conn: &'c mut DbConnection,
+}
+
+impl<'c> DieselSessionRepository<'c> {
+    /// A repository over a connection that is inside a unit of work.
+    pub fn new(conn: &'c mut DbConnection) -> Self {
+        Self { conn }
+    }
+}
+
+impl SessionRepository for DieselSessionRepository<'_> {
+    fn add_session(&mut self, session: &Session) -> Result<(), PortError> {
+        diesel::insert_into(sessions::table).values(SessionRow::from(session)).execute(self.conn).map_err(db_error)?;
+        Ok(())
+    }
+
+    fn find_session(&mut self, id: SessionId) -> Result<Option<Session>, PortError> {
+        sessions::table
+            .find(id.to_string())
+            .select(SessionRow::as_select())
+            .first(self.conn)
+            .optional()
+            .map_err(db_error)?
+            .map(Session::try_from)
+            .transpose()
+    }
+
+    fn touch_session(&mut self, id: SessionId, now: DateTime<Utc>) -> Result<(), PortError> {
+        diesel::update(sessions::table.find(id.to_string()))
+            .set(sessions::last_used_at.eq(naive(now)))
+            .execute(self.conn)
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    fn delete_session(&mut self, id: SessionId) -> Result<bool, PortError> {
+        let id = id.to_string();
+        // Explicit, so the family ends even where foreign-key cascades are off.
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq(&id)))
+            .execute(self.conn)
+            .map_err(db_error)?;
+        let deleted = diesel::delete(sessions::table.find(&id)).execute(self.conn).map_err(db_error)?;
+        Ok(deleted > 0)
+    }
+
+    fn add_refresh_token(&mut self, token: &RefreshToken) -> Result<(), PortError> {
+        diesel::insert_into(refresh_tokens::table)
+            .values(RefreshTokenRow::from(token))
+            .execute(self.conn)
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    fn find_refresh_token(&mut self, hash: &RefreshTokenHash) -> Result<Option<RefreshToken>, PortError> {
+        refresh_tokens::table
+            .find(hash.as_str())
+            .select(RefreshTokenRow::as_select())
+            .first(self.conn)
+            .optional()
+            .map_err(db_error)?
+            .map(RefreshToken::try_from)
+            .transpose()
+    }
+
+    fn mark_refresh_token_used(&mut self, hash: &RefreshTokenHash, now: DateTime<Utc>) -> Result<bool, PortError> {
+        let updated = diesel::update(
+            refresh_tokens::table
+                .filter(refresh_tokens::token_hash.eq(hash.as_str()))
+                .filter(refresh_tokens::used_at.is_null()),
+        )
+        .set(refresh_tokens::used_at.eq(Some(naive(now))))
+        .execute(self.conn)
+        .map_err(db_error)?;
+        Ok(updated == 1)
+    }
+}

@@ -1,0 +1,74 @@
+use diesel::connection::SimpleConnection;
+use portcullis_application::ports::{PortError, SessionRepository, UnitOfWork, UnitOfWorkFactory, UserRepository};
+use r2d2::PooledConnection;
+use shaku::Component;
+
+use super::session_repository::DieselSessionRepository;
+use super::user_repository::DieselUserRepository;
+use super::{DbConnection, DbConnectionManager, DbPool, db_error};
+
+/// Opens one database transaction per command.
+///
+/// On SQLite the transaction starts with `BEGIN IMMEDIATE`, taking the write lock at once
+/// so two writers never deadlock on a lock upgrade (the busy timeout makes the second
+/// wait). On PostgreSQL it is a plain `BEGIN` (read committed); the refresh rotation's
+/// compare-and-set update is what keeps concurrent refreshes correct there.
+#[derive(Component)]
+#[shaku(interface = UnitOfWorkFactory)]
+pub struct DieselUnitOfWorkFactory {
+    pool: DbPool,
+}
+
+impl DieselUnitOfWorkFactory {
+    /// A factory over `pool`.
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+}
+
+impl UnitOfWorkFactory for DieselUnitOfWorkFactory {
+    fn begin(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        let mut conn = self.pool.get().map_err(|e| PortError::Unavailable(format!("database: {e}")))?;
+        let begin = match &*conn {
+            DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
+            DbConnection::Pg(_) => "BEGIN",
+        };
+        conn.batch_execute(begin).map_err(db_error)?;
+        Ok(Box::new(DieselUnitOfWork { conn, open: true }))
+    }
+}
+
+/// A transaction on one pooled connection. Rolled back on drop unless committed.
+pub struct DieselUnitOfWork {
+    conn: PooledConnection<DbConnectionManager>,
+    open: bool,
+}
+
+impl UnitOfWork for DieselUnitOfWork {
+    fn users(&mut self) -> Box<dyn UserRepository + '_> {
+        Box::new(DieselUserRepository::new(&mut self.conn))
+    }
+
+    fn sessions(&mut self) -> Box<dyn SessionRepository + '_> {
+        Box::new(DieselSessionRepository::new(&mut self.conn))
+    }
+
+    fn commit(mut self: Box<Self>) -> Result<(), PortError> {
+        self.open = false;
+        if let Err(error) = self.conn.batch_execute("COMMIT") {
+            let _ = self.conn.batch_execute("ROLLBACK");
+            return Err(db_error(error));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for DieselUnitOfWork {
+    fn drop(&mut self) {
+        if self.open {
+            if let Err(error) = self.conn.batch_execute("ROLLBACK") {
+                tracing::error!(%error, "rollback failed");
+            }
+        }
+    }
+}

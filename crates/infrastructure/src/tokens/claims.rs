@@ -1,0 +1,22 @@
+use serde::{Deserialize, Serialize};
+
+/// The JWT claims of a Portcullis access token.
+#[derive(Serialize, Deserialize, Debug, Clone)]
+pub(crate) struct Claims {
+    pub iss: String,
+    pub aud: String,
+    pub sub: String,
+    pub sid: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: String,
+    pub name: String,
+    pub email: String,
+    pub avatar_url: Option<String>,
+    pub roles: Vec<String>,
+    pub email_verified: bool,
+    /// When the account was made (seconds since the epoch), so that `current-user` can
+    /// answer from the token alone.
+    pub created_at: i64,
+}

@@ -1,0 +1,169 @@
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, Header, Validation};
+use portcullis_application::ports::{AccessClaims, AccessToken, TokenIssueError, TokenService, TokenVerifyError};
+use portcullis_domain::{RefreshTokenSecret, SecretString, SessionId, UserId, UserInfo};
+use shaku::{Component, Interface};
+
+use super::claims::Claims;
+use super::key_store::{KeyRing, SharedKeyRing};
+
+/// Clock skew tolerated on `exp` and `nbf`, in seconds.
+const LEEWAY_SECS: u64 = 5;
+
+/// What goes into every access token.
+#[derive(Clone, Debug)]
+pub struct TokenSettings {
+    /// `iss`: the public URL, no trailing slash.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Lifetime of an access token.
+    pub access_ttl: Duration,
+}
+
+/// Issues EdDSA access tokens with the current key and verifies them against every known
+/// key. Verification pins the algorithm and checks signature, `iss`, `aud`, `exp`, `nbf`.
+#[derive(Component)]
+#[shaku(interface = TokenService)]
+pub struct JwtTokenService {
+    keys: SharedKeyRing,
+    settings: TokenSettings,
+}
+
+impl JwtTokenService {
+    /// A token service over a shared key ring.
+    pub fn new(keys: SharedKeyRing, settings: TokenSettings) -> Self {
+        Self { keys, settings }
+    }
+
+    fn ring(&self) -> Arc<KeyRing> {
+        match self.keys.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    fn validation(&self) -> Validation {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.set_issuer(&[&self.settings.issuer]);
+        validation.set_audience(&[&self.settings.audience]);
+        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        validation
+    }
+}
+
+fn random_bytes() -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    if let Err(error) = getrandom::getrandom(&mut bytes) {
+        // The OS random source failing is unrecoverable for an auth server.
+        panic!("the operating system's random source failed: {error}");
+    }
+    bytes
+}
+
+impl TokenService for JwtTokenService {
+    fn issue_access_token(
+        &self,
+        user: &UserInfo,
+        session: SessionId,
+        now: DateTime<Utc>,
+    ) -> Result<AccessToken, TokenIssueError> {
+        let ring = self.ring();
+        let expires_at = now + self.settings.access_ttl;
+        let claims = Claims {
+            iss: self.settings.issuer.clone(),
+            aud: self.settings.audience.clone(),
+            sub: user.user_id.to_string(),
+            sid: session.to_string(),
+            exp: expires_at.timestamp(),
+            iat: now.timestamp(),
+            nbf: now.timestamp(),
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            name: user.name.clone(),
+            email: user.email.clone(),
+            avatar_url: user.avatar_url.clone(),
+            roles: user.roles.clone(),
+            email_verified: user.email_verified,
+            created_at: user.created_at.timestamp(),
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(ring.current.kid.clone());
+        let token = jsonwebtoken::encode(&header, &claims, &ring.current.encoding)
+            .map_err(|e| TokenIssueError::Signing(e.to_string()))?;
+        Ok(AccessToken {
+            token: SecretString::new(token),
+            expires_in: u64::try_from(self.settings.access_ttl.num_seconds()).unwrap_or(0),
+            expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(expires_at),
+        })
+    }
+
+    fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenVerifyError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenVerifyError::Invalid)?;
+        if header.alg != Algorithm::EdDSA {
+            return Err(TokenVerifyError::Invalid);
+        }
+        let ring = self.ring();
+        let key = header.kid.as_deref().and_then(|kid| ring.verifying.get(kid)).ok_or(TokenVerifyError::Invalid)?;
+        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation()).map_err(|e| match e.kind() {
+            ErrorKind::ExpiredSignature => TokenVerifyError::Expired,
+            _ => TokenVerifyError::Invalid,
+        })?;
+        let claims = data.claims;
+        let user_id: UserId = claims.sub.parse().map_err(|_| TokenVerifyError::Invalid)?;
+        let session_id: SessionId = claims.sid.parse().map_err(|_| TokenVerifyError::Invalid)?;
+        let created_at = DateTime::from_timestamp(claims.created_at, 0).ok_or(TokenVerifyError::Invalid)?;
+        let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or(TokenVerifyError::Invalid)?;
+        Ok(AccessClaims {
+            user: UserInfo {
+                user_id,
+                name: claims.name,
+                email: claims.email,
+                avatar_url: claims.avatar_url,
+                roles: claims.roles,
+                email_verified: claims.email_verified,
+                created_at,
+            },
+            session_id,
+            expires_at,
+            token_id: claims.jti,
+        })
+    }
+
+    fn generate_refresh_token(&self) -> RefreshTokenSecret {
+        RefreshTokenSecret::from_random_bytes(random_bytes())
+    }
+}
+
+/// The public keys as a JWKS document.
+pub trait JwksSource: Interface {
+    /// The JWKS JSON text: every key whose tokens may still be alive.
+    fn jwks_json(&self) -> String;
+}
+
+/// [`JwksSource`] over the shared key ring.
+#[derive(Component)]
+#[shaku(interface = JwksSource)]
+pub struct JwksDocument {
+    keys: SharedKeyRing,
+}
+
+impl JwksDocument {
+    /// A JWKS source over a shared key ring.
+    pub fn new(keys: SharedKeyRing) -> Self {
+        Self { keys }
+    }
+}
+
+impl JwksSource for JwksDocument {
+    fn jwks_json(&self) -> String {
+        match self.keys.read() {
+            Ok(guard) => guard.jwks.clone(),
+            Err(poisoned) => poisoned.into_inner().jwks.clone(),
+        }
+    }
+}

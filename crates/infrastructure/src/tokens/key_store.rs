@@ -1,0 +1,164 @@
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use ed25519_dalek::SigningKey;
+use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use sha2::{Digest, Sha256};
+
+use crate::persistence::schema::signing_keys;
+use crate::persistence::{DbPool, db_error};
+
+const ALGORITHM: &str = "EdDSA";
+
+/// Why keys could not be loaded or made.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyStoreError {
+    /// The database failed.
+    #[error("signing keys: {0}")]
+    Database(String),
+    /// A stored key could not be read, or randomness failed.
+    #[error("signing keys: {0}")]
+    Key(String),
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+struct SigningKeyRow {
+    kid: String,
+    algorithm: String,
+    private_key: String,
+    public_key: String,
+    created_at: chrono::NaiveDateTime,
+}
+
+/// The key that signs new tokens.
+pub struct CurrentKey {
+    /// Its key id (RFC 7638 thumbprint), put in each token's `kid`.
+    pub kid: String,
+    /// The private key.
+    pub encoding: EncodingKey,
+}
+
+/// Every known key: the newest signs, all verify.
+pub struct KeyRing {
+    /// The signing key.
+    pub current: CurrentKey,
+    /// Public keys by `kid`.
+    pub verifying: HashMap<String, DecodingKey>,
+    /// The public JWKS document (JSON text).
+    pub jwks: String,
+}
+
+impl std::fmt::Debug for KeyRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRing").field("current_kid", &self.current.kid).field("keys", &self.verifying.len()).finish()
+    }
+}
+
+/// The key ring shared by the token service and the JWKS endpoint; replaced whole on reload.
+pub type SharedKeyRing = Arc<RwLock<Arc<KeyRing>>>;
+
+/// RFC 7638 thumbprint of an Ed25519 public key (`x` is base64url).
+fn thumbprint(x: &str) -> String {
+    let canonical = format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#);
+    URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
+}
+
+fn new_key_row(now: DateTime<Utc>) -> Result<SigningKeyRow, KeyStoreError> {
+    let mut seed = [0u8; 32];
+    getrandom::getrandom(&mut seed).map_err(|e| KeyStoreError::Key(format!("no randomness: {e}")))?;
+    let key = SigningKey::from_bytes(&seed);
+    let der = key.to_pkcs8_der().map_err(|e| KeyStoreError::Key(e.to_string()))?;
+    let x = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
+    Ok(SigningKeyRow {
+        kid: thumbprint(&x),
+        algorithm: ALGORITHM.to_owned(),
+        private_key: STANDARD.encode(der.as_bytes()),
+        public_key: x,
+        created_at: now.naive_utc(),
+    })
+}
+
+fn read_rows(pool: &DbPool) -> Result<Vec<SigningKeyRow>, KeyStoreError> {
+    let mut conn = pool.get().map_err(|e| KeyStoreError::Database(e.to_string()))?;
+    signing_keys::table
+        .select(SigningKeyRow::as_select())
+        .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
+        .load(&mut conn)
+        .map_err(|e| KeyStoreError::Database(db_error(e).to_string()))
+}
+
+fn insert_row(pool: &DbPool, row: &SigningKeyRow) -> Result<(), KeyStoreError> {
+    let mut conn = pool.get().map_err(|e| KeyStoreError::Database(e.to_string()))?;
+    diesel::insert_into(signing_keys::table)
+        .values(row)
+        .execute(&mut conn)
+        .map_err(|e| KeyStoreError::Database(db_error(e).to_string()))?;
+    Ok(())
+}
+
+/// Makes a first signing key if the database has none. Two instances starting at once may
+/// both add one; the newest then signs for both, and both verify either.
+///
+/// # Errors
+/// [`KeyStoreError`] when the database or key generation fails.
+pub fn ensure_signing_key(pool: &DbPool, now: DateTime<Utc>) -> Result<(), KeyStoreError> {
+    if read_rows(pool)?.is_empty() {
+        insert_row(pool, &new_key_row(now)?)?;
+        tracing::info!("generated the first signing key");
+    }
+    Ok(())
+}
+
+/// Adds a new key and makes it current. Returns its `kid`.
+///
+/// # Errors
+/// [`KeyStoreError`] when the database or key generation fails.
+pub fn rotate_signing_key(pool: &DbPool, now: DateTime<Utc>) -> Result<String, KeyStoreError> {
+    let row = new_key_row(now)?;
+    insert_row(pool, &row)?;
+    Ok(row.kid)
+}
+
+/// Reads every key from the database into a ring (newest signs).
+///
+/// # Errors
+/// [`KeyStoreError`] when there is no key or one cannot be read.
+pub fn load_key_ring(pool: &DbPool) -> Result<KeyRing, KeyStoreError> {
+    let rows = read_rows(pool)?;
+    let newest = rows.first().ok_or_else(|| KeyStoreError::Key("no signing key in the database".into()))?;
+    let der = STANDARD.decode(&newest.private_key).map_err(|e| KeyStoreError::Key(e.to_string()))?;
+    SigningKey::from_pkcs8_der(&der).map_err(|e| KeyStoreError::Key(format!("unreadable private key: {e}")))?;
+    let current = CurrentKey { kid: newest.kid.clone(), encoding: EncodingKey::from_ed_der(&der) };
+
+    let mut verifying = HashMap::new();
+    let mut jwks = Vec::new();
+    for row in rows.iter().filter(|row| row.algorithm == ALGORITHM) {
+        let key = DecodingKey::from_ed_components(&row.public_key).map_err(|e| KeyStoreError::Key(e.to_string()))?;
+        verifying.insert(row.kid.clone(), key);
+        jwks.push(serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "x": row.public_key, "kid": row.kid, "alg": ALGORITHM, "use": "sig",
+        }));
+    }
+    let jwks = serde_json::json!({ "keys": jwks }).to_string();
+    Ok(KeyRing { current, verifying, jwks })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thumbprint_matches_rfc_8037_example() {
+        // RFC 8037 appendix A.3: the thumbprint of the example Ed25519 key.
+        assert_eq!(
+            thumbprint("11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"),
+            "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+        );
+    }
+}

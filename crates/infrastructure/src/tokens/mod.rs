@@ -1,0 +1,9 @@
+//! Access tokens: Ed25519 signing keys kept in the database (shared by every instance on
+//! it, surviving restarts), EdDSA JWTs, and the public JWKS.
+
+mod claims;
+mod jwt;
+mod key_store;
+
+pub use jwt::{JwksDocument, JwksSource, JwtTokenService, TokenSettings};
+pub use key_store::{KeyRing, KeyStoreError, SharedKeyRing, ensure_signing_key, load_key_ring, rotate_signing_key};
