@@ -237,8 +237,9 @@ impl Config {
         if let Some(raw) = get("PORTCULLIS_ALLOWED_ORIGINS") {
             config.allowed_origins = list(raw);
             for origin in &config.allowed_origins {
-                let parsed = Url::parse(origin)
-                    .map_err(|_| ConfigError::new("PORTCULLIS_ALLOWED_ORIGINS", format!("{origin} is not an origin")))?;
+                let parsed = Url::parse(origin).map_err(|_| {
+                    ConfigError::new("PORTCULLIS_ALLOWED_ORIGINS", format!("{origin} is not an origin"))
+                })?;
                 if parsed.origin().ascii_serialization() != *origin {
                     return Err(ConfigError::new(
                         "PORTCULLIS_ALLOWED_ORIGINS",
@@ -263,7 +264,8 @@ impl Config {
             number(values, "PORTCULLIS_REFRESH_TTL_SECS", config.refresh_ttl_secs, 60..=31_536_000)?;
         config.session_max_secs =
             number(values, "PORTCULLIS_SESSION_MAX_SECS", config.session_max_secs, 60..=315_360_000)?;
-        config.refresh_grace_secs = number(values, "PORTCULLIS_REFRESH_GRACE_SECS", config.refresh_grace_secs, 0..=300)?;
+        config.refresh_grace_secs =
+            number(values, "PORTCULLIS_REFRESH_GRACE_SECS", config.refresh_grace_secs, 0..=300)?;
         config.bcrypt_cost = number(values, "PORTCULLIS_BCRYPT_COST", config.bcrypt_cost, 4..=31)?;
         config.min_password_score = number(values, "PORTCULLIS_MIN_PASSWORD_SCORE", config.min_password_score, 0..=4)?;
         config.rate_limit_per_minute =
@@ -301,17 +303,15 @@ impl Config {
             };
         }
         if config.refresh_ttl_secs > config.session_max_secs {
-            return Err(ConfigError::new(
-                "PORTCULLIS_REFRESH_TTL_SECS",
-                "must not exceed PORTCULLIS_SESSION_MAX_SECS",
-            ));
+            return Err(ConfigError::new("PORTCULLIS_REFRESH_TTL_SECS", "must not exceed PORTCULLIS_SESSION_MAX_SECS"));
         }
         Ok(config)
     }
 }
 
 fn read_file(path: &Path, variable: &str) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|e| ConfigError::new(variable, format!("cannot read {}: {e}", path.display())))
+    std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(variable, format!("cannot read {}: {e}", path.display())))
 }
 
 fn list(raw: &str) -> Vec<String> {
@@ -340,9 +340,7 @@ where
     let Some(raw) = values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
         return Ok(default);
     };
-    let value: T = raw
-        .parse()
-        .map_err(|_| ConfigError::new(name, format!("'{raw}' is not a whole number")))?;
+    let value: T = raw.parse().map_err(|_| ConfigError::new(name, format!("'{raw}' is not a whole number")))?;
     if !range.contains(&value) {
         return Err(ConfigError::new(name, format!("must be between {} and {}", range.start(), range.end())));
     }
@@ -404,10 +402,7 @@ mod tests {
         assert_eq!(config.database_url, "sqlite://portcullis.db");
         assert_eq!(config.bind, "127.0.0.1:8080");
         assert_eq!(config.public_url.as_str(), "http://localhost:8080/");
-        assert_eq!(
-            config.allowed_origins,
-            vec!["http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080"]
-        );
+        assert_eq!(config.allowed_origins, vec!["http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080"]);
         assert_eq!((config.access_ttl_secs, config.refresh_ttl_secs), (900, 604_800));
         assert_eq!((config.session_max_secs, config.refresh_grace_secs, config.bcrypt_cost), (2_592_000, 10, 12));
         assert!(config.cookie_secure);
@@ -459,8 +454,8 @@ mod tests {
 
     #[test]
     fn public_url_sets_default_origins() {
-        let config = Config::from_sources(None, &env(&[("PORTCULLIS_PUBLIC_URL", "https://auth.example.com/")]))
-            .expect("loads");
+        let config =
+            Config::from_sources(None, &env(&[("PORTCULLIS_PUBLIC_URL", "https://auth.example.com/")])).expect("loads");
         assert_eq!(config.allowed_origins, vec!["https://auth.example.com"]);
     }
 }

@@ -1,6 +1,18 @@
-//! Starting and stopping the HTTP service.
+//! Starting and stopping the HTTP service: connect and migrate the database, load the
+//! signing keys, start the hashing pool, build the shaku module, bind, serve.
 
 use std::net::SocketAddr;
+use std::sync::{Arc, RwLock};
+
+use actix_web::{HttpServer, web};
+use anyhow::Context;
+use chrono::Utc;
+use portcullis_api::{ApiSettings, AppState, Infrastructure, build_app, build_module};
+use portcullis_application::SessionPolicy;
+use portcullis_domain::BcryptCost;
+use portcullis_infrastructure::hashing::HashingPool;
+use portcullis_infrastructure::persistence::{DbPool, PoolSettings, connect, run_migrations};
+use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_key_ring};
 
 use crate::config::Config;
 
@@ -8,6 +20,7 @@ use crate::config::Config;
 pub struct RunningServer {
     addr: SocketAddr,
     handle: actix_web::dev::ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
 impl RunningServer {
@@ -24,7 +37,70 @@ impl RunningServer {
     /// Stops accepting, finishes in-flight requests, and waits until it is down.
     pub async fn stop(self) {
         self.handle.stop(true).await;
+        let _ = self.task.await;
     }
+
+    /// Waits until the server ends (after a signal).
+    ///
+    /// # Errors
+    /// An I/O error of the server.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        self.task.await.context("server task failed")?.context("server failed")
+    }
+}
+
+/// Opens the database pool for `config` and applies pending migrations.
+///
+/// # Errors
+/// When the database is unreachable or a migration fails; the message says which.
+pub fn open_database(config: &Config) -> anyhow::Result<DbPool> {
+    let settings = PoolSettings { max_size: config.db_pool_size, ..PoolSettings::default() };
+    let pool = connect(&config.database_url, settings).context("opening the database (PORTCULLIS_DATABASE_URL)")?;
+    let applied = run_migrations(&pool)?;
+    if applied > 0 {
+        tracing::info!(applied, "database migrations applied");
+    }
+    Ok(pool)
+}
+
+fn secs(value: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+/// The issuer (`iss`): the public URL without a trailing slash.
+pub fn issuer(config: &Config) -> String {
+    config.public_url.as_str().trim_end_matches('/').to_owned()
+}
+
+fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    let pool = open_database(config)?;
+    ensure_signing_key(&pool, Utc::now())?;
+    let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool)?)));
+    let cost = BcryptCost::new(config.bcrypt_cost).context("PORTCULLIS_BCRYPT_COST")?;
+    let hashing = HashingPool::start(config.hash_workers, config.hash_queue, cost)?;
+    let module = build_module(Infrastructure {
+        pool,
+        keys,
+        hashing,
+        token_settings: TokenSettings {
+            issuer: issuer(config),
+            audience: config.audience.clone(),
+            access_ttl: secs(config.access_ttl_secs),
+        },
+        session_policy: SessionPolicy {
+            refresh_ttl: secs(config.refresh_ttl_secs),
+            session_max: secs(config.session_max_secs),
+            reuse_grace: secs(config.refresh_grace_secs),
+        },
+    });
+    Ok(AppState {
+        module: Arc::new(module),
+        settings: ApiSettings {
+            cookie_secure: config.cookie_secure,
+            access_ttl_secs: config.access_ttl_secs,
+            refresh_ttl_secs: config.refresh_ttl_secs,
+        },
+    })
 }
 
 /// Migrates the database, builds the service from `config`, binds, and serves in the background.
@@ -32,6 +108,19 @@ impl RunningServer {
 /// # Errors
 /// Anything that stops start-up: database unreachable, migration or key failure, bind failure.
 pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
-    let _ = config;
-    anyhow::bail!("not yet wired")
+    let setup = config.clone();
+    let state = tokio::task::spawn_blocking(move || build_state(&setup)).await.context("start-up task failed")??;
+    let state = web::Data::new(state);
+    let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(2).max(2);
+    let server = HttpServer::new(move || build_app(state.clone()))
+        .workers(workers)
+        .shutdown_timeout(10)
+        .bind(&config.bind)
+        .with_context(|| format!("binding {} (PORTCULLIS_BIND)", config.bind))?;
+    let addr = *server.addrs().first().context("the server has no address")?;
+    let server = server.run();
+    let handle = server.handle();
+    let task = tokio::spawn(server);
+    tracing::info!(%addr, public_url = %config.public_url, "Portcullis is listening");
+    Ok(RunningServer { addr, handle, task })
 }

@@ -1,1 +1,22 @@
-//! stub
+//! The Portcullis HTTP API on actix-web: thin handlers that turn a request into a command,
+//! run it on the blocking pool, and turn the result into the contract's response. Every
+//! error is `application/problem+json` with a stable `code` (see [`problem`]).
+//!
+//! [`module::AppModule`] is the shaku composition root; [`app::build_app`] makes the
+//! actix `App` with routes and middleware.
+
+pub mod app;
+pub mod auth;
+pub mod body;
+pub mod cookies;
+pub mod dto;
+pub mod error_mapping;
+pub mod module;
+pub mod openapi;
+pub mod problem;
+pub mod routes;
+pub mod settings;
+
+pub use app::{AppState, build_app};
+pub use module::{AppModule, Infrastructure, build_module};
+pub use settings::ApiSettings;

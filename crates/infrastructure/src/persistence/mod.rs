@@ -13,5 +13,5 @@ pub use connection::{
     Backend, ConnectError, DbConnection, DbConnectionManager, DbPool, PoolSettings, connect, run_migrations,
 };
 pub(crate) use errors::db_error;
-pub use probe::DieselDatabaseProbe;
-pub use unit_of_work::{DieselUnitOfWork, DieselUnitOfWorkFactory};
+pub use probe::{DieselDatabaseProbe, DieselDatabaseProbeParameters};
+pub use unit_of_work::{DieselUnitOfWork, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters};

@@ -57,10 +57,13 @@ impl JwtTokenService {
     }
 }
 
-fn random_bytes() -> [u8; 32] {
+/// 32 bytes from the operating system's random source.
+///
+/// # Panics
+/// If the OS random source fails: an auth server cannot go on without randomness.
+pub fn random_bytes() -> [u8; 32] {
     let mut bytes = [0u8; 32];
     if let Err(error) = getrandom::getrandom(&mut bytes) {
-        // The OS random source failing is unrecoverable for an auth server.
         panic!("the operating system's random source failed: {error}");
     }
     bytes

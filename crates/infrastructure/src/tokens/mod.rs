@@ -5,5 +5,8 @@ mod claims;
 mod jwt;
 mod key_store;
 
-pub use jwt::{JwksDocument, JwksSource, JwtTokenService, TokenSettings};
+pub use jwt::{
+    JwksDocument, JwksDocumentParameters, JwksSource, JwtTokenService, JwtTokenServiceParameters, TokenSettings,
+    random_bytes,
+};
 pub use key_store::{KeyRing, KeyStoreError, SharedKeyRing, ensure_signing_key, load_key_ring, rotate_signing_key};

@@ -1,0 +1,96 @@
+//! The actix `App`: routes, the contract's error answers for unknown paths and methods,
+//! `Cache-Control: no-store` on `/api/**`, and security headers on everything.
+
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{DefaultHeaders, Next, from_fn};
+use actix_web::{App, Error, HttpResponse, Route, web};
+
+use crate::module::AppModule;
+use crate::openapi;
+use crate::problem::ApiError;
+use crate::routes::{auth, discovery, health};
+use crate::settings::ApiSettings;
+
+/// What every request handler can reach.
+pub struct AppState {
+    /// The composition root.
+    pub module: Arc<AppModule>,
+    /// HTTP settings.
+    pub settings: ApiSettings,
+}
+
+fn not_allowed(allow: &'static str) -> Route {
+    web::route().to(move || async move { HttpResponse::from_error(ApiError::method_not_allowed(allow)) })
+}
+
+async fn no_store_on_api(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let is_api = req.path().starts_with("/api/");
+    let mut response = next.call(req).await?;
+    if is_api {
+        response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(response)
+}
+
+/// The application with every route and middleware.
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(state)
+        .wrap(from_fn(no_store_on_api))
+        .wrap(
+            DefaultHeaders::new()
+                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+                .add((header::REFERRER_POLICY, "no-referrer"))
+                .add((header::X_FRAME_OPTIONS, "DENY")),
+        )
+        .service(
+            web::resource("/api/auth/signup").route(web::post().to(auth::signup)).default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/auth/login").route(web::post().to(auth::login)).default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/auth/refresh")
+                .route(web::post().to(auth::refresh))
+                .default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/auth/logout").route(web::post().to(auth::logout)).default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/auth/current-user")
+                .route(web::get().to(auth::current_user))
+                .route(web::patch().to(auth::update_current_user))
+                .default_service(not_allowed("GET, PATCH")),
+        )
+        .service(
+            web::resource("/api/openapi.json")
+                .route(web::get().to(openapi::openapi_json))
+                .default_service(not_allowed("GET")),
+        )
+        .service(
+            web::resource("/.well-known/jwks.json")
+                .route(web::get().to(discovery::jwks))
+                .default_service(not_allowed("GET")),
+        )
+        .service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
+        .service(web::resource("/health/ready").route(web::get().to(health::ready)).default_service(not_allowed("GET")))
+        .default_service(web::to(|| async { HttpResponse::from_error(ApiError::not_found()) }))
+}

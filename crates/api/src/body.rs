@@ -1,0 +1,129 @@
+//! JSON request bodies: size limit, content type, well-formedness, and per-field type
+//! checks, each failing with the contract's error.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::{StatusCode, header};
+use actix_web::{FromRequest, HttpRequest};
+use futures_util::StreamExt;
+use portcullis_application::ValidationErrors;
+use serde_json::{Map, Value};
+
+use crate::problem::ApiError;
+
+/// Largest accepted body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A JSON object body. Unknown fields are ignored; fields are read with the typed getters.
+#[derive(Debug, Default)]
+pub struct JsonObject(Map<String, Value>);
+
+fn payload_too_large() -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "The body is larger than 64 KiB.")
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|media| {
+            let media = media.trim().to_ascii_lowercase();
+            media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
+        })
+        .unwrap_or(false)
+}
+
+impl FromRequest for JsonObject {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let declared = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+                return Err(payload_too_large());
+            }
+            if !json {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send the body as application/json.",
+                ));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|_| ApiError::malformed_body("The body could not be read."))?;
+                if body.len() + chunk.len() > MAX_BODY_BYTES {
+                    return Err(payload_too_large());
+                }
+                body.extend_from_slice(&chunk);
+            }
+            let value: Value = serde_json::from_slice(&body).map_err(|e| {
+                ApiError::malformed_body(format!("The body is not valid JSON ({}).", e.classify_name()))
+            })?;
+            match value {
+                Value::Object(map) => Ok(JsonObject(map)),
+                _ => {
+                    let mut errors = ValidationErrors::new();
+                    errors.add("body", "invalid_type", "the body must be a JSON object");
+                    Err(ApiError::validation(errors))
+                }
+            }
+        })
+    }
+}
+
+trait ClassifyName {
+    fn classify_name(&self) -> &'static str;
+}
+
+impl ClassifyName for serde_json::Error {
+    fn classify_name(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Eof => "unexpected end",
+            serde_json::error::Category::Syntax => "syntax error",
+            serde_json::error::Category::Data => "bad data",
+            serde_json::error::Category::Io => "unreadable",
+        }
+    }
+}
+
+impl JsonObject {
+    /// A required string field; records `required` or `invalid_type` against it otherwise.
+    pub fn required_string(&self, field: &str, errors: &mut ValidationErrors) -> Option<String> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => {
+                errors.add(field, "required", format!("{field} is required"));
+                None
+            }
+            Some(Value::String(text)) => Some(text.clone()),
+            Some(_) => {
+                errors.add(field, "invalid_type", format!("{field} must be a string"));
+                None
+            }
+        }
+    }
+
+    /// An optional string field: `None` when absent, `Some(None)` for `null`,
+    /// `Some(Some(..))` for a string; records `invalid_type` for anything else.
+    pub fn optional_string(&self, field: &str, errors: &mut ValidationErrors) -> Option<Option<String>> {
+        match self.0.get(field) {
+            None => None,
+            Some(Value::Null) => Some(None),
+            Some(Value::String(text)) => Some(Some(text.clone())),
+            Some(_) => {
+                errors.add(field, "invalid_type", format!("{field} must be a string or null"));
+                None
+            }
+        }
+    }
+}

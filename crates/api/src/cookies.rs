@@ -1,0 +1,86 @@
+//! The three cookies of a browser session, as the contract fixes them.
+
+use actix_web::HttpResponseBuilder;
+use actix_web::cookie::time::Duration;
+use actix_web::cookie::{Cookie, SameSite};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use crate::settings::ApiSettings;
+
+/// The access token (JWT) cookie.
+pub const ACCESS_COOKIE: &str = "access_token";
+/// The refresh token cookie, sent only to `/api/auth`.
+pub const REFRESH_COOKIE: &str = "refresh_token";
+/// The double-submit CSRF cookie, readable by scripts.
+pub const CSRF_COOKIE: &str = "csrf_token";
+/// Path of the refresh cookie.
+pub const REFRESH_PATH: &str = "/api/auth";
+
+/// Sets the access cookie only (after a profile change re-issues the token).
+pub fn set_access(response: &mut HttpResponseBuilder, settings: &ApiSettings, access_token: &str) {
+    response.cookie(
+        Cookie::build(ACCESS_COOKIE, access_token.to_owned())
+            .http_only(true)
+            .secure(settings.cookie_secure)
+            .same_site(SameSite::Lax)
+            .path("/")
+            .max_age(seconds(settings.access_ttl_secs))
+            .finish(),
+    );
+}
+
+/// Sets all three cookies of a fresh or refreshed session, with a new CSRF token.
+pub fn set_session(
+    response: &mut HttpResponseBuilder,
+    settings: &ApiSettings,
+    access_token: &str,
+    refresh_token: &str,
+) {
+    set_access(response, settings, access_token);
+    response.cookie(
+        Cookie::build(REFRESH_COOKIE, refresh_token.to_owned())
+            .http_only(true)
+            .secure(settings.cookie_secure)
+            .same_site(SameSite::Strict)
+            .path(REFRESH_PATH)
+            .max_age(seconds(settings.refresh_ttl_secs))
+            .finish(),
+    );
+    response.cookie(
+        Cookie::build(CSRF_COOKIE, new_csrf_token())
+            .http_only(false)
+            .secure(settings.cookie_secure)
+            .same_site(SameSite::Strict)
+            .path("/")
+            .max_age(seconds(settings.refresh_ttl_secs))
+            .finish(),
+    );
+}
+
+/// Expires all three cookies (`Max-Age=0`) with the attributes they were set with.
+pub fn clear_session(response: &mut HttpResponseBuilder, settings: &ApiSettings) {
+    for (name, path, http_only, same_site) in [
+        (ACCESS_COOKIE, "/", true, SameSite::Lax),
+        (REFRESH_COOKIE, REFRESH_PATH, true, SameSite::Strict),
+        (CSRF_COOKIE, "/", false, SameSite::Strict),
+    ] {
+        response.cookie(
+            Cookie::build(name, "")
+                .http_only(http_only)
+                .secure(settings.cookie_secure)
+                .same_site(same_site)
+                .path(path)
+                .max_age(Duration::ZERO)
+                .finish(),
+        );
+    }
+}
+
+fn seconds(secs: u64) -> Duration {
+    Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX))
+}
+
+fn new_csrf_token() -> String {
+    URL_SAFE_NO_PAD.encode(portcullis_infrastructure::tokens::random_bytes())
+}

@@ -1,0 +1,98 @@
+//! Every application error to its HTTP answer, in one place.
+
+use actix_web::http::StatusCode;
+use portcullis_application::ports::PortError;
+use portcullis_application::{
+    CurrentUserError, LoginError, LogoutError, RefreshError, SignupError, UpdateProfileError,
+};
+
+use crate::problem::ApiError;
+
+/// Seconds a client is asked to wait after a `503`.
+const RETRY_AFTER_SECS: u64 = 2;
+
+impl From<PortError> for ApiError {
+    fn from(error: PortError) -> Self {
+        match error {
+            PortError::Unavailable(cause) => {
+                tracing::warn!(%cause, "dependency unavailable");
+                ApiError::unavailable(RETRY_AFTER_SECS)
+            }
+            PortError::Internal(cause) => ApiError::internal(&cause),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        ApiError::internal(&error)
+    }
+}
+
+impl From<SignupError> for ApiError {
+    fn from(error: SignupError) -> Self {
+        match error {
+            SignupError::Validation(errors) => ApiError::validation(errors),
+            SignupError::EmailTaken => {
+                ApiError::new(StatusCode::CONFLICT, "email_taken", "An account with this email already exists.")
+            }
+            SignupError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<LoginError> for ApiError {
+    fn from(error: LoginError) -> Self {
+        match error {
+            LoginError::InvalidCredentials => invalid_credentials(StatusCode::UNAUTHORIZED),
+            LoginError::AccountDisabled => account_disabled(),
+            LoginError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<RefreshError> for ApiError {
+    fn from(error: RefreshError) -> Self {
+        match error {
+            RefreshError::InvalidToken => ApiError::unauthorized(true),
+            RefreshError::SessionRevoked => ApiError::session_revoked(),
+            RefreshError::AccountDisabled => account_disabled(),
+            RefreshError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<LogoutError> for ApiError {
+    fn from(error: LogoutError) -> Self {
+        match error {
+            LogoutError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<CurrentUserError> for ApiError {
+    fn from(error: CurrentUserError) -> Self {
+        match error {
+            CurrentUserError::Expired => ApiError::token_expired(),
+            CurrentUserError::Unauthorized => ApiError::unauthorized(true),
+        }
+    }
+}
+
+impl From<UpdateProfileError> for ApiError {
+    fn from(error: UpdateProfileError) -> Self {
+        match error {
+            UpdateProfileError::Validation(errors) => ApiError::validation(errors),
+            UpdateProfileError::UserNotFound => ApiError::unauthorized(true),
+            UpdateProfileError::Port(port) => port.into(),
+        }
+    }
+}
+
+fn invalid_credentials(status: StatusCode) -> ApiError {
+    ApiError::new(status, "invalid_credentials", "The email or password is incorrect.")
+}
+
+fn account_disabled() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "This account has been disabled.")
+}

@@ -1,0 +1,63 @@
+//! The composition root: one shaku module wiring the adapters into the handlers.
+
+use std::sync::Arc;
+
+use portcullis_application::commands::login::LoginHandlerParameters;
+use portcullis_application::commands::refresh::RefreshHandlerParameters;
+use portcullis_application::ports::SystemClock;
+use portcullis_application::{
+    GetCurrentUserHandler, LoginHandler, LogoutHandler, RefreshHandler, SessionPolicy, SignupHandler,
+    UpdateProfileHandler,
+};
+use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
+use portcullis_infrastructure::persistence::{
+    DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselUnitOfWorkFactory,
+    DieselUnitOfWorkFactoryParameters,
+};
+use portcullis_infrastructure::tokens::{
+    JwksDocument, JwksDocumentParameters, JwtTokenService, JwtTokenServiceParameters, SharedKeyRing, TokenSettings,
+};
+use shaku::module;
+
+// Everything one Portcullis process serves with.
+module! {
+    pub AppModule {
+        components = [
+            DieselUnitOfWorkFactory, DieselDatabaseProbe, JwtTokenService, JwksDocument, PooledPasswordHasher,
+            SystemClock,
+            SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, GetCurrentUserHandler, UpdateProfileHandler,
+        ],
+        providers = []
+    }
+}
+
+/// The ready-made adapters the module is built from.
+pub struct Infrastructure {
+    /// Database pool.
+    pub pool: DbPool,
+    /// Signing keys, shared by the token service and the JWKS endpoint.
+    pub keys: SharedKeyRing,
+    /// Password-hashing threads.
+    pub hashing: Arc<HashingPool>,
+    /// Claims and lifetime of access tokens.
+    pub token_settings: TokenSettings,
+    /// Refresh-token and session lifetimes.
+    pub session_policy: SessionPolicy,
+}
+
+/// Builds the module. Every parameter of every component is set here; a test builds it.
+pub fn build_module(infrastructure: Infrastructure) -> AppModule {
+    let Infrastructure { pool, keys, hashing, token_settings, session_policy } = infrastructure;
+    AppModule::builder()
+        .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters { pool: pool.clone() })
+        .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters { pool })
+        .with_component_parameters::<JwtTokenService>(JwtTokenServiceParameters {
+            keys: Arc::clone(&keys),
+            settings: token_settings,
+        })
+        .with_component_parameters::<JwksDocument>(JwksDocumentParameters { keys })
+        .with_component_parameters::<PooledPasswordHasher>(PooledPasswordHasherParameters { pool: hashing })
+        .with_component_parameters::<LoginHandler>(LoginHandlerParameters { policy: session_policy })
+        .with_component_parameters::<RefreshHandler>(RefreshHandlerParameters { policy: session_policy })
+        .build()
+}

@@ -1,0 +1,43 @@
+//! The OpenAPI 3.1 document, generated from the route annotations.
+
+use actix_web::HttpResponse;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::dto::{FieldProblem, HealthBody, Problem, SessionBody, UserInfoBody};
+use crate::routes::{auth, discovery, health};
+
+/// Every endpoint of the service.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Portcullis", description = "Authentication service: signup, login, rotating refresh tokens, cookies or Bearer."),
+    paths(
+        auth::signup, auth::login, auth::refresh, auth::logout, auth::current_user, auth::update_current_user,
+        discovery::jwks, health::live, health::ready, openapi_json,
+    ),
+    components(schemas(UserInfoBody, SessionBody, Problem, FieldProblem, HealthBody)),
+    modifiers(&SecuritySchemes),
+    tags((name = "auth"), (name = "discovery"), (name = "health"), (name = "meta"))
+)]
+pub struct ApiDoc;
+
+struct SecuritySchemes;
+
+impl Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+        );
+        components
+            .add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("access_token"))));
+    }
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "OpenAPI 3.1 document", body = Object)))]
+pub async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}

@@ -1,0 +1,198 @@
+//! `/api/auth/*`: signup, login, refresh, logout, current user.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use portcullis_application::ports::{Clock, TokenService};
+use portcullis_application::{
+    GetCurrentUser, GetCurrentUserUseCase, IssuedTokens, LoginCommand, LoginUseCase, LogoutCommand, LogoutUseCase,
+    RefreshCommand, RefreshUseCase, SignupCommand, SignupUseCase, UpdateProfileCommand, UpdateProfileUseCase,
+    ValidationErrors,
+};
+use portcullis_domain::{RefreshTokenSecret, SecretString, SessionMetadata};
+use shaku::HasComponent;
+
+use crate::app::AppState;
+use crate::auth::{AuthMethod, Authenticated, bearer_token};
+use crate::body::JsonObject;
+use crate::cookies::{self, REFRESH_COOKIE};
+use crate::dto::{SessionBody, UserInfoBody};
+use crate::problem::ApiError;
+
+/// Create an account.
+#[utoipa::path(post, path = "/api/auth/signup", tag = "auth",
+    request_body(content = crate::dto::SignupRequest, content_type = "application/json"),
+    responses(
+        (status = 201, description = "Account created; no cookies are set", body = UserInfoBody),
+        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "email_taken", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 413, description = "payload_too_large", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let name = body.required_string("name", &mut errors);
+    let email = body.required_string("email", &mut errors);
+    let password = body.required_string("password", &mut errors);
+    let avatar_url = body.optional_string("avatar_url", &mut errors);
+    let (Some(name), Some(email), Some(password)) = (name, email, password) else {
+        return Err(ApiError::validation(errors));
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let command =
+        SignupCommand { name, email, password: SecretString::new(password), avatar_url: avatar_url.flatten() };
+    let handler: Arc<dyn SignupUseCase> = state.module.resolve();
+    let user = web::block(move || handler.handle(command)).await??;
+    Ok(HttpResponse::Created().json(UserInfoBody::from(&user)))
+}
+
+/// Log in: answers the user and sets the three cookies.
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth",
+    request_body(content = crate::dto::LoginRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Logged in; sets access_token, refresh_token and csrf_token cookies", body = SessionBody),
+        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_credentials (unknown email and wrong password alike)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "account_disabled", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let email = body.required_string("email", &mut errors);
+    let password = body.required_string("password", &mut errors);
+    let (Some(email), Some(password)) = (email, password) else {
+        return Err(ApiError::validation(errors));
+    };
+    let metadata = SessionMetadata {
+        user_agent: req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned),
+        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+    };
+    let command = LoginCommand { email, password: SecretString::new(password), metadata };
+    let handler: Arc<dyn LoginUseCase> = state.module.resolve();
+    let issued = web::block(move || handler.handle(command)).await??;
+    Ok(session_response(&state, &issued))
+}
+
+/// Exchange the refresh cookie for new tokens (all three cookies rotate).
+#[utoipa::path(post, path = "/api/auth/refresh", tag = "auth",
+    responses(
+        (status = 200, description = "Refreshed; all three cookies are replaced", body = SessionBody),
+        (status = 401, description = "unauthorized (missing, unknown or expired refresh token) or session_revoked (reuse after the grace window)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "account_disabled", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let Some(token) = req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()).filter(|v| !v.is_empty()) else {
+        return Err(ApiError::unauthorized(false));
+    };
+    let command = RefreshCommand { refresh_token: RefreshTokenSecret::presented(token) };
+    let handler: Arc<dyn RefreshUseCase> = state.module.resolve();
+    let issued = web::block(move || handler.handle(command)).await??;
+    Ok(session_response(&state, &issued))
+}
+
+/// End the current session and clear the cookies.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses(
+        (status = 204, description = "Session ended (or there was none); the three cookies are cleared"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let refresh_token = req
+        .cookie(REFRESH_COOKIE)
+        .map(|c| c.value().to_owned())
+        .filter(|v| !v.is_empty())
+        .map(RefreshTokenSecret::presented);
+    let session_id = match bearer_token(&req) {
+        Some(Ok(token)) => {
+            let verifier: &dyn GetCurrentUserUseCase = state.module.resolve_ref();
+            verifier.handle(GetCurrentUser { access_token: &token }).ok().map(|claims| claims.session_id)
+        }
+        _ => None,
+    };
+    if refresh_token.is_some() || session_id.is_some() {
+        let handler: Arc<dyn LogoutUseCase> = state.module.resolve();
+        web::block(move || handler.handle(LogoutCommand { refresh_token, session_id })).await??;
+    }
+    let mut response = HttpResponse::NoContent();
+    cookies::clear_session(&mut response, &state.settings);
+    Ok(response.finish())
+}
+
+/// The caller's user object, read from the access token alone (no database).
+#[utoipa::path(get, path = "/api/auth/current-user", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The authenticated user", body = UserInfoBody),
+        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn current_user(auth: Authenticated) -> HttpResponse {
+    HttpResponse::Ok().json(UserInfoBody::from(&auth.claims.user))
+}
+
+/// Change the caller's name or avatar. Cookie callers send `X-CSRF-Token` and get a fresh
+/// access cookie carrying the new data.
+#[utoipa::path(patch, path = "/api/auth/current-user", tag = "auth",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body(content = crate::dto::UpdateProfileRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The updated user", body = UserInfoBody),
+        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "csrf_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn update_current_user(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let mut errors = ValidationErrors::new();
+    let name = body.optional_string("name", &mut errors);
+    let avatar_url = body.optional_string("avatar_url", &mut errors);
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let name = match name {
+        Some(None) => {
+            let mut errors = ValidationErrors::new();
+            errors.add("name", "required", "name cannot be null");
+            return Err(ApiError::validation(errors));
+        }
+        other => other.flatten(),
+    };
+    let command = UpdateProfileCommand { user_id: Some(auth.claims.user.user_id), name, avatar_url };
+    let handler: Arc<dyn UpdateProfileUseCase> = state.module.resolve();
+    let user = web::block(move || handler.handle(command)).await??;
+
+    let mut response = HttpResponse::build(StatusCode::OK);
+    if auth.method == AuthMethod::Cookie {
+        let tokens: &dyn TokenService = state.module.resolve_ref();
+        let clock: &dyn Clock = state.module.resolve_ref();
+        let access = tokens
+            .issue_access_token(&user, auth.claims.session_id, clock.now())
+            .map_err(|e| ApiError::internal(&e))?;
+        cookies::set_access(&mut response, &state.settings, access.token.expose());
+    }
+    Ok(response.json(UserInfoBody::from(&user)))
+}
+
+fn session_response(state: &AppState, issued: &IssuedTokens) -> HttpResponse {
+    let mut response = HttpResponse::Ok();
+    cookies::set_session(
+        &mut response,
+        &state.settings,
+        issued.access_token.token.expose(),
+        issued.refresh_token.expose(),
+    );
+    response.json(SessionBody { user: UserInfoBody::from(&issued.user), expires_in: issued.access_token.expires_in })
+}

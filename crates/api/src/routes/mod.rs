@@ -1,0 +1,5 @@
+//! Route handlers, grouped by what they serve.
+
+pub mod auth;
+pub mod discovery;
+pub mod health;

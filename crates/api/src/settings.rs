@@ -1,0 +1,10 @@
+/// What the HTTP layer needs to know from the configuration.
+#[derive(Clone, Debug)]
+pub struct ApiSettings {
+    /// Whether cookies carry `Secure`.
+    pub cookie_secure: bool,
+    /// Access-token lifetime in seconds (the access cookie's `Max-Age`, `expires_in`).
+    pub access_ttl_secs: u64,
+    /// Refresh-token lifetime in seconds (the refresh and CSRF cookies' `Max-Age`).
+    pub refresh_ttl_secs: u64,
+}
