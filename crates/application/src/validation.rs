@@ -39,6 +39,15 @@ impl ValidationErrors {
         }
     }
 
+    /// Adds `other`'s errors for fields that have none here yet (one entry per field).
+    pub fn merge_new_fields(&mut self, other: ValidationErrors) {
+        for error in other.0 {
+            if !self.0.iter().any(|e| e.field == error.field) {
+                self.0.push(error);
+            }
+        }
+    }
+
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

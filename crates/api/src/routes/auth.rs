@@ -38,14 +38,19 @@ pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<Http
     let email = body.required_string("email", &mut errors);
     let password = body.required_string("password", &mut errors);
     let avatar_url = body.optional_string("avatar_url", &mut errors);
-    let (Some(name), Some(email), Some(password)) = (name, email, password) else {
-        return Err(ApiError::validation(errors));
+    let command = SignupCommand {
+        name: name.unwrap_or_default(),
+        email: email.unwrap_or_default(),
+        password: SecretString::new(password.unwrap_or_default()),
+        avatar_url: avatar_url.flatten(),
     };
     if !errors.is_empty() {
+        // Report the rules broken by the well-typed fields too: one entry per bad field.
+        if let Err(rules) = command.validate() {
+            errors.merge_new_fields(rules);
+        }
         return Err(ApiError::validation(errors));
     }
-    let command =
-        SignupCommand { name, email, password: SecretString::new(password), avatar_url: avatar_url.flatten() };
     let handler: Arc<dyn SignupUseCase> = state.module.resolve();
     let user = web::block(move || handler.handle(command)).await??;
     Ok(HttpResponse::Created().json(UserInfoBody::from(&user)))
@@ -159,18 +164,16 @@ pub async fn update_current_user(
     let mut errors = ValidationErrors::new();
     let name = body.optional_string("name", &mut errors);
     let avatar_url = body.optional_string("avatar_url", &mut errors);
+    if name == Some(None) {
+        errors.add("name", "required", "name cannot be null");
+    }
+    let command = UpdateProfileCommand { user_id: Some(auth.claims.user.user_id), name: name.flatten(), avatar_url };
     if !errors.is_empty() {
+        if let Err(rules) = command.validate() {
+            errors.merge_new_fields(rules);
+        }
         return Err(ApiError::validation(errors));
     }
-    let name = match name {
-        Some(None) => {
-            let mut errors = ValidationErrors::new();
-            errors.add("name", "required", "name cannot be null");
-            return Err(ApiError::validation(errors));
-        }
-        other => other.flatten(),
-    };
-    let command = UpdateProfileCommand { user_id: Some(auth.claims.user.user_id), name, avatar_url };
     let handler: Arc<dyn UpdateProfileUseCase> = state.module.resolve();
     let user = web::block(move || handler.handle(command)).await??;
 

@@ -21,6 +21,42 @@ pub struct SignupCommand {
     pub avatar_url: Option<String>,
 }
 
+/// A signup's input after every rule passed.
+#[derive(Debug)]
+pub struct ValidSignup {
+    /// Display name.
+    pub name: UserName,
+    /// Login address.
+    pub email: Email,
+    /// Chosen password.
+    pub password: PlainPassword,
+    /// Optional picture link.
+    pub avatar_url: Option<AvatarUrl>,
+}
+
+impl SignupCommand {
+    /// Checks every field, reporting one error per bad field.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] listing each bad field.
+    pub fn validate(&self) -> Result<ValidSignup, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.check("name", UserName::parse(&self.name));
+        let email = errors.check("email", Email::parse(&self.email));
+        let password = errors.check("password", PlainPassword::parse(self.password.expose()));
+        let avatar_url = match self.avatar_url.as_deref() {
+            Some(raw) => errors.check("avatar_url", AvatarUrl::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        match (name, email, password, avatar_url) {
+            (Some(name), Some(email), Some(password), Some(avatar_url)) => {
+                Ok(ValidSignup { name, email, password, avatar_url })
+            }
+            _ => Err(errors),
+        }
+    }
+}
+
 /// Why a signup failed.
 #[derive(Debug, thiserror::Error)]
 pub enum SignupError {
@@ -85,18 +121,7 @@ impl SignupUseCase for SignupHandler {
     /// # Errors
     /// See [`SignupError`].
     fn handle_with_roles(&self, command: SignupCommand, roles: Roles) -> Result<UserInfo, SignupError> {
-        let mut errors = ValidationErrors::new();
-        let name = errors.check("name", UserName::parse(&command.name));
-        let email = errors.check("email", Email::parse(&command.email));
-        let password = errors.check("password", PlainPassword::parse(command.password.expose()));
-        let avatar_url = match command.avatar_url.as_deref() {
-            Some(raw) => errors.check("avatar_url", AvatarUrl::parse(raw)).map(Some),
-            None => Some(None),
-        };
-        let (Some(name), Some(email), Some(password), Some(avatar_url)) = (name, email, password, avatar_url) else {
-            return Err(SignupError::Validation(errors));
-        };
-
+        let ValidSignup { name, email, password, avatar_url } = command.validate().map_err(SignupError::Validation)?;
         let password = self.hasher.hash(&password)?;
         let user = User::create(NewUser { name, email, password, avatar_url, roles }, self.clock.now());
 

@@ -19,6 +19,38 @@ pub struct UpdateProfileCommand {
     pub avatar_url: Option<Option<String>>,
 }
 
+/// A profile change after every rule passed.
+#[derive(Debug)]
+pub struct ValidProfileChange {
+    /// A new name, if any.
+    pub name: Option<UserName>,
+    /// A new avatar (`Some(None)` removes it), if any.
+    pub avatar_url: Option<Option<AvatarUrl>>,
+}
+
+impl UpdateProfileCommand {
+    /// Checks every given field, reporting one error per bad field.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] listing each bad field.
+    pub fn validate(&self) -> Result<ValidProfileChange, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = match self.name.as_deref() {
+            Some(raw) => errors.check("name", UserName::parse(raw)).map(Some),
+            None => Some(None),
+        };
+        let avatar_url = match self.avatar_url.as_ref() {
+            Some(Some(raw)) => errors.check("avatar_url", AvatarUrl::parse(raw)).map(|url| Some(Some(url))),
+            Some(None) => Some(Some(None)),
+            None => Some(None),
+        };
+        match (name, avatar_url) {
+            (Some(name), Some(avatar_url)) => Ok(ValidProfileChange { name, avatar_url }),
+            _ => Err(errors),
+        }
+    }
+}
+
 /// Why a profile change failed.
 #[derive(Debug, thiserror::Error)]
 pub enum UpdateProfileError {
@@ -65,19 +97,7 @@ impl UpdateProfileUseCase for UpdateProfileHandler {
     /// # Errors
     /// See [`UpdateProfileError`].
     fn handle(&self, command: UpdateProfileCommand) -> Result<UserInfo, UpdateProfileError> {
-        let mut errors = ValidationErrors::new();
-        let name = match command.name.as_deref() {
-            Some(raw) => errors.check("name", UserName::parse(raw)).map(Some),
-            None => Some(None),
-        };
-        let avatar_url = match command.avatar_url {
-            Some(Some(raw)) => errors.check("avatar_url", AvatarUrl::parse(&raw)).map(|url| Some(Some(url))),
-            Some(None) => Some(Some(None)),
-            None => Some(None),
-        };
-        let (Some(name), Some(avatar_url)) = (name, avatar_url) else {
-            return Err(UpdateProfileError::Validation(errors));
-        };
+        let ValidProfileChange { name, avatar_url } = command.validate().map_err(UpdateProfileError::Validation)?;
         let user_id = command.user_id.ok_or(UpdateProfileError::UserNotFound)?;
 
         let now = self.clock.now();
