@@ -1,0 +1,55 @@
+//! The production shaku module builds with every parameter set, and resolves each interface.
+
+use std::sync::{Arc, RwLock};
+
+use chrono::Utc;
+use portcullis_api::{Infrastructure, build_module};
+use portcullis_application::ports::{Clock, DatabaseProbe, PasswordHasher, TokenService, UnitOfWorkFactory};
+use portcullis_application::{
+    GetCurrentUserUseCase, LoginUseCase, LogoutUseCase, RefreshUseCase, SessionPolicy, SignupUseCase,
+    UpdateProfileUseCase,
+};
+use portcullis_domain::BcryptCost;
+use portcullis_infrastructure::hashing::HashingPool;
+use portcullis_infrastructure::persistence::{PoolSettings, connect, run_migrations};
+use portcullis_infrastructure::tokens::{JwksSource, TokenSettings, ensure_signing_key, load_key_ring};
+use shaku::HasComponent;
+
+#[test]
+fn production_module_builds_and_resolves_every_component() {
+    let dir = std::env::temp_dir().join(format!("portcullis-module-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = format!("sqlite://{}", dir.join("module.db").display());
+    let pool = connect(&url, PoolSettings::default()).expect("sqlite opens");
+    assert_eq!(run_migrations(&pool).expect("migrates"), 1);
+    ensure_signing_key(&pool, Utc::now()).expect("key");
+    let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool).expect("ring"))));
+    let module = build_module(Infrastructure {
+        pool,
+        keys,
+        hashing: HashingPool::start(1, 4, BcryptCost::new(4).expect("cost")).expect("pool"),
+        token_settings: TokenSettings {
+            issuer: "http://localhost:8080".into(),
+            audience: "portcullis".into(),
+            access_ttl: chrono::Duration::minutes(15),
+        },
+        session_policy: SessionPolicy::default(),
+    });
+
+    let _: Arc<dyn UnitOfWorkFactory> = module.resolve();
+    let _: Arc<dyn PasswordHasher> = module.resolve();
+    let _: Arc<dyn Clock> = module.resolve();
+    let _: Arc<dyn SignupUseCase> = module.resolve();
+    let _: Arc<dyn LoginUseCase> = module.resolve();
+    let _: Arc<dyn RefreshUseCase> = module.resolve();
+    let _: Arc<dyn LogoutUseCase> = module.resolve();
+    let _: Arc<dyn UpdateProfileUseCase> = module.resolve();
+    let _: Arc<dyn GetCurrentUserUseCase> = module.resolve();
+    let probe: Arc<dyn DatabaseProbe> = module.resolve();
+    probe.check().expect("database answers");
+    let jwks: Arc<dyn JwksSource> = module.resolve();
+    assert!(jwks.jwks_json().contains("\"crv\":\"Ed25519\""));
+    let tokens: Arc<dyn TokenService> = module.resolve();
+    assert_eq!(tokens.generate_refresh_token().expose().len(), 43);
+    let _ = std::fs::remove_dir_all(&dir);
+}
