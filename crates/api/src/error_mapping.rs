@@ -44,7 +44,7 @@ impl From<SignupError> for ApiError {
 impl From<LoginError> for ApiError {
     fn from(error: LoginError) -> Self {
         match error {
-            LoginError::InvalidCredentials => invalid_credentials(StatusCode::UNAUTHORIZED),
+            LoginError::InvalidCredentials => ApiError::invalid_credentials(),
             LoginError::AccountDisabled => account_disabled(),
             LoginError::Port(port) => port.into(),
         }
@@ -87,10 +87,6 @@ impl From<UpdateProfileError> for ApiError {
             UpdateProfileError::Port(port) => port.into(),
         }
     }
-}
-
-fn invalid_credentials(status: StatusCode) -> ApiError {
-    ApiError::new(status, "invalid_credentials", "The email or password is incorrect.")
 }
 
 fn account_disabled() -> ApiError {

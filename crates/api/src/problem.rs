@@ -77,6 +77,14 @@ impl ApiError {
         error
     }
 
+    /// `401 invalid_credentials` (with the `WWW-Authenticate` challenge every 401 carries).
+    pub fn invalid_credentials() -> Self {
+        let mut error =
+            Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is incorrect.");
+        error.www_authenticate = Some("Bearer");
+        error
+    }
+
     /// `401 token_expired`.
     pub fn token_expired() -> Self {
         let mut error = Self::new(StatusCode::UNAUTHORIZED, "token_expired", "The access token has expired.");

@@ -135,7 +135,9 @@ pub fn connect(url: &str, settings: PoolSettings) -> Result<DbPool, ConnectError
     };
     r2d2::Pool::builder()
         .max_size(max_size)
-        .min_idle(Some(1))
+        // No idle connections are opened in the background: a short-lived command (migrate,
+        // user create) would otherwise exit while the pool is mid-handshake with PostgreSQL.
+        .min_idle(Some(0))
         .connection_timeout(settings.connection_timeout)
         .build(manager)
         .map_err(|e| ConnectError::Unreachable(e.to_string()))

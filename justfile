@@ -1,0 +1,30 @@
+# Portcullis tasks. `just --list` shows them.
+
+# Serve on http://localhost:8080 (SQLite portcullis.db unless PORTCULLIS_DATABASE_URL says otherwise).
+run:
+    cargo run --release
+
+# The whole suite: unit tests and the end-to-end tests on SQLite and PostgreSQL.
+test:
+    cargo test
+
+# Only the PostgreSQL end-to-end tests (PORTCULLIS_TEST_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432/postgres).
+test-pg:
+    cargo test --test api postgres
+
+# Formatting and lints, as CI runs them.
+lint:
+    cargo fmt --check
+    cargo clippy --all-targets -- -D warnings
+
+# Format the code.
+fmt:
+    cargo fmt
+
+# Load check: current-user latency alone and during a login flood (needs wrk).
+bench:
+    scripts/load.sh
+
+# Everything CI runs.
+ci:
+    bash .ci/run

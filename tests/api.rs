@@ -1,0 +1,35 @@
+//! End-to-end tests of Portcullis: each test starts the real server (`portcullis::server::spawn`)
+//! on `127.0.0.1:0` over a fresh database of its own and talks HTTP to it, once on SQLite
+//! and once on PostgreSQL (`backend_tests!`). One test binary keeps link time down; the
+//! modules live in `tests/api/`.
+//!
+//! PostgreSQL: `PORTCULLIS_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
+//! unreachable → the PostgreSQL tests fail under `CI=true` and are skipped loudly otherwise.
+//! `cargo test postgres` runs only the PostgreSQL half, `cargo test sqlite` only SQLite.
+
+#[macro_use]
+#[path = "api/support/mod.rs"]
+mod support;
+
+#[path = "api/cli.rs"]
+mod cli;
+#[path = "api/current_user.rs"]
+mod current_user;
+#[path = "api/errors.rs"]
+mod errors;
+#[path = "api/health.rs"]
+mod health;
+#[path = "api/jwks.rs"]
+mod jwks;
+#[path = "api/login.rs"]
+mod login;
+#[path = "api/logout.rs"]
+mod logout;
+#[path = "api/refresh.rs"]
+mod refresh;
+#[path = "api/restart.rs"]
+mod restart;
+#[path = "api/signup.rs"]
+mod signup;
+#[path = "api/validation.rs"]
+mod validation;

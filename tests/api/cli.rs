@@ -1,0 +1,163 @@
+//! The `portcullis` binary: `migrate`, `user create`, `serve` (and serving by default),
+//! `--help`, and a bad configuration value naming its variable.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::cli::{KillOnDrop, command, describe, free_port, run};
+use crate::support::*;
+
+async fn start_on(database: &std::sync::Arc<TestDatabase>) -> TestApp {
+    TestApp::start(database.config(), std::sync::Arc::clone(database)).await
+}
+
+backend_tests!(migrate_applies_the_migrations_and_can_run_twice, database_only, |db| async move {
+    let output = run(command(&db, &["migrate"]), "").await;
+    assert!(output.status.success(), "portcullis migrate: {}", describe(&output));
+    let output = run(command(&db, &["migrate"]), "").await;
+    assert!(output.status.success(), "portcullis migrate again: {}", describe(&output));
+
+    let app = start_on(&db).await;
+    app.signup("Ada", "ada@example.com").await;
+    app.stop().await;
+});
+
+backend_tests!(user_create_reads_the_password_from_stdin, database_only, |db| async move {
+    let password = "Lantern-Orchid-Velvet-93";
+    let output = run(command(&db, &["migrate"]), "").await;
+    assert!(output.status.success(), "portcullis migrate: {}", describe(&output));
+    let output = run(
+        command(&db, &["user", "create", "--email", "Grace@Example.com", "--name", "Grace Hopper"]),
+        &format!("{password}\n"),
+    )
+    .await;
+    assert!(output.status.success(), "portcullis user create: {}", describe(&output));
+    assert!(!String::from_utf8_lossy(&output.stdout).contains(password), "the password is never printed");
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(password), "the password is never printed");
+
+    let app = start_on(&db).await;
+    let response = app.browser().login("grace@example.com", password).await;
+    response.assert_status(200);
+    let user = response.json()["user"].clone();
+    assert_eq!(user["name"], "Grace Hopper");
+    assert_eq!(user["email"], "grace@example.com");
+    assert_eq!(user["roles"], json!(["user"]));
+    app.stop().await;
+});
+
+backend_tests!(user_create_admin_on_a_fresh_database_strips_a_crlf_line_ending, database_only, |db| async move {
+    let password = "Copper-Meadow-Signal-27";
+    let output = run(
+        command(&db, &["user", "create", "--email", "root@example.com", "--name", "Root", "--admin"]),
+        &format!("{password}\r\nsecond line is ignored\n"),
+    )
+    .await;
+    assert!(output.status.success(), "portcullis user create --admin: {}", describe(&output));
+
+    let app = start_on(&db).await;
+    let response = app.browser().login("root@example.com", password).await;
+    response.assert_status(200);
+    let roles = response.json()["user"]["roles"].clone();
+    assert!(roles.as_array().is_some_and(|r| r.contains(&json!("admin"))), "an admin: {roles}");
+    let claims = jwt::verify(&app, &app.login("root@example.com", password).await.access_token()).await;
+    assert!(claims["roles"].as_array().is_some_and(|r| r.contains(&json!("admin"))), "{claims}");
+    app.stop().await;
+});
+
+backend_tests!(user_create_refuses_bad_input, database_only, |db| async move {
+    let output = run(command(&db, &["user", "create", "--email", "ada@example.com", "--name", "Ada"]), "short\n").await;
+    assert!(!output.status.success(), "a too-short password is refused: {}", describe(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).to_lowercase().contains("password"), "{}", describe(&output));
+
+    let output =
+        run(command(&db, &["user", "create", "--email", "not-an-email", "--name", "Ada"]), &format!("{PASSWORD}\n"))
+            .await;
+    assert!(!output.status.success(), "a bad email is refused: {}", describe(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).to_lowercase().contains("email"), "{}", describe(&output));
+
+    let output =
+        run(command(&db, &["user", "create", "--email", "ada@example.com", "--name", "Ada"]), &format!("{PASSWORD}\n"))
+            .await;
+    assert!(output.status.success(), "{}", describe(&output));
+    let output =
+        run(command(&db, &["user", "create", "--email", "ada@example.com", "--name", "Ada"]), &format!("{PASSWORD}\n"))
+            .await;
+    assert!(!output.status.success(), "a taken email is refused: {}", describe(&output));
+
+    let output = run(command(&db, &["user", "create", "--email", "bo@example.com", "--name", "Bo"]), "").await;
+    assert!(!output.status.success(), "no password on stdin is refused: {}", describe(&output));
+});
+
+backend_tests!(serves_http_with_and_without_the_serve_subcommand, database_only, |db| async move {
+    for args in [&["serve"][..], &[][..]] {
+        let port = free_port();
+        let child = command(&db, args)
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("portcullis starts");
+        let mut child = KillOnDrop(child);
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        let started = Instant::now();
+        loop {
+            let live = client.get(format!("http://127.0.0.1:{port}/health/live")).send().await;
+            if live.is_ok_and(|response| response.status() == 200) {
+                break;
+            }
+            if let Ok(Some(status)) = child.0.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.0.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                }
+                panic!("portcullis {args:?} exited early with {status}: {stderr}");
+            }
+            assert!(started.elapsed() < Duration::from_secs(30), "portcullis {args:?} serves within 30 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let response = client
+            .post(format!("http://127.0.0.1:{port}/api/auth/signup"))
+            .json(&json!({"name": "Ada", "email": unique_email("ada"), "password": PASSWORD}))
+            .send()
+            .await
+            .expect("an answer");
+        assert_eq!(response.status(), 201, "portcullis {args:?} serves the API");
+        drop(child);
+    }
+});
+
+#[tokio::test]
+async fn help_lists_the_subcommands() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite) else { return };
+    let output = run(command(&db, &["--help"]), "").await;
+    assert!(output.status.success(), "{}", describe(&output));
+    let help = String::from_utf8_lossy(&output.stdout).to_lowercase();
+    for word in ["serve", "migrate", "user"] {
+        assert!(help.contains(word), "--help mentions {word}: {help}");
+    }
+    let output = run(command(&db, &["user", "create", "--help"]), "").await;
+    assert!(output.status.success(), "{}", describe(&output));
+    let help = String::from_utf8_lossy(&output.stdout);
+    for flag in ["--email", "--name", "--admin"] {
+        assert!(help.contains(flag), "user create --help mentions {flag}: {help}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_configuration_value_stops_start_up_naming_the_variable() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite) else { return };
+    for (variable, value) in [("PORTCULLIS_BCRYPT_COST", "3"), ("PORTCULLIS_COOKIE_SECURE", "maybe")] {
+        let mut command = command(&db, &["migrate"]);
+        command.env(variable, value);
+        let output = run(command, "").await;
+        assert!(!output.status.success(), "{variable}={value} stops start-up: {}", describe(&output));
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains(variable),
+            "the message names {variable}: {}",
+            describe(&output)
+        );
+    }
+}

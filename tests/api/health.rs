@@ -1,0 +1,70 @@
+//! `GET /health/live` and `GET /health/ready`.
+
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::*;
+
+backend_tests!(live_and_ready_answer_200, |app| async move {
+    app.get("/health/live").await.assert_status(200);
+    app.get("/health/ready").await.assert_status(200);
+});
+
+/// PostgreSQL only: the database is dropped out from under the running server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ready_is_503_when_the_database_is_gone_postgres() {
+    run(
+        Backend::Postgres,
+        |config| config,
+        |app| async move {
+            let (user, browser) = app.signed_in("Ada", "ada@example.com").await;
+            app.get("/health/ready").await.assert_status(200);
+
+            app.database().drop_database();
+            let dropped = Instant::now();
+
+            let mut last = None;
+            while dropped.elapsed() < Duration::from_secs(6) {
+                let asked = Instant::now();
+                let response = app.get("/health/ready").await;
+                assert!(asked.elapsed() <= Duration::from_secs(5), "/health/ready answers within 5 s");
+                if response.code() == 503 {
+                    last = Some(response);
+                    break;
+                }
+                response.assert_status(200);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let response = last.expect("/health/ready turns 503 within ~5 s of the database being dropped");
+            assert_problem(&response, 503, "unavailable");
+            assert_retry_after(&response);
+
+            // a request that needs the database answers 503 promptly instead of hanging on the pool
+            let asked = Instant::now();
+            let response = app.browser().login("ada@example.com", PASSWORD).await;
+            assert!(asked.elapsed() <= Duration::from_secs(5), "login answers within 5 s: {:?}", asked.elapsed());
+            assert_problem(&response, 503, "unavailable");
+            assert_retry_after(&response);
+
+            let asked = Instant::now();
+            let response =
+                app.signup_raw(&json!({"name": "Bo", "email": "bo@example.com", "password": PASSWORD})).await;
+            assert!(asked.elapsed() <= Duration::from_secs(5), "signup answers within 5 s");
+            assert_problem(&response, 503, "unavailable");
+
+            // verifying an access token needs no database
+            let response = app.get_bearer("/api/auth/current-user", &browser.access_token()).await;
+            response.assert_status(200);
+            assert_eq!(response.json(), user);
+            app.get("/health/live").await.assert_status(200);
+        },
+    )
+    .await;
+}
+
+fn assert_retry_after(response: &TestResponse) {
+    let retry_after =
+        response.header("retry-after").unwrap_or_else(|| panic!("{} carries Retry-After", response.status));
+    assert!(retry_after.trim().parse::<u64>().is_ok(), "Retry-After is in seconds: {retry_after:?}");
+}

@@ -1,0 +1,78 @@
+//! Running the `portcullis` binary against a test database.
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+
+use super::database::TestDatabase;
+
+/// A `portcullis` command with a clean `PORTCULLIS_*` environment pointing at `database`
+/// (bcrypt cost 4, mail in the temp dir), run in the test's temp dir so no stray
+/// `portcullis.toml` is read.
+pub fn command(database: &TestDatabase, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    for (key, _) in std::env::vars_os() {
+        if key.to_string_lossy().starts_with("PORTCULLIS_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .args(args)
+        .current_dir(database.dir())
+        .env("PORTCULLIS_DATABASE_URL", database.url())
+        .env("PORTCULLIS_BCRYPT_COST", "4")
+        .env("PORTCULLIS_MAIL_DIR", database.mail_dir())
+        .env("PORTCULLIS_RATE_LIMIT_PER_MINUTE", "0")
+        .env("PORTCULLIS_LOG", "warn");
+    command
+}
+
+/// Runs `command` to completion off the async threads, writing `stdin` to it.
+pub async fn run(mut command: Command, stdin: &str) -> Output {
+    let stdin = stdin.to_owned();
+    tokio::task::spawn_blocking(move || {
+        let mut child = command
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the portcullis binary starts");
+        if let Some(mut input) = child.stdin.take() {
+            let _ = input.write_all(stdin.as_bytes());
+        }
+        child.wait_with_output().expect("the portcullis binary finishes")
+    })
+    .await
+    .expect("the blocking task finishes")
+}
+
+/// Describes an `Output` for assertion messages.
+pub fn describe(output: &Output) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    let status = match (output.status.code(), output.status.signal()) {
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(11)) => "killed by signal 11 (SIGSEGV)".to_owned(),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => "no exit status".to_owned(),
+    };
+    format!(
+        "{status}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("can bind a free port").local_addr().expect("has an address").port()
+}
+
+/// A child process killed (by its own id) and reaped when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
