@@ -25,6 +25,8 @@ mod jwks;
 mod login;
 #[path = "api/logout.rs"]
 mod logout;
+#[path = "api/openapi.rs"]
+mod openapi;
 #[path = "api/refresh.rs"]
 mod refresh;
 #[path = "api/restart.rs"]

@@ -1,0 +1,57 @@
+//! `GET /api/openapi.json` describes every route the server serves, and nothing it doesn't.
+
+use reqwest::Method;
+
+/// Every (method, path) the server registers. A route added to the server but not here
+/// fails `every_listed_route_is_served`; one missing from the document fails the other test.
+const ROUTES: &[(&str, &str)] = &[
+    ("post", "/api/auth/signup"),
+    ("post", "/api/auth/login"),
+    ("post", "/api/auth/refresh"),
+    ("post", "/api/auth/logout"),
+    ("get", "/api/auth/current-user"),
+    ("patch", "/api/auth/current-user"),
+    ("get", "/.well-known/jwks.json"),
+    ("get", "/health/live"),
+    ("get", "/health/ready"),
+    ("get", "/api/openapi.json"),
+];
+
+backend_tests!(document_lists_exactly_the_served_routes, |app| async move {
+    let response = app.get("/api/openapi.json").await;
+    response.assert_status(200);
+    let document = response.json();
+    assert!(document["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "OpenAPI 3.1: {}", document["openapi"]);
+    let paths = document["paths"].as_object().expect("paths object");
+    let mut documented: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .into_iter()
+                .flat_map(|ops| ops.keys())
+                .filter(|method| ["get", "post", "put", "patch", "delete"].contains(&method.as_str()))
+                .map(move |method| (method.clone(), path.clone()))
+        })
+        .collect();
+    documented.sort();
+    let mut expected: Vec<(String, String)> = ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+    expected.sort();
+    assert_eq!(documented, expected);
+    for (method, path) in ROUTES {
+        let operation = &paths[*path][*method];
+        assert!(operation["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path} has responses");
+    }
+    assert!(document["components"]["schemas"]["UserInfoBody"].is_object());
+    assert!(document["components"]["schemas"]["Problem"].is_object());
+});
+
+backend_tests!(every_listed_route_is_served, |app| async move {
+    for (method, path) in ROUTES {
+        let method = Method::from_bytes(method.to_uppercase().as_bytes()).expect("method");
+        let response = app.send(app.request(method.clone(), path)).await;
+        assert_ne!(response.code(), 404, "{method} {path} is served");
+        assert_ne!(response.code(), 405, "{method} {path} allows {method}");
+    }
+    // And something unlisted is not.
+    app.get("/api/auth/unlisted").await.assert_status(404);
+});
