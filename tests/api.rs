@@ -31,6 +31,8 @@ mod openapi;
 mod refresh;
 #[path = "api/restart.rs"]
 mod restart;
+#[path = "api/sessions.rs"]
+mod sessions;
 #[path = "api/signup.rs"]
 mod signup;
 #[path = "api/validation.rs"]

@@ -12,7 +12,7 @@ use actix_web::{App, Error, HttpResponse, Route, web};
 use crate::module::AppModule;
 use crate::openapi;
 use crate::problem::ApiError;
-use crate::routes::{auth, discovery, health};
+use crate::routes::{auth, discovery, health, sessions};
 use crate::settings::ApiSettings;
 
 /// What every request handler can reach.
@@ -89,6 +89,21 @@ pub fn build_app(
             web::resource("/.well-known/jwks.json")
                 .route(web::get().to(discovery::jwks))
                 .default_service(not_allowed("GET")),
+        )
+        .service(
+            web::resource("/api/auth/sessions")
+                .route(web::get().to(sessions::list))
+                .default_service(not_allowed("GET")),
+        )
+        .service(
+            web::resource("/api/auth/sessions/{id}")
+                .route(web::delete().to(sessions::revoke))
+                .default_service(not_allowed("DELETE")),
+        )
+        .service(
+            web::resource("/api/auth/logout-all")
+                .route(web::post().to(sessions::logout_all))
+                .default_service(not_allowed("POST")),
         )
         .service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
         .service(web::resource("/health/ready").route(web::get().to(health::ready)).default_service(not_allowed("GET")))

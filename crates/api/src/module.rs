@@ -6,7 +6,7 @@ use portcullis_application::commands::login::LoginHandlerParameters;
 use portcullis_application::commands::refresh::RefreshHandlerParameters;
 use portcullis_application::ports::SystemClock;
 use portcullis_application::{
-    GetCurrentUserHandler, LoginHandler, LogoutHandler, RefreshHandler, SessionPolicy, SignupHandler,
+    GetCurrentUserHandler, LoginHandler, LogoutHandler, RefreshHandler, SessionPolicy, SessionsHandler, SignupHandler,
     UpdateProfileHandler,
 };
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
@@ -26,6 +26,7 @@ module! {
             DieselUnitOfWorkFactory, DieselDatabaseProbe, JwtTokenService, JwksDocument, PooledPasswordHasher,
             SystemClock,
             SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, GetCurrentUserHandler, UpdateProfileHandler,
+            SessionsHandler,
         ],
         providers = []
     }

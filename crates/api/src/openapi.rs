@@ -5,7 +5,8 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{FieldProblem, HealthBody, Problem, SessionBody, UserInfoBody};
-use crate::routes::{auth, discovery, health};
+use crate::routes::sessions::SessionItem;
+use crate::routes::{auth, discovery, health, sessions};
 
 /// Every endpoint of the service.
 #[derive(OpenApi)]
@@ -13,11 +14,12 @@ use crate::routes::{auth, discovery, health};
     info(title = "Portcullis", description = "Authentication service: signup, login, rotating refresh tokens, cookies or Bearer."),
     paths(
         auth::signup, auth::login, auth::refresh, auth::logout, auth::current_user, auth::update_current_user,
+        sessions::list, sessions::revoke, sessions::logout_all,
         discovery::jwks, health::live, health::ready, openapi_json,
     ),
-    components(schemas(UserInfoBody, SessionBody, Problem, FieldProblem, HealthBody)),
+    components(schemas(UserInfoBody, SessionBody, SessionItem, Problem, FieldProblem, HealthBody)),
     modifiers(&SecuritySchemes),
-    tags((name = "auth"), (name = "discovery"), (name = "health"), (name = "meta"))
+    tags((name = "auth"), (name = "sessions"), (name = "discovery"), (name = "health"), (name = "meta"))
 )]
 pub struct ApiDoc;
 

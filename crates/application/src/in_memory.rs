@@ -269,6 +269,25 @@ impl SessionRepository for InMemorySessions<'_> {
         Ok(true)
     }
 
+    fn sessions_of_user(&mut self, user_id: UserId) -> Result<Vec<Session>, PortError> {
+        let mut sessions: Vec<Session> =
+            self.state.sessions.values().filter(|s| s.user_id == user_id).cloned().collect();
+        sessions.sort_by_key(|s| (s.created_at, s.id));
+        Ok(sessions)
+    }
+
+    fn delete_sessions_of_user(&mut self, user_id: UserId) -> Result<usize, PortError> {
+        let ids: Vec<SessionId> = self.state.sessions.values().filter(|s| s.user_id == user_id).map(|s| s.id).collect();
+        for id in &ids {
+            self.state.sessions.remove(id);
+            self.state.refresh_tokens.retain(|_, token| token.session_id != *id);
+        }
+        if !ids.is_empty() {
+            *self.dirty = true;
+        }
+        Ok(ids.len())
+    }
+
     fn add_refresh_token(&mut self, token: &RefreshToken) -> Result<(), PortError> {
         if !self.state.sessions.contains_key(&token.session_id) {
             return Err(PortError::Internal(format!("foreign key: no session {}", token.session_id)));

@@ -19,6 +19,9 @@ pub use commands::current_user::{CurrentUserError, GetCurrentUser, GetCurrentUse
 pub use commands::login::{LoginCommand, LoginError, LoginHandler, LoginOutcome, LoginUseCase};
 pub use commands::logout::{LogoutCommand, LogoutError, LogoutHandler, LogoutUseCase};
 pub use commands::refresh::{RefreshCommand, RefreshError, RefreshHandler, RefreshUseCase};
+pub use commands::sessions::{
+    ListSessionsError, LogoutAllError, RevokeSessionError, SessionView, SessionsHandler, SessionsUseCase,
+};
 pub use commands::signup::{SignupCommand, SignupError, SignupHandler, SignupUseCase, ValidSignup};
 pub use commands::update_profile::{
     UpdateProfileCommand, UpdateProfileError, UpdateProfileHandler, UpdateProfileUseCase, ValidProfileChange,

@@ -4,6 +4,7 @@ pub mod current_user;
 pub mod login;
 pub mod logout;
 pub mod refresh;
+pub mod sessions;
 pub mod signup;
 pub mod update_profile;
 

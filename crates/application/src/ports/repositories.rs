@@ -67,6 +67,18 @@ pub trait SessionRepository {
     /// [`PortError`] when storage fails.
     fn delete_session(&mut self, id: SessionId) -> Result<bool, PortError>;
 
+    /// Every session of a user, oldest first (expired ones included; callers filter).
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn sessions_of_user(&mut self, user_id: UserId) -> Result<Vec<Session>, PortError>;
+
+    /// Ends every session of a user with their refresh tokens; returns how many ended.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn delete_sessions_of_user(&mut self, user_id: UserId) -> Result<usize, PortError>;
+
     /// Stores a new refresh token of a session's family.
     ///
     /// # Errors

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use portcullis_application::ports::{PortError, SessionRepository};
-use portcullis_domain::{RefreshToken, RefreshTokenHash, Session, SessionId};
+use portcullis_domain::{RefreshToken, RefreshTokenHash, Session, SessionId, UserId};
 
 use super::models::{RefreshTokenRow, SessionRow, naive};
 use super::schema::{refresh_tokens, sessions};
@@ -52,6 +52,27 @@ impl SessionRepository for DieselSessionRepository<'_> {
             .map_err(db_error)?;
         let deleted = diesel::delete(sessions::table.find(&id)).execute(self.conn).map_err(db_error)?;
         Ok(deleted > 0)
+    }
+
+    fn sessions_of_user(&mut self, user_id: UserId) -> Result<Vec<Session>, PortError> {
+        sessions::table
+            .filter(sessions::user_id.eq(user_id.to_string()))
+            .order((sessions::created_at.asc(), sessions::id.asc()))
+            .select(SessionRow::as_select())
+            .load(self.conn)
+            .map_err(db_error)?
+            .into_iter()
+            .map(Session::try_from)
+            .collect()
+    }
+
+    fn delete_sessions_of_user(&mut self, user_id: UserId) -> Result<usize, PortError> {
+        let user_id = user_id.to_string();
+        let family = sessions::table.filter(sessions::user_id.eq(&user_id)).select(sessions::id);
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(family)))
+            .execute(self.conn)
+            .map_err(db_error)?;
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(&user_id))).execute(self.conn).map_err(db_error)
     }
 
     fn add_refresh_token(&mut self, token: &RefreshToken) -> Result<(), PortError> {

@@ -1,0 +1,109 @@
+//! `/api/auth/sessions` and `/api/auth/logout-all`: one session per login and device.
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use portcullis_application::{ListSessionsError, LogoutAllError, RevokeSessionError, SessionsUseCase};
+use serde::Serialize;
+use shaku::HasComponent;
+use utoipa::ToSchema;
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::cookies;
+use crate::dto::rfc3339;
+use crate::problem::ApiError;
+
+/// One session as its owner sees it.
+#[derive(Serialize, ToSchema)]
+pub struct SessionItem {
+    /// UUID v7.
+    pub session_id: String,
+    /// When the login happened (RFC 3339 UTC).
+    pub created_at: String,
+    /// When it was last refreshed.
+    pub last_used_at: String,
+    /// When it ends for good, however often it is refreshed.
+    pub expires_at: String,
+    /// The `User-Agent` of the login.
+    pub user_agent: Option<String>,
+    /// The client IP of the login.
+    pub ip: Option<String>,
+    /// Whether this is the session of the calling access token.
+    pub current: bool,
+}
+
+/// The caller's live sessions, oldest first.
+#[utoipa::path(get, path = "/api/auth/sessions", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 200, description = "The caller's sessions", body = [SessionItem]),
+        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
+    let (user_id, current) = (auth.claims.user.user_id, auth.claims.session_id);
+    let views = web::block(move || handler.list(user_id, current)).await?.map_err(|e| match e {
+        ListSessionsError::Port(port) => ApiError::from(port),
+    })?;
+    let items: Vec<SessionItem> = views
+        .into_iter()
+        .map(|view| SessionItem {
+            session_id: view.session.id.to_string(),
+            created_at: rfc3339(view.session.created_at),
+            last_used_at: rfc3339(view.session.last_used_at),
+            expires_at: rfc3339(view.session.expires_at),
+            user_agent: view.session.user_agent,
+            ip: view.session.ip,
+            current: view.current,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(items))
+}
+
+/// End one of the caller's sessions (another device, say).
+#[utoipa::path(delete, path = "/api/auth/sessions/{id}", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    params(("id" = String, Path, description = "The session id")),
+    responses(
+        (status = 204, description = "The session and its refresh tokens are gone"),
+        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "csrf_failed (cookie callers must send X-CSRF-Token)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: no such session of the caller's", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let session_id = id.parse().map_err(|_| ApiError::not_found())?;
+    let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
+    let user_id = auth.claims.user.user_id;
+    web::block(move || handler.revoke(user_id, session_id)).await?.map_err(|e| match e {
+        RevokeSessionError::NotFound => ApiError::not_found(),
+        RevokeSessionError::Port(port) => ApiError::from(port),
+    })?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// End every session of the caller, this one included; the cookies are cleared.
+#[utoipa::path(post, path = "/api/auth/logout-all", tag = "sessions",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Every session ended; the three cookies are cleared"),
+        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "csrf_failed (cookie callers must send X-CSRF-Token)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn logout_all(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
+    let user_id = auth.claims.user.user_id;
+    web::block(move || handler.logout_all(user_id)).await?.map_err(|e| match e {
+        LogoutAllError::Port(port) => ApiError::from(port),
+    })?;
+    let mut response = HttpResponse::NoContent();
+    cookies::clear_session(&mut response, &state.settings);
+    Ok(response.finish())
+}
