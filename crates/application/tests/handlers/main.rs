@@ -4,6 +4,7 @@ mod current_user;
 mod login;
 mod logout;
 mod refresh;
+mod sessions;
 mod signup;
 mod support;
 mod unit_of_work;
