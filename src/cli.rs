@@ -5,9 +5,9 @@ use std::io::BufRead;
 use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use portcullis_application::ports::{InlinePasswordHasher, SystemClock};
+use portcullis_application::ports::{InlinePasswordHasher, StrengthPasswordPolicy, SystemClock};
 use portcullis_application::{SignupCommand, SignupError, SignupHandler, SignupUseCase};
-use portcullis_domain::{BcryptCost, Role, Roles, SecretString};
+use portcullis_domain::{BcryptCost, MinPasswordScore, Role, Roles, SecretString};
 use portcullis_infrastructure::persistence::DieselUnitOfWorkFactory;
 use portcullis_infrastructure::tokens::rotate_signing_key;
 use std::sync::Arc;
@@ -47,7 +47,8 @@ pub enum Command {
 /// `portcullis user …`
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
-    /// Create a user; the password is the first line of standard input. Same rules as signup.
+    /// Create a user; the password is the first line of standard input. Same rules as signup,
+    /// the password policy included (PORTCULLIS_MIN_PASSWORD_SCORE).
     Create {
         /// Login address.
         #[arg(long)]
@@ -64,8 +65,8 @@ pub enum UserCommand {
 /// `portcullis keys …`
 #[derive(Subcommand, Debug)]
 pub enum KeysCommand {
-    /// Add a new signing key and make it current (old tokens stay valid until they expire;
-    /// running instances pick it up on restart).
+    /// Add a new signing key and make it current. Old tokens stay valid until they expire;
+    /// running instances accept the new key at once and sign with it within 30 seconds.
     Rotate,
 }
 
@@ -97,9 +98,11 @@ fn create_user(config: &Config, email: String, name: String, admin: bool) -> any
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
     let pool = server::open_database(config)?;
     let cost = BcryptCost::new(config.bcrypt_cost).context("PORTCULLIS_BCRYPT_COST")?;
+    let min_score = MinPasswordScore::new(config.min_password_score).context("PORTCULLIS_MIN_PASSWORD_SCORE")?;
     let handler = SignupHandler::new(
         Arc::new(DieselUnitOfWorkFactory::new(pool)),
         Arc::new(InlinePasswordHasher::new(cost)?),
+        Arc::new(StrengthPasswordPolicy::new(min_score)),
         Arc::new(SystemClock),
     );
     let mut roles = vec![Role::user()];
@@ -116,6 +119,7 @@ fn create_user(config: &Config, email: String, name: String, admin: bool) -> any
             let lines: Vec<String> = errors.errors().iter().map(|e| format!("  {}: {}", e.field, e.message)).collect();
             bail!("invalid input:\n{}", lines.join("\n"))
         }
+        Err(SignupError::WeakPassword(weak)) => bail!("password refused as too weak: {weak}"),
         Err(SignupError::EmailTaken) => bail!("a user with this email already exists"),
         Err(SignupError::Port(error)) => Err(error.into()),
     }

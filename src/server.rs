@@ -9,10 +9,11 @@ use anyhow::Context;
 use chrono::Utc;
 use portcullis_api::{ApiSettings, AppState, Infrastructure, build_app, build_module};
 use portcullis_application::SessionPolicy;
-use portcullis_domain::BcryptCost;
+use portcullis_domain::{BcryptCost, MinPasswordScore};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::persistence::{DbPool, PoolSettings, connect, run_migrations};
-use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_key_ring};
+use portcullis_infrastructure::tokens::{KeyRingReloader, TokenSettings, ensure_signing_key, load_key_ring};
+use shaku::HasComponent;
 
 use crate::config::Config;
 
@@ -21,6 +22,7 @@ pub struct RunningServer {
     addr: SocketAddr,
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    key_refresh: tokio::task::JoinHandle<()>,
 }
 
 impl RunningServer {
@@ -36,6 +38,7 @@ impl RunningServer {
 
     /// Stops accepting, finishes in-flight requests, and waits until it is down.
     pub async fn stop(self) {
+        self.key_refresh.abort();
         self.handle.stop(true).await;
         let _ = self.task.await;
     }
@@ -45,7 +48,9 @@ impl RunningServer {
     /// # Errors
     /// An I/O error of the server.
     pub async fn wait(self) -> anyhow::Result<()> {
-        self.task.await.context("server task failed")?.context("server failed")
+        let result = self.task.await;
+        self.key_refresh.abort();
+        result.context("server task failed")?.context("server failed")
     }
 }
 
@@ -92,6 +97,8 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
             session_max: secs(config.session_max_secs),
             reuse_grace: secs(config.refresh_grace_secs),
         },
+        min_password_score: MinPasswordScore::new(config.min_password_score)
+            .context("PORTCULLIS_MIN_PASSWORD_SCORE")?,
     });
     Ok(AppState {
         module: Arc::new(module),
@@ -99,6 +106,7 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
             cookie_secure: config.cookie_secure,
             access_ttl_secs: config.access_ttl_secs,
             refresh_ttl_secs: config.refresh_ttl_secs,
+            issuer: issuer(config),
         },
     })
 }
@@ -110,6 +118,8 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
 pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let setup = config.clone();
     let state = tokio::task::spawn_blocking(move || build_state(&setup)).await.context("start-up task failed")??;
+    let reloader: Arc<dyn KeyRingReloader> = state.module.resolve();
+    let key_refresh = tokio::spawn(refresh_keys_periodically(reloader));
     let state = web::Data::new(state);
     let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(2).max(2);
     let server = HttpServer::new(move || build_app(state.clone()))
@@ -122,5 +132,23 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let handle = server.handle();
     let task = tokio::spawn(server);
     tracing::info!(%addr, public_url = %config.public_url, "Portcullis is listening");
-    Ok(RunningServer { addr, handle, task })
+    Ok(RunningServer { addr, handle, task, key_refresh })
+}
+
+/// How often every instance re-reads the signing keys, so a key rotated anywhere signs
+/// here within this time (tokens naming a new key are accepted at once regardless).
+const KEY_REFRESH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
+
+async fn refresh_keys_periodically(reloader: Arc<dyn KeyRingReloader>) {
+    let mut ticks = tokio::time::interval(KEY_REFRESH_INTERVAL);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let reloader = Arc::clone(&reloader);
+        match tokio::task::spawn_blocking(move || reloader.reload()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "periodic signing-key reload failed"),
+            Err(error) => tracing::warn!(%error, "periodic signing-key reload did not finish"),
+        }
+    }
 }

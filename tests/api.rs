@@ -21,12 +21,16 @@ mod errors;
 mod health;
 #[path = "api/jwks.rs"]
 mod jwks;
+#[path = "api/keys.rs"]
+mod keys;
 #[path = "api/login.rs"]
 mod login;
 #[path = "api/logout.rs"]
 mod logout;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/password_policy.rs"]
+mod password_policy;
 #[path = "api/refresh.rs"]
 mod refresh;
 #[path = "api/restart.rs"]

@@ -128,3 +128,19 @@ backend_tests!(forged_tokens_are_rejected, |app| async move {
     }
     assert_eq!(app.get_bearer("/api/auth/current-user", &token).await.json()["name"], "Ada");
 });
+
+backend_tests!(openid_configuration_points_at_the_keys_and_endpoints, |app| async move {
+    let response = app.get("/.well-known/openid-configuration").await;
+    response.assert_status(200);
+    let body = response.json();
+    let issuer = crate::support::jwt::expected_issuer(&app);
+    assert_eq!(body["issuer"], issuer.as_str());
+    assert_eq!(body["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
+    assert_eq!(body["token_endpoint"], format!("{issuer}/api/auth/token"));
+    assert_eq!(body["revocation_endpoint"], format!("{issuer}/api/auth/revoke"));
+    assert_eq!(body["id_token_signing_alg_values_supported"], serde_json::json!(["EdDSA"]));
+    // The issuer it names is the one in the tokens.
+    let (_, browser) = app.signed_in("Ada", "ada@example.com").await;
+    let (_, claims) = crate::support::jwt::parts(&browser.access_token());
+    assert_eq!(claims["iss"], body["issuer"]);
+});

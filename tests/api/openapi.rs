@@ -15,6 +15,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("delete", "/api/auth/sessions/{id}"),
     ("post", "/api/auth/logout-all"),
     ("get", "/.well-known/jwks.json"),
+    ("get", "/.well-known/openid-configuration"),
     ("get", "/health/live"),
     ("get", "/health/ready"),
     ("get", "/api/openapi.json"),

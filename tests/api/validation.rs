@@ -1,6 +1,7 @@
 //! Every input rule of signup (API.md "Input rules"): `422 validation_failed`, one entry per
 //! bad field, `errors[].field` the JSON field name; and the boundaries that are accepted.
 
+use portcullis::config::Config;
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -133,26 +134,32 @@ backend_tests!(a_failed_signup_stores_nothing, |app| async move {
     app.signup("Ada", "ada@example.com").await;
 });
 
-backend_tests!(the_boundaries_are_accepted, |app| async move {
-    let email = email_of_length(254);
-    let response = app
-        .signup_raw(&json!({
-            "name": "é".repeat(100), "email": email, "password": password_of_length(256),
-            "avatar_url": avatar_of_length(2048)
-        }))
-        .await;
-    response.assert_status(201);
-    let user = response.json();
-    assert_eq!(user["name"].as_str().map(|n| n.chars().count()), Some(100));
-    assert_eq!(user["avatar_url"].as_str().map(str::len), Some(2048));
-    app.login(&email, &password_of_length(256)).await;
+// The length boundaries alone: no 8-character password reaches the default strength score (3),
+// so the estimator is off here (the common list still applies; see password_policy.rs).
+backend_tests!(
+    the_boundaries_are_accepted,
+    config = |config| Config { min_password_score: 0, ..config },
+    |app| async move {
+        let email = email_of_length(254);
+        let response = app
+            .signup_raw(&json!({
+                "name": "é".repeat(100), "email": email, "password": password_of_length(256),
+                "avatar_url": avatar_of_length(2048)
+            }))
+            .await;
+        response.assert_status(201);
+        let user = response.json();
+        assert_eq!(user["name"].as_str().map(|n| n.chars().count()), Some(100));
+        assert_eq!(user["avatar_url"].as_str().map(str::len), Some(2048));
+        app.login(&email, &password_of_length(256)).await;
 
-    let email = unique_email("eight");
-    let response = app
-        .signup_raw(
-            &json!({"name": "A", "email": email, "password": password_of_length(8), "avatar_url": "http://x.example"}),
-        )
-        .await;
-    response.assert_status(201);
-    app.login(&email, &password_of_length(8)).await;
-});
+        let email = unique_email("eight");
+        let response = app
+            .signup_raw(
+                &json!({"name": "A", "email": email, "password": password_of_length(8), "avatar_url": "http://x.example"}),
+            )
+            .await;
+        response.assert_status(201);
+        app.login(&email, &password_of_length(8)).await;
+    }
+);

@@ -105,6 +105,11 @@ pub fn build_app(
                 .route(web::post().to(sessions::logout_all))
                 .default_service(not_allowed("POST")),
         )
+        .service(
+            web::resource("/.well-known/openid-configuration")
+                .route(web::get().to(discovery::openid_configuration))
+                .default_service(not_allowed("GET")),
+        )
         .service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
         .service(web::resource("/health/ready").route(web::get().to(health::ready)).default_service(not_allowed("GET")))
         .default_service(web::to(|| async { HttpResponse::from_error(ApiError::not_found()) }))

@@ -2,13 +2,16 @@
 //! `access_token` cookie. Cookie-authenticated state changes must carry `X-CSRF-Token`
 //! equal to the `csrf_token` cookie (double submit).
 
-use std::future::{Ready, ready};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use portcullis_application::ports::AccessClaims;
-use portcullis_application::{GetCurrentUser, GetCurrentUserUseCase};
+use portcullis_application::{CurrentUserError, GetCurrentUser, GetCurrentUserUseCase};
+use portcullis_infrastructure::tokens::KeyRingReloader;
 use shaku::HasComponent;
 use subtle::ConstantTimeEq;
 
@@ -67,31 +70,50 @@ pub fn check_csrf(req: &HttpRequest) -> Result<(), ApiError> {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Authenticated, ApiError> {
+/// Where the token came from, or the answer when there is none or it is malformed.
+fn presented_token(req: &HttpRequest) -> Result<(String, AuthMethod), ApiError> {
+    match bearer_token(req) {
+        Some(Ok(token)) => Ok((token, AuthMethod::Bearer)),
+        Some(Err(())) => Err(ApiError::unauthorized(true)),
+        None => match req.cookie(ACCESS_COOKIE).filter(|c| !c.value().is_empty()) {
+            Some(cookie) => Ok((cookie.value().to_owned(), AuthMethod::Cookie)),
+            None => Err(ApiError::unauthorized(false)),
+        },
+    }
+}
+
+/// Verifies the presented token. A token naming an unknown `kid` (a key rotated in by
+/// another instance) makes this instance re-read its keys, off the async workers and at
+/// most once every few seconds, then try once more.
+async fn authenticate(req: HttpRequest) -> Result<Authenticated, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
+        .cloned()
         .ok_or_else(|| ApiError::internal(&"application state is not registered"))?;
-    let (token, method) = match bearer_token(req) {
-        Some(Ok(token)) => (token, AuthMethod::Bearer),
-        Some(Err(())) => return Err(ApiError::unauthorized(true)),
-        None => match req.cookie(ACCESS_COOKIE).filter(|c| !c.value().is_empty()) {
-            Some(cookie) => (cookie.value().to_owned(), AuthMethod::Cookie),
-            None => return Err(ApiError::unauthorized(false)),
-        },
+    let (token, method) = presented_token(&req)?;
+    let verifier: &dyn GetCurrentUserUseCase = state.module.resolve_ref();
+    let claims = match verifier.handle(GetCurrentUser { access_token: &token }) {
+        Err(CurrentUserError::UnknownKey) => {
+            let reloader: Arc<dyn KeyRingReloader> = state.module.resolve();
+            if web::block(move || reloader.reload_throttled()).await? {
+                verifier.handle(GetCurrentUser { access_token: &token })?
+            } else {
+                return Err(ApiError::unauthorized(true));
+            }
+        }
+        other => other?,
     };
-    let handler: &dyn GetCurrentUserUseCase = state.module.resolve_ref();
-    let claims = handler.handle(GetCurrentUser { access_token: &token })?;
     if method == AuthMethod::Cookie && is_state_changing(req.method()) {
-        check_csrf(req)?;
+        check_csrf(&req)?;
     }
     Ok(Authenticated { claims, method })
 }
 
 impl FromRequest for Authenticated {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        Box::pin(authenticate(req.clone()))
     }
 }

@@ -33,6 +33,7 @@ impl From<SignupError> for ApiError {
     fn from(error: SignupError) -> Self {
         match error {
             SignupError::Validation(errors) => ApiError::validation(errors),
+            SignupError::WeakPassword(weak) => ApiError::weak_password("password", weak.to_string()),
             SignupError::EmailTaken => {
                 ApiError::new(StatusCode::CONFLICT, "email_taken", "An account with this email already exists.")
             }
@@ -74,7 +75,7 @@ impl From<CurrentUserError> for ApiError {
     fn from(error: CurrentUserError) -> Self {
         match error {
             CurrentUserError::Expired => ApiError::token_expired(),
-            CurrentUserError::Unauthorized => ApiError::unauthorized(true),
+            CurrentUserError::Unauthorized | CurrentUserError::UnknownKey => ApiError::unauthorized(true),
         }
     }
 }

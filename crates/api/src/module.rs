@@ -4,18 +4,20 @@ use std::sync::Arc;
 
 use portcullis_application::commands::login::LoginHandlerParameters;
 use portcullis_application::commands::refresh::RefreshHandlerParameters;
-use portcullis_application::ports::SystemClock;
+use portcullis_application::ports::{StrengthPasswordPolicy, StrengthPasswordPolicyParameters, SystemClock};
 use portcullis_application::{
     GetCurrentUserHandler, LoginHandler, LogoutHandler, RefreshHandler, SessionPolicy, SessionsHandler, SignupHandler,
     UpdateProfileHandler,
 };
+use portcullis_domain::MinPasswordScore;
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
 use portcullis_infrastructure::persistence::{
     DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselUnitOfWorkFactory,
     DieselUnitOfWorkFactoryParameters,
 };
 use portcullis_infrastructure::tokens::{
-    JwksDocument, JwksDocumentParameters, JwtTokenService, JwtTokenServiceParameters, SharedKeyRing, TokenSettings,
+    DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, JwksDocument, JwksDocumentParameters, JwtTokenService,
+    JwtTokenServiceParameters, SharedKeyRing, TokenSettings,
 };
 use shaku::module;
 
@@ -24,7 +26,8 @@ module! {
     pub AppModule {
         components = [
             DieselUnitOfWorkFactory, DieselDatabaseProbe, JwtTokenService, JwksDocument, PooledPasswordHasher,
-            SystemClock,
+            StrengthPasswordPolicy,
+            SystemClock, DatabaseKeyRingReloader,
             SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, GetCurrentUserHandler, UpdateProfileHandler,
             SessionsHandler,
         ],
@@ -44,14 +47,21 @@ pub struct Infrastructure {
     pub token_settings: TokenSettings,
     /// Refresh-token and session lifetimes.
     pub session_policy: SessionPolicy,
+    /// The strength score a new password must reach (`PORTCULLIS_MIN_PASSWORD_SCORE`).
+    pub min_password_score: MinPasswordScore,
 }
 
 /// Builds the module. Every parameter of every component is set here; a test builds it.
 pub fn build_module(infrastructure: Infrastructure) -> AppModule {
-    let Infrastructure { pool, keys, hashing, token_settings, session_policy } = infrastructure;
+    let Infrastructure { pool, keys, hashing, token_settings, session_policy, min_password_score } = infrastructure;
     AppModule::builder()
         .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters { pool: pool.clone() })
-        .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters { pool })
+        .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters { pool: pool.clone() })
+        .with_component_parameters::<DatabaseKeyRingReloader>(DatabaseKeyRingReloaderParameters {
+            pool,
+            keys: Arc::clone(&keys),
+            last_throttled: Default::default(),
+        })
         .with_component_parameters::<JwtTokenService>(JwtTokenServiceParameters {
             keys: Arc::clone(&keys),
             settings: token_settings,
@@ -60,5 +70,8 @@ pub fn build_module(infrastructure: Infrastructure) -> AppModule {
         .with_component_parameters::<PooledPasswordHasher>(PooledPasswordHasherParameters { pool: hashing })
         .with_component_parameters::<LoginHandler>(LoginHandlerParameters { policy: session_policy })
         .with_component_parameters::<RefreshHandler>(RefreshHandlerParameters { policy: session_policy })
+        .with_component_parameters::<StrengthPasswordPolicy>(StrengthPasswordPolicyParameters {
+            min_score: min_password_score,
+        })
         .build()
 }

@@ -5,6 +5,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::dto::{FieldProblem, HealthBody, Problem, SessionBody, UserInfoBody};
+use crate::routes::discovery::OpenIdConfiguration;
 use crate::routes::sessions::SessionItem;
 use crate::routes::{auth, discovery, health, sessions};
 
@@ -15,9 +16,9 @@ use crate::routes::{auth, discovery, health, sessions};
     paths(
         auth::signup, auth::login, auth::refresh, auth::logout, auth::current_user, auth::update_current_user,
         sessions::list, sessions::revoke, sessions::logout_all,
-        discovery::jwks, health::live, health::ready, openapi_json,
+        discovery::jwks, discovery::openid_configuration, health::live, health::ready, openapi_json,
     ),
-    components(schemas(UserInfoBody, SessionBody, SessionItem, Problem, FieldProblem, HealthBody)),
+    components(schemas(UserInfoBody, SessionBody, SessionItem, OpenIdConfiguration, Problem, FieldProblem, HealthBody)),
     modifiers(&SecuritySchemes),
     tags((name = "auth"), (name = "sessions"), (name = "discovery"), (name = "health"), (name = "meta"))
 )]

@@ -62,6 +62,15 @@ impl ApiError {
         error
     }
 
+    /// `422 weak_password`: `field` holds a password that is too easy to guess; `reason`
+    /// (a sentence for people) is both the detail and the one entry of `errors`.
+    pub fn weak_password(field: &str, reason: impl Into<String>) -> Self {
+        let reason = reason.into();
+        let mut error = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "weak_password", reason.clone());
+        error.errors = vec![FieldError { field: field.to_owned(), code: "weak_password".to_owned(), message: reason }];
+        error
+    }
+
     /// `400 malformed_body`.
     pub fn malformed_body(detail: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "malformed_body", detail)

@@ -7,4 +7,6 @@ pub struct ApiSettings {
     pub access_ttl_secs: u64,
     /// Refresh-token lifetime in seconds (the refresh and CSRF cookies' `Max-Age`).
     pub refresh_ttl_secs: u64,
+    /// The public URL without a trailing slash: the tokens' `iss` and the base of links.
+    pub issuer: String,
 }

@@ -4,12 +4,14 @@ use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 use portcullis_api::{Infrastructure, build_module};
-use portcullis_application::ports::{Clock, DatabaseProbe, PasswordHasher, TokenService, UnitOfWorkFactory};
+use portcullis_application::ports::{
+    Clock, DatabaseProbe, PasswordHasher, PasswordPolicy, TokenService, UnitOfWorkFactory,
+};
 use portcullis_application::{
     GetCurrentUserUseCase, LoginUseCase, LogoutUseCase, RefreshUseCase, SessionPolicy, SignupUseCase,
     UpdateProfileUseCase,
 };
-use portcullis_domain::BcryptCost;
+use portcullis_domain::{BcryptCost, Email, MinPasswordScore, PlainPassword, UserName, WeakPassword};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::persistence::{PoolSettings, connect, run_migrations};
 use portcullis_infrastructure::tokens::{JwksSource, TokenSettings, ensure_signing_key, load_key_ring};
@@ -34,11 +36,17 @@ fn production_module_builds_and_resolves_every_component() {
             access_ttl: chrono::Duration::minutes(15),
         },
         session_policy: SessionPolicy::default(),
+        min_password_score: MinPasswordScore::DEFAULT,
     });
 
     let _: Arc<dyn UnitOfWorkFactory> = module.resolve();
     let _: Arc<dyn PasswordHasher> = module.resolve();
     let _: Arc<dyn Clock> = module.resolve();
+    let passwords: Arc<dyn PasswordPolicy> = module.resolve();
+    let name = UserName::parse("Ada").expect("valid name");
+    let email = Email::parse("ada@example.com").expect("valid email");
+    let common = PlainPassword::parse("password123").expect("long enough");
+    assert_eq!(passwords.check(&common, &name, &email), Err(WeakPassword::Common));
     let _: Arc<dyn SignupUseCase> = module.resolve();
     let _: Arc<dyn LoginUseCase> = module.resolve();
     let _: Arc<dyn RefreshUseCase> = module.resolve();

@@ -4,12 +4,14 @@
 //!
 //! Every value object can only be built valid: `Email::parse`, `UserName::parse`,
 //! `AvatarUrl::parse`, `PlainPassword::parse`, `Role::parse` each return a typed error
-//! naming the rule that failed, with a stable [`FieldRule::code`].
+//! naming the rule that failed, with a stable [`FieldRule::code`]. A new password must also
+//! pass the [`PasswordStrengthRule`] (common-password list and strength estimate).
 
 mod avatar_url;
 mod email;
 mod ids;
 mod password;
+mod password_strength;
 mod role;
 mod secret;
 mod session;
@@ -20,6 +22,9 @@ pub use avatar_url::{AvatarUrl, AvatarUrlError};
 pub use email::{Email, EmailError};
 pub use ids::{SessionId, UserId};
 pub use password::{BcryptCost, BcryptCostError, PasswordError, PasswordHash, PasswordHashError, PlainPassword};
+pub use password_strength::{
+    MinPasswordScore, MinPasswordScoreError, PasswordStrengthRule, PersonalWords, WeakPassword, is_common_password,
+};
 pub use role::{Role, RoleError, Roles};
 pub use secret::SecretString;
 pub use session::{RefreshToken, RefreshTokenHash, RefreshTokenSecret, RefreshTokenState, Session, SessionMetadata};

@@ -180,6 +180,12 @@ impl TestApp {
         &self.inner.database
     }
 
+    /// Another running instance on the same database and configuration (as a second replica
+    /// behind a load balancer would be). Stop it with [`TestApp::stop`].
+    pub async fn another_instance(&self) -> TestApp {
+        TestApp::start(self.inner.config.clone(), Arc::clone(&self.inner.database)).await
+    }
+
     /// Stops the server and starts a new one with the same configuration and database.
     pub async fn restart(&self) {
         self.stop().await;

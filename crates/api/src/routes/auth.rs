@@ -29,7 +29,7 @@ use crate::problem::ApiError;
         (status = 409, description = "email_taken", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 413, description = "payload_too_large", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed (a field breaks an input rule) or weak_password (the password is common or too easy to guess; `errors` has one entry for `password` saying why)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {

@@ -22,6 +22,9 @@ pub enum CurrentUserError {
     /// The token is not one of ours, or broken.
     #[error("the access token is invalid")]
     Unauthorized,
+    /// The token names a signing key unknown here (yet): reload the keys and ask again.
+    #[error("the access token names an unknown signing key")]
+    UnknownKey,
 }
 
 /// Handles [`GetCurrentUser`].
@@ -59,6 +62,7 @@ impl GetCurrentUserUseCase for GetCurrentUserHandler {
         self.tokens.verify_access_token(query.access_token).map_err(|error| match error {
             TokenVerifyError::Expired => CurrentUserError::Expired,
             TokenVerifyError::Invalid => CurrentUserError::Unauthorized,
+            TokenVerifyError::UnknownKey => CurrentUserError::UnknownKey,
         })
     }
 }

@@ -2,10 +2,12 @@
 
 use std::sync::Arc;
 
-use portcullis_domain::{AvatarUrl, Email, NewUser, PlainPassword, Roles, SecretString, User, UserInfo, UserName};
+use portcullis_domain::{
+    AvatarUrl, Email, NewUser, PlainPassword, Roles, SecretString, User, UserInfo, UserName, WeakPassword,
+};
 use shaku::Component;
 
-use crate::ports::{AddUserError, Clock, PasswordHasher, PortError, UnitOfWorkFactory};
+use crate::ports::{AddUserError, Clock, PasswordHasher, PasswordPolicy, PortError, UnitOfWorkFactory};
 use crate::validation::ValidationErrors;
 
 /// Input of a signup, as received; the handler validates it.
@@ -63,6 +65,10 @@ pub enum SignupError {
     /// One or more fields break the input rules.
     #[error("{0}")]
     Validation(ValidationErrors),
+    /// Every field is well-formed, but the password is too easy to guess (common, or
+    /// below the required strength score); the error's message says why.
+    #[error("weak password: {0}")]
+    WeakPassword(WeakPassword),
     /// The email belongs to an existing account.
     #[error("email already registered")]
     EmailTaken,
@@ -80,13 +86,15 @@ pub struct SignupHandler {
     #[shaku(inject)]
     hasher: Arc<dyn PasswordHasher>,
     #[shaku(inject)]
+    password_policy: Arc<dyn PasswordPolicy>,
+    #[shaku(inject)]
     clock: Arc<dyn Clock>,
 }
 
 /// Signs a user up. Implemented by [`SignupHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait SignupUseCase: shaku::Interface {
-    /// Validates the input, hashes the password (outside any transaction) and stores the
-    /// user with role `user`.
+    /// Validates the input, checks the password against the [`PasswordPolicy`], hashes it
+    /// (outside any transaction) and stores the user with role `user`.
     ///
     /// # Errors
     /// See [`SignupError`].
@@ -101,14 +109,19 @@ pub trait SignupUseCase: shaku::Interface {
 
 impl SignupHandler {
     /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, hasher: Arc<dyn PasswordHasher>, clock: Arc<dyn Clock>) -> Self {
-        Self { units, hasher, clock }
+    pub fn new(
+        units: Arc<dyn UnitOfWorkFactory>,
+        hasher: Arc<dyn PasswordHasher>,
+        password_policy: Arc<dyn PasswordPolicy>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self { units, hasher, password_policy, clock }
     }
 }
 
 impl SignupUseCase for SignupHandler {
-    /// Validates the input, hashes the password (outside any transaction) and stores the
-    /// user with role `user`.
+    /// Validates the input, checks the password against the [`PasswordPolicy`], hashes it
+    /// (outside any transaction) and stores the user with role `user`.
     ///
     /// # Errors
     /// See [`SignupError`].
@@ -122,6 +135,7 @@ impl SignupUseCase for SignupHandler {
     /// See [`SignupError`].
     fn handle_with_roles(&self, command: SignupCommand, roles: Roles) -> Result<UserInfo, SignupError> {
         let ValidSignup { name, email, password, avatar_url } = command.validate().map_err(SignupError::Validation)?;
+        self.password_policy.check(&password, &name, &email).map_err(SignupError::WeakPassword)?;
         let password = self.hasher.hash(&password)?;
         let user = User::create(NewUser { name, email, password, avatar_url, roles }, self.clock.now());
 

@@ -4,6 +4,7 @@
 mod clock;
 mod error;
 mod password_hasher;
+mod password_policy;
 mod probe;
 mod repositories;
 mod token_service;
@@ -12,6 +13,7 @@ mod unit_of_work;
 pub use clock::{Clock, SystemClock};
 pub use error::PortError;
 pub use password_hasher::{InlinePasswordHasher, PasswordHasher, dummy_attempt, dummy_hash};
+pub use password_policy::{PasswordPolicy, StrengthPasswordPolicy, StrengthPasswordPolicyParameters};
 pub use probe::DatabaseProbe;
 pub use repositories::{AddUserError, SessionRepository, UserRepository};
 pub use token_service::{AccessClaims, AccessToken, TokenIssueError, TokenService, TokenVerifyError};

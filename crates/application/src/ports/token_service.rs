@@ -40,9 +40,13 @@ pub enum TokenVerifyError {
     /// Well-formed and signed by us, but past `exp`.
     #[error("the access token has expired")]
     Expired,
-    /// Anything else: bad signature, algorithm, issuer, audience, unknown key, garbage.
+    /// Anything else: bad signature, algorithm, issuer, audience, garbage.
     #[error("the access token is invalid")]
     Invalid,
+    /// Its `kid` names no key this process knows; after a key rotation elsewhere, re-reading
+    /// the keys may make it valid.
+    #[error("the access token names an unknown signing key")]
+    UnknownKey,
 }
 
 /// Issues and checks tokens, as the article's `ITokenService`.

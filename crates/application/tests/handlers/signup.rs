@@ -1,6 +1,8 @@
-use portcullis_application::ports::PortError;
+use std::sync::Arc;
+
+use portcullis_application::ports::{PasswordPolicy, PortError, StrengthPasswordPolicy};
 use portcullis_application::{SignupError, SignupUseCase};
-use portcullis_domain::{PlainPassword, Role, Roles};
+use portcullis_domain::{Email, MinPasswordScore, PlainPassword, Role, Roles, UserName, WeakPassword};
 
 use crate::support::{Bench, PASSWORD, field_codes, signup_command};
 
@@ -117,4 +119,85 @@ fn signup_whose_commit_fails_leaves_no_user() {
 fn signup_command_debug_hides_the_password() {
     let command = signup_command("Ada", "ada@example.com", PASSWORD, None);
     assert!(!format!("{command:?}").contains(PASSWORD));
+}
+
+#[test]
+fn signup_refuses_a_common_password_in_any_case_and_stores_nothing() {
+    let bench = Bench::new();
+    for common in ["password123", "PASSWORD123", "Qwertyuiop"] {
+        let result = bench.signup_handler().handle(signup_command("Ada", "ada@example.com", common, None));
+        let Err(SignupError::WeakPassword(weak)) = result else {
+            panic!("{common} is refused as weak: {result:?}");
+        };
+        assert_eq!(weak, WeakPassword::Common);
+        assert!(weak.to_string().contains("most common passwords"), "{weak}");
+    }
+    assert!(bench.store.users().is_empty());
+}
+
+#[test]
+fn signup_refuses_a_password_made_of_the_users_name_or_email() {
+    let bench = Bench::new();
+    for derived in ["adalovelace1", "Lovelace2024", "ada@example.com1"] {
+        let result = bench.signup_handler().handle(signup_command("Ada Lovelace", "ada@example.com", derived, None));
+        let Err(SignupError::WeakPassword(WeakPassword::Guessable { hint, .. })) = result else {
+            panic!("{derived} is refused for Ada: {result:?}");
+        };
+        assert!(hint.contains("name or email"), "{hint}");
+    }
+    assert!(bench.store.users().is_empty());
+    // Someone else may use it: it says nothing about them.
+    bench.signup_handler().handle(signup_command("Grace", "grace@example.com", "adalovelace1", None)).expect("allowed");
+}
+
+#[test]
+fn the_policy_is_consulted_only_once_every_field_is_valid() {
+    let bench = Bench::new();
+    let Err(SignupError::Validation(errors)) =
+        bench.signup_handler().handle(signup_command("Ada", "not-an-email", "password123", None))
+    else {
+        panic!("expected validation errors");
+    };
+    assert_eq!(field_codes(&errors), vec![("email", "invalid")]);
+}
+
+#[test]
+fn the_minimum_score_is_the_policys() {
+    let mut bench = Bench::new();
+    // Eight random characters: zxcvbn score 2, below the default 3.
+    let result = bench.signup_handler().handle(signup_command("Ada", "ada@example.com", "Zq7!vK2#", None));
+    assert!(matches!(result, Err(SignupError::WeakPassword(WeakPassword::Guessable { score: 2, required: 3, .. }))));
+
+    bench.password_policy = Arc::new(StrengthPasswordPolicy::new(MinPasswordScore::new(0).expect("valid")));
+    bench
+        .signup_handler()
+        .handle(signup_command("Ada", "ada@example.com", "Zq7!vK2#", None))
+        .expect("score 0 allows it");
+    let result = bench.signup_handler().handle(signup_command("Bo", "bo@example.com", "password123", None));
+    assert!(matches!(result, Err(SignupError::WeakPassword(WeakPassword::Common))), "the list still applies");
+}
+
+/// An embedder's own policy: refuses every password, naming the user it was asked about.
+struct RefuseEverything;
+
+impl PasswordPolicy for RefuseEverything {
+    fn check(&self, _password: &PlainPassword, name: &UserName, email: &Email) -> Result<(), WeakPassword> {
+        Err(WeakPassword::Guessable {
+            score: 0,
+            required: 4,
+            hint: format!("nothing is good enough for {} <{}>", name.as_str(), email.as_str()),
+        })
+    }
+}
+
+#[test]
+fn signup_asks_the_configured_policy_with_the_validated_name_and_email() {
+    let mut bench = Bench::new();
+    bench.password_policy = Arc::new(RefuseEverything);
+    let result = bench.signup_handler().handle(signup_command(" Ada ", "ADA@example.com", PASSWORD, None));
+    let Err(SignupError::WeakPassword(weak)) = result else {
+        panic!("the custom policy refuses: {result:?}");
+    };
+    assert_eq!(weak.to_string(), "nothing is good enough for Ada <ada@example.com>");
+    assert!(bench.store.users().is_empty());
 }

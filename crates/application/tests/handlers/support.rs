@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemoryStore};
-use portcullis_application::ports::{Clock, InlinePasswordHasher, PasswordHasher, TokenService, UnitOfWorkFactory};
+use portcullis_application::ports::{
+    Clock, InlinePasswordHasher, PasswordHasher, PasswordPolicy, StrengthPasswordPolicy, TokenService,
+    UnitOfWorkFactory,
+};
 use portcullis_application::{
     GetCurrentUserHandler, IssuedTokens, LoginCommand, LoginHandler, LoginUseCase, LogoutHandler, RefreshCommand,
     RefreshError, RefreshHandler, RefreshUseCase, SessionPolicy, SignupCommand, SignupHandler, SignupUseCase,
@@ -21,6 +24,8 @@ pub struct Bench {
     pub clock: FixedClock,
     pub tokens: Arc<FakeTokenService>,
     pub hasher: Arc<InlinePasswordHasher>,
+    /// The real password policy at the default score; a test may swap it.
+    pub password_policy: Arc<dyn PasswordPolicy>,
     pub policy: SessionPolicy,
 }
 
@@ -33,7 +38,8 @@ impl Bench {
         let clock = FixedClock::default();
         let tokens = Arc::new(FakeTokenService::new(Arc::new(clock.clone())));
         let hasher = Arc::new(InlinePasswordHasher::new(BcryptCost::new(4).expect("cost 4 is valid")).expect("hasher"));
-        Self { store: InMemoryStore::new(), clock, tokens, hasher, policy }
+        let password_policy = Arc::new(StrengthPasswordPolicy::default());
+        Self { store: InMemoryStore::new(), clock, tokens, hasher, password_policy, policy }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -57,7 +63,7 @@ impl Bench {
     }
 
     pub fn signup_handler(&self) -> SignupHandler {
-        SignupHandler::new(self.units(), self.hasher_port(), self.clock_port())
+        SignupHandler::new(self.units(), self.hasher_port(), self.password_policy.clone(), self.clock_port())
     }
 
     pub fn login_handler(&self) -> LoginHandler {

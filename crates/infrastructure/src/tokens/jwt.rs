@@ -111,7 +111,8 @@ impl TokenService for JwtTokenService {
             return Err(TokenVerifyError::Invalid);
         }
         let ring = self.ring();
-        let key = header.kid.as_deref().and_then(|kid| ring.verifying.get(kid)).ok_or(TokenVerifyError::Invalid)?;
+        let kid = header.kid.as_deref().ok_or(TokenVerifyError::Invalid)?;
+        let key = ring.verifying.get(kid).ok_or(TokenVerifyError::UnknownKey)?;
         let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation()).map_err(|e| match e.kind() {
             ErrorKind::ExpiredSignature => TokenVerifyError::Expired,
             _ => TokenVerifyError::Invalid,

@@ -4,9 +4,11 @@
 mod claims;
 mod jwt;
 mod key_store;
+mod reload;
 
 pub use jwt::{
     JwksDocument, JwksDocumentParameters, JwksSource, JwtTokenService, JwtTokenServiceParameters, TokenSettings,
     random_bytes,
 };
 pub use key_store::{KeyRing, KeyStoreError, SharedKeyRing, ensure_signing_key, load_key_ring, rotate_signing_key};
+pub use reload::{DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, KeyRingReloader};

@@ -1,0 +1,77 @@
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use shaku::{Component, Interface};
+
+use super::key_store::{KeyStoreError, SharedKeyRing, load_key_ring};
+use crate::persistence::DbPool;
+
+/// Re-reads the signing keys from the database, so a key rotated by another instance (or
+/// by `portcullis keys rotate`) is used here without a restart.
+pub trait KeyRingReloader: Interface {
+    /// Re-reads the keys now and swaps them in.
+    ///
+    /// # Errors
+    /// [`KeyStoreError`] when the database cannot be read; the old keys stay in use.
+    fn reload(&self) -> Result<(), KeyStoreError>;
+
+    /// For a token naming an unknown `kid`: re-reads the keys unless that was done within
+    /// the last few seconds (so forged `kid`s cannot make every request hit the database).
+    /// `true` when the keys were re-read.
+    fn reload_throttled(&self) -> bool;
+}
+
+/// Shortest time between two throttled reloads.
+const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(3);
+
+/// [`KeyRingReloader`] over the database pool and the shared ring.
+#[derive(Component)]
+#[shaku(interface = KeyRingReloader)]
+pub struct DatabaseKeyRingReloader {
+    pool: DbPool,
+    keys: SharedKeyRing,
+    #[shaku(default)]
+    last_throttled: Mutex<Option<Instant>>,
+}
+
+impl DatabaseKeyRingReloader {
+    /// A reloader filling `keys` from `pool`.
+    pub fn new(pool: DbPool, keys: SharedKeyRing) -> Self {
+        Self { pool, keys, last_throttled: Mutex::new(None) }
+    }
+}
+
+impl KeyRingReloader for DatabaseKeyRingReloader {
+    fn reload(&self) -> Result<(), KeyStoreError> {
+        let ring = load_key_ring(&self.pool)?;
+        let mut guard = match self.keys.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if guard.current.kid != ring.current.kid || guard.verifying.len() != ring.verifying.len() {
+            tracing::info!(current_kid = %ring.current.kid, keys = ring.verifying.len(), "signing keys reloaded");
+        }
+        *guard = Arc::new(ring);
+        Ok(())
+    }
+
+    fn reload_throttled(&self) -> bool {
+        {
+            let mut last = match self.last_throttled.lock() {
+                Ok(guard) => guard,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            if last.is_some_and(|at| at.elapsed() < MIN_RELOAD_INTERVAL) {
+                return false;
+            }
+            *last = Some(Instant::now());
+        }
+        match self.reload() {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "could not re-read the signing keys");
+                false
+            }
+        }
+    }
+}
