@@ -13,6 +13,8 @@ mod support;
 
 #[path = "api/cli.rs"]
 mod cli;
+#[path = "api/concurrency.rs"]
+mod concurrency;
 #[path = "api/current_user.rs"]
 mod current_user;
 #[path = "api/errors.rs"]
