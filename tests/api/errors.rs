@@ -124,3 +124,27 @@ backend_tests!(errors_leak_no_internals, |app| async move {
         assert!(!text.contains(word), "the conflict does not show the database's words ({word}): {body}");
     }
 });
+
+backend_tests!(security_headers_on_every_response, |app| async move {
+    for path in ["/health/live", "/api/auth/current-user", "/no/such/path", "/.well-known/jwks.json"] {
+        let response = app.get(path).await;
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"), "{path}");
+        assert_eq!(response.header("referrer-policy"), Some("no-referrer"), "{path}");
+        assert_eq!(response.header("x-frame-options"), Some("DENY"), "{path}");
+        assert_eq!(response.header("strict-transport-security"), None, "plain-HTTP public URL: no HSTS ({path})");
+    }
+});
+
+backend_tests!(
+    hsts_when_the_public_url_is_https,
+    config = |c| portcullis::config::Config {
+        public_url: url::Url::parse("https://auth.example.com").expect("url"),
+        allowed_origins: vec!["https://auth.example.com".into()],
+        ..c
+    },
+    |app| async move {
+        let response = app.get("/health/live").await;
+        let hsts = response.header("strict-transport-security").expect("HSTS header");
+        assert!(hsts.starts_with("max-age="), "{hsts}");
+    }
+);

@@ -39,6 +39,19 @@ async fn no_store_on_api(
     Ok(response)
 }
 
+/// Headers every response carries; HSTS only when the service is public over HTTPS.
+fn security_headers(https: bool) -> DefaultHeaders {
+    let headers = DefaultHeaders::new()
+        .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .add((header::REFERRER_POLICY, "no-referrer"))
+        .add((header::X_FRAME_OPTIONS, "DENY"));
+    if https {
+        headers.add((header::STRICT_TRANSPORT_SECURITY, "max-age=31536000; includeSubDomains"))
+    } else {
+        headers
+    }
+}
+
 /// The application with every route and middleware.
 pub fn build_app(
     state: web::Data<AppState>,
@@ -51,15 +64,11 @@ pub fn build_app(
         InitError = (),
     >,
 > {
+    let https = state.settings.issuer.starts_with("https://");
     App::new()
         .app_data(state)
         .wrap(from_fn(no_store_on_api))
-        .wrap(
-            DefaultHeaders::new()
-                .add((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-                .add((header::REFERRER_POLICY, "no-referrer"))
-                .add((header::X_FRAME_OPTIONS, "DENY")),
-        )
+        .wrap(security_headers(https))
         .service(
             web::resource("/api/auth/signup").route(web::post().to(auth::signup)).default_service(not_allowed("POST")),
         )
