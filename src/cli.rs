@@ -42,6 +42,17 @@ pub enum Command {
     /// Manage the JWT signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `portcullis config …`
+#[derive(Subcommand, Debug)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (defaults, file, environment merged) with secrets
+    /// redacted, and exit non-zero if any value is bad.
+    Check,
 }
 
 /// `portcullis user …`
@@ -83,6 +94,10 @@ pub fn run_offline(command: Command, config: &Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Create { email, name, admin }) => create_user(config, email, name, admin),
+        Command::Config(ConfigCommand::Check) => {
+            println!("{}", describe_config(config));
+            Ok(())
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let pool = server::open_database(config)?;
             let kid = rotate_signing_key(&pool, Utc::now())?;
@@ -122,5 +137,61 @@ fn create_user(config: &Config, email: String, name: String, admin: bool) -> any
         Err(SignupError::WeakPassword(weak)) => bail!("password refused as too weak: {weak}"),
         Err(SignupError::EmailTaken) => bail!("a user with this email already exists"),
         Err(SignupError::Port(error)) => Err(error.into()),
+    }
+}
+
+/// The effective configuration as `PORTCULLIS_*=value` lines, secrets redacted.
+pub fn describe_config(config: &Config) -> String {
+    use crate::config::{LogFormat, redact_url};
+    let lines = [
+        ("PORTCULLIS_DATABASE_URL", redact_url(&config.database_url)),
+        ("PORTCULLIS_BIND", config.bind.clone()),
+        ("PORTCULLIS_PUBLIC_URL", config.public_url.to_string()),
+        ("PORTCULLIS_ALLOWED_ORIGINS", config.allowed_origins.join(",")),
+        ("PORTCULLIS_TRUSTED_PROXIES", config.trusted_proxies.join(",")),
+        ("PORTCULLIS_AUDIENCE", config.audience.clone()),
+        ("PORTCULLIS_ACCESS_TTL_SECS", config.access_ttl_secs.to_string()),
+        ("PORTCULLIS_REFRESH_TTL_SECS", config.refresh_ttl_secs.to_string()),
+        ("PORTCULLIS_SESSION_MAX_SECS", config.session_max_secs.to_string()),
+        ("PORTCULLIS_REFRESH_GRACE_SECS", config.refresh_grace_secs.to_string()),
+        ("PORTCULLIS_BCRYPT_COST", config.bcrypt_cost.to_string()),
+        ("PORTCULLIS_MIN_PASSWORD_SCORE", config.min_password_score.to_string()),
+        ("PORTCULLIS_RATE_LIMIT_PER_MINUTE", config.rate_limit_per_minute.to_string()),
+        ("PORTCULLIS_LOCKOUT_THRESHOLD", config.lockout_threshold.to_string()),
+        ("PORTCULLIS_LOCKOUT_SECS", config.lockout_secs.to_string()),
+        ("PORTCULLIS_MAIL_DIR", config.mail_dir.clone()),
+        ("PORTCULLIS_SMTP_URL", config.smtp_url.as_deref().map(redact_url).unwrap_or_default()),
+        ("PORTCULLIS_COOKIE_SECURE", config.cookie_secure.to_string()),
+        ("PORTCULLIS_LOG", config.log.clone()),
+        ("PORTCULLIS_LOG_FORMAT", if config.log_format == LogFormat::Json { "json" } else { "text" }.to_owned()),
+        ("PORTCULLIS_HASH_WORKERS", config.hash_workers.to_string()),
+        ("PORTCULLIS_HASH_QUEUE", config.hash_queue.to_string()),
+        ("PORTCULLIS_DB_POOL_SIZE", config.db_pool_size.to_string()),
+    ];
+    lines.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn config_check_lists_every_variable_and_hides_passwords() {
+        let env: BTreeMap<String, String> = [
+            ("PORTCULLIS_DATABASE_URL", "postgres://app:s3cret@db.example/portcullis"),
+            ("PORTCULLIS_SMTP_URL", "smtp://mailer:hunter2@mail.example:587"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+        let config = Config::from_sources(None, &env).expect("loads");
+        let text = describe_config(&config);
+        for variable in crate::config::VARIABLES {
+            assert!(text.contains(&format!("{variable}=")), "{variable} listed");
+        }
+        assert!(!text.contains("s3cret") && !text.contains("hunter2"), "{text}");
+        assert!(text.contains("PORTCULLIS_DATABASE_URL=postgres://app:***@db.example/portcullis"), "{text}");
     }
 }
