@@ -41,5 +41,7 @@ mod restart;
 mod sessions;
 #[path = "api/signup.rs"]
 mod signup;
+#[path = "api/token_checks.rs"]
+mod token_checks;
 #[path = "api/validation.rs"]
 mod validation;

@@ -186,6 +186,11 @@ impl TestApp {
         TestApp::start(self.inner.config.clone(), Arc::clone(&self.inner.database)).await
     }
 
+    /// Another running instance on the same database with a changed configuration.
+    pub async fn another_instance_with(&self, configure: impl FnOnce(Config) -> Config) -> TestApp {
+        TestApp::start(configure(self.inner.config.clone()), Arc::clone(&self.inner.database)).await
+    }
+
     /// Stops the server and starts a new one with the same configuration and database.
     pub async fn restart(&self) {
         self.stop().await;
