@@ -9,7 +9,7 @@ use anyhow::Context;
 use chrono::Utc;
 use portcullis_api::{ApiSettings, AppState, Infrastructure, build_app, build_module};
 use portcullis_application::SessionPolicy;
-use portcullis_domain::{BcryptCost, MinPasswordScore};
+use portcullis_domain::{BcryptCost, LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::persistence::{DbPool, PoolSettings, connect, run_migrations};
 use portcullis_infrastructure::tokens::{KeyRingReloader, TokenSettings, ensure_signing_key, load_key_ring};
@@ -78,6 +78,9 @@ pub fn issuer(config: &Config) -> String {
 }
 
 fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    let trusted_proxies = portcullis_api::client_ip::parse_trusted_proxies(&config.trusted_proxies)
+        .map_err(anyhow::Error::msg)
+        .context("PORTCULLIS_TRUSTED_PROXIES")?;
     let pool = open_database(config)?;
     ensure_signing_key(&pool, Utc::now())?;
     let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool)?)));
@@ -99,6 +102,8 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
         },
         min_password_score: MinPasswordScore::new(config.min_password_score)
             .context("PORTCULLIS_MIN_PASSWORD_SCORE")?,
+        rate_limit: RateQuota::per_minute(config.rate_limit_per_minute),
+        lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_secs),
     });
     Ok(AppState {
         module: Arc::new(module),
@@ -107,6 +112,8 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
             access_ttl_secs: config.access_ttl_secs,
             refresh_ttl_secs: config.refresh_ttl_secs,
             issuer: issuer(config),
+            trusted_proxies,
+            allowed_origins: config.allowed_origins.clone(),
         },
     })
 }

@@ -15,6 +15,8 @@ mod support;
 mod cli;
 #[path = "api/concurrency.rs"]
 mod concurrency;
+#[path = "api/cors.rs"]
+mod cors;
 #[path = "api/current_user.rs"]
 mod current_user;
 #[path = "api/errors.rs"]
@@ -29,10 +31,14 @@ mod keys;
 mod login;
 #[path = "api/logout.rs"]
 mod logout;
+#[path = "api/oauth.rs"]
+mod oauth;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/password_policy.rs"]
 mod password_policy;
+#[path = "api/rate_limits.rs"]
+mod rate_limits;
 #[path = "api/refresh.rs"]
 mod refresh;
 #[path = "api/restart.rs"]

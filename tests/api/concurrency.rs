@@ -67,7 +67,7 @@ backend_tests!(
     config = |c| Config { refresh_grace_secs: 0, ..c },
     |app| async move {
         let other = app.another_instance().await;
-        let (_, mut on_a) = app.signed_in("Ada", "ada@example.com").await;
+        let (_, on_a) = app.signed_in("Ada", "ada@example.com").await;
 
         // A token issued by A is accepted by B (same keys, from the database).
         let me = other.get_bearer("/api/auth/current-user", &on_a.access_token()).await;

@@ -14,6 +14,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/auth/sessions"),
     ("delete", "/api/auth/sessions/{id}"),
     ("post", "/api/auth/logout-all"),
+    ("post", "/api/auth/token"),
+    ("post", "/api/auth/revoke"),
     ("get", "/.well-known/jwks.json"),
     ("get", "/.well-known/openid-configuration"),
     ("get", "/health/live"),

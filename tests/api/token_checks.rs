@@ -43,7 +43,7 @@ backend_tests!(
         let token = browser.access_token();
         app.get_bearer("/api/auth/current-user", &token).await.assert_status(200);
         // Past `exp` plus the 5-second leeway.
-        tokio::time::sleep(Duration::from_millis(6_500)).await;
+        tokio::time::sleep(Duration::from_millis(7_200)).await;
         let expired = app.get_bearer("/api/auth/current-user", &token).await;
         assert_problem(&expired, 401, "token_expired");
         assert!(

@@ -9,10 +9,12 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{App, Error, HttpResponse, Route, web};
 
+use crate::cors;
 use crate::module::AppModule;
 use crate::openapi;
 use crate::problem::ApiError;
-use crate::routes::{auth, discovery, health, sessions};
+use crate::rate_limit;
+use crate::routes::{auth, discovery, health, oauth, sessions};
 use crate::settings::ApiSettings;
 
 /// What every request handler can reach.
@@ -67,7 +69,13 @@ pub fn build_app(
     let https = state.settings.issuer.starts_with("https://");
     App::new()
         .app_data(state)
+        // Innermost: counts only requests that passed the Origin check, keyed by path so every
+        // limited endpoint is covered (the per-IP limit, see `rate_limit`).
+        .wrap(from_fn(rate_limit::limit_per_client_ip))
         .wrap(from_fn(no_store_on_api))
+        // Outside the others but the security headers, so its own answers (preflights, the
+        // Origin refusal) and every other middleware's answers get CORS headers too.
+        .wrap(from_fn(cors::cors_and_origin))
         .wrap(security_headers(https))
         .service(
             web::resource("/api/auth/signup").route(web::post().to(auth::signup)).default_service(not_allowed("POST")),
@@ -108,6 +116,16 @@ pub fn build_app(
             web::resource("/api/auth/sessions/{id}")
                 .route(web::delete().to(sessions::revoke))
                 .default_service(not_allowed("DELETE")),
+        )
+        .service(
+            web::resource(oauth::TOKEN_PATH)
+                .route(web::post().to(oauth::token))
+                .default_service(oauth::not_allowed("POST")),
+        )
+        .service(
+            web::resource(oauth::REVOKE_PATH)
+                .route(web::post().to(oauth::revoke))
+                .default_service(oauth::not_allowed("POST")),
         )
         .service(
             web::resource("/api/auth/logout-all")

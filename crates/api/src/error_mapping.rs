@@ -9,7 +9,7 @@ use portcullis_application::{
 use crate::problem::ApiError;
 
 /// Seconds a client is asked to wait after a `503`.
-const RETRY_AFTER_SECS: u64 = 2;
+pub(crate) const RETRY_AFTER_SECS: u64 = 2;
 
 impl From<PortError> for ApiError {
     fn from(error: PortError) -> Self {
@@ -47,6 +47,7 @@ impl From<LoginError> for ApiError {
         match error {
             LoginError::InvalidCredentials => ApiError::invalid_credentials(),
             LoginError::AccountDisabled => account_disabled(),
+            LoginError::Locked { retry_after_secs } => ApiError::rate_limited(retry_after_secs),
             LoginError::Port(port) => port.into(),
         }
     }

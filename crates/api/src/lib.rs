@@ -8,12 +8,15 @@
 pub mod app;
 pub mod auth;
 pub mod body;
+pub mod client_ip;
 pub mod cookies;
+pub mod cors;
 pub mod dto;
 pub mod error_mapping;
 pub mod module;
 pub mod openapi;
 pub mod problem;
+pub mod rate_limit;
 pub mod routes;
 pub mod settings;
 

@@ -9,11 +9,11 @@ use portcullis_application::{
     GetCurrentUserHandler, LoginHandler, LogoutHandler, RefreshHandler, SessionPolicy, SessionsHandler, SignupHandler,
     UpdateProfileHandler,
 };
-use portcullis_domain::MinPasswordScore;
+use portcullis_domain::{LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
 use portcullis_infrastructure::persistence::{
-    DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselUnitOfWorkFactory,
-    DieselUnitOfWorkFactoryParameters,
+    DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselLockoutStore, DieselLockoutStoreParameters,
+    DieselRateLimiter, DieselRateLimiterParameters, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters,
 };
 use portcullis_infrastructure::tokens::{
     DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, JwksDocument, JwksDocumentParameters, JwtTokenService,
@@ -30,6 +30,7 @@ module! {
             SystemClock, DatabaseKeyRingReloader,
             SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, GetCurrentUserHandler, UpdateProfileHandler,
             SessionsHandler,
+            DieselRateLimiter, DieselLockoutStore,
         ],
         providers = []
     }
@@ -49,14 +50,25 @@ pub struct Infrastructure {
     pub session_policy: SessionPolicy,
     /// The strength score a new password must reach (`PORTCULLIS_MIN_PASSWORD_SCORE`).
     pub min_password_score: MinPasswordScore,
+    /// The per-IP limit on the sensitive endpoints (`PORTCULLIS_RATE_LIMIT_PER_MINUTE`); `None`: off.
+    pub rate_limit: Option<RateQuota>,
+    /// The per-account lockout (`PORTCULLIS_LOCKOUT_THRESHOLD`, `PORTCULLIS_LOCKOUT_SECS`).
+    pub lockout: LockoutPolicy,
 }
 
 /// Builds the module. Every parameter of every component is set here; a test builds it.
 pub fn build_module(infrastructure: Infrastructure) -> AppModule {
-    let Infrastructure { pool, keys, hashing, token_settings, session_policy, min_password_score } = infrastructure;
+    let Infrastructure { pool, keys, hashing, token_settings, session_policy, min_password_score, rate_limit, lockout } =
+        infrastructure;
     AppModule::builder()
         .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters { pool: pool.clone() })
         .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters { pool: pool.clone() })
+        .with_component_parameters::<DieselRateLimiter>(DieselRateLimiterParameters {
+            pool: pool.clone(),
+            quota: rate_limit,
+            last_sweep_us: Default::default(),
+        })
+        .with_component_parameters::<DieselLockoutStore>(DieselLockoutStoreParameters { pool: pool.clone() })
         .with_component_parameters::<DatabaseKeyRingReloader>(DatabaseKeyRingReloaderParameters {
             pool,
             keys: Arc::clone(&keys),
@@ -68,7 +80,7 @@ pub fn build_module(infrastructure: Infrastructure) -> AppModule {
         })
         .with_component_parameters::<JwksDocument>(JwksDocumentParameters { keys })
         .with_component_parameters::<PooledPasswordHasher>(PooledPasswordHasherParameters { pool: hashing })
-        .with_component_parameters::<LoginHandler>(LoginHandlerParameters { policy: session_policy })
+        .with_component_parameters::<LoginHandler>(LoginHandlerParameters { policy: session_policy, lockout })
         .with_component_parameters::<RefreshHandler>(RefreshHandlerParameters { policy: session_policy })
         .with_component_parameters::<StrengthPasswordPolicy>(StrengthPasswordPolicyParameters {
             min_score: min_password_score,

@@ -6,8 +6,9 @@ use utoipa::{Modify, OpenApi};
 
 use crate::dto::{FieldProblem, HealthBody, Problem, SessionBody, UserInfoBody};
 use crate::routes::discovery::OpenIdConfiguration;
+use crate::routes::oauth::{OAuthErrorBody, RevokeRequest, TokenRequest, TokenResponse};
 use crate::routes::sessions::SessionItem;
-use crate::routes::{auth, discovery, health, sessions};
+use crate::routes::{auth, discovery, health, oauth, sessions};
 
 /// Every endpoint of the service.
 #[derive(OpenApi)]
@@ -16,11 +17,13 @@ use crate::routes::{auth, discovery, health, sessions};
     paths(
         auth::signup, auth::login, auth::refresh, auth::logout, auth::current_user, auth::update_current_user,
         sessions::list, sessions::revoke, sessions::logout_all,
+        oauth::token, oauth::revoke,
         discovery::jwks, discovery::openid_configuration, health::live, health::ready, openapi_json,
     ),
-    components(schemas(UserInfoBody, SessionBody, SessionItem, OpenIdConfiguration, Problem, FieldProblem, HealthBody)),
+    components(schemas(UserInfoBody, SessionBody, SessionItem, OpenIdConfiguration, Problem, FieldProblem, HealthBody,
+        TokenRequest, RevokeRequest, TokenResponse, OAuthErrorBody)),
     modifiers(&SecuritySchemes),
-    tags((name = "auth"), (name = "sessions"), (name = "discovery"), (name = "health"), (name = "meta"))
+    tags((name = "auth"), (name = "sessions"), (name = "oauth"), (name = "discovery"), (name = "health"), (name = "meta"))
 )]
 pub struct ApiDoc;
 

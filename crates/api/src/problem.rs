@@ -128,6 +128,19 @@ impl ApiError {
         error
     }
 
+    /// `429 rate_limited` with `Retry-After` (whole seconds, at least 1): a per-IP limit or
+    /// an account lockout.
+    pub fn rate_limited(retry_after_secs: u64) -> Self {
+        let retry_after_secs = retry_after_secs.max(1);
+        let mut error = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limited",
+            format!("Too many attempts; try again in {retry_after_secs} seconds."),
+        );
+        error.retry_after = Some(retry_after_secs);
+        error
+    }
+
     /// `500 internal`; the cause is logged, never sent.
     pub fn internal(cause: &dyn std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

@@ -9,4 +9,10 @@ pub struct ApiSettings {
     pub refresh_ttl_secs: u64,
     /// The public URL without a trailing slash: the tokens' `iss` and the base of links.
     pub issuer: String,
+    /// Proxies whose `X-Forwarded-For` is believed (`PORTCULLIS_TRUSTED_PROXIES`); see
+    /// [`crate::client_ip`].
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Origins (`scheme://host[:port]`) allowed to make credentialed cross-origin requests
+    /// (CORS) and state changes carrying an `Origin` header (`PORTCULLIS_ALLOWED_ORIGINS`).
+    pub allowed_origins: Vec<String>,
 }

@@ -5,13 +5,15 @@ use std::sync::{Arc, RwLock};
 use chrono::Utc;
 use portcullis_api::{Infrastructure, build_module};
 use portcullis_application::ports::{
-    Clock, DatabaseProbe, PasswordHasher, PasswordPolicy, TokenService, UnitOfWorkFactory,
+    Clock, DatabaseProbe, LockoutStore, PasswordHasher, PasswordPolicy, RateLimiter, TokenService, UnitOfWorkFactory,
 };
 use portcullis_application::{
     GetCurrentUserUseCase, LoginUseCase, LogoutUseCase, RefreshUseCase, SessionPolicy, SignupUseCase,
     UpdateProfileUseCase,
 };
-use portcullis_domain::{BcryptCost, Email, MinPasswordScore, PlainPassword, UserName, WeakPassword};
+use portcullis_domain::{
+    BcryptCost, Email, LockoutPolicy, MinPasswordScore, PlainPassword, RateQuota, UserId, UserName, WeakPassword,
+};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::persistence::{PoolSettings, connect, run_migrations};
 use portcullis_infrastructure::tokens::{JwksSource, TokenSettings, ensure_signing_key, load_key_ring};
@@ -23,7 +25,7 @@ fn production_module_builds_and_resolves_every_component() {
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = format!("sqlite://{}", dir.join("module.db").display());
     let pool = connect(&url, PoolSettings::default()).expect("sqlite opens");
-    assert_eq!(run_migrations(&pool).expect("migrates"), 1);
+    assert!(run_migrations(&pool).expect("migrates") >= 2, "the foundation and the abuse limits");
     ensure_signing_key(&pool, Utc::now()).expect("key");
     let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool).expect("ring"))));
     let module = build_module(Infrastructure {
@@ -37,6 +39,8 @@ fn production_module_builds_and_resolves_every_component() {
         },
         session_policy: SessionPolicy::default(),
         min_password_score: MinPasswordScore::DEFAULT,
+        rate_limit: RateQuota::per_minute(2),
+        lockout: LockoutPolicy::default(),
     });
 
     let _: Arc<dyn UnitOfWorkFactory> = module.resolve();
@@ -57,6 +61,14 @@ fn production_module_builds_and_resolves_every_component() {
     probe.check().expect("database answers");
     let jwks: Arc<dyn JwksSource> = module.resolve();
     assert!(jwks.jwks_json().contains("\"crv\":\"Ed25519\""));
+    let limiter: Arc<dyn RateLimiter> = module.resolve();
+    assert!(limiter.is_active());
+    let now = Utc::now();
+    let allowed: Vec<bool> =
+        (0..3).map(|_| limiter.check("login", "192.0.2.1", now).expect("counts").is_allowed()).collect();
+    assert_eq!(allowed, [true, true, false], "two a minute, counted in the database");
+    let lockouts: Arc<dyn LockoutStore> = module.resolve();
+    assert_eq!(lockouts.record(UserId::generate()).expect("reads"), Default::default());
     let tokens: Arc<dyn TokenService> = module.resolve();
     assert_eq!(tokens.generate_refresh_token().expose().len(), 43);
     let _ = std::fs::remove_dir_all(&dir);

@@ -7,6 +7,8 @@
 //! - [`FixedClock`] is a [`Clock`] that only moves when told to.
 //! - [`FakeTokenService`] is a [`TokenService`] whose access tokens are readable, unsigned
 //!   text (`fake.` followed by `|`-separated claims): good for tests, worthless as security.
+//! - [`InMemoryRateLimiter`] and [`InMemoryLockoutStore`] keep request counts and failed-login
+//!   records in memory, with the domain's rules.
 //!
 //! Password hashing needs no fake: use [`crate::ports::InlinePasswordHasher`] with
 //! `BcryptCost::new(4)`, the cheapest cost.
@@ -39,6 +41,10 @@ use portcullis_domain::{
     UserInfo, whole_seconds,
 };
 use uuid::Uuid;
+
+mod limits;
+
+pub use limits::{InMemoryLockoutStore, InMemoryRateLimiter};
 
 use crate::ports::{
     AccessClaims, AccessToken, AddUserError, Clock, PortError, SessionRepository, TokenIssueError, TokenService,

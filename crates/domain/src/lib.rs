@@ -6,12 +6,18 @@
 //! `AvatarUrl::parse`, `PlainPassword::parse`, `Role::parse` each return a typed error
 //! naming the rule that failed, with a stable [`FieldRule::code`]. A new password must also
 //! pass the [`PasswordStrengthRule`] (common-password list and strength estimate).
+//!
+//! The abuse-limit rules are here too, as pure functions of a stored value and `now`: the
+//! per-client request quota ([`RateQuota`], a GCRA) and the per-account lockout
+//! ([`LockoutPolicy`]); adapters only store their state.
 
 mod avatar_url;
 mod email;
 mod ids;
+mod lockout;
 mod password;
 mod password_strength;
+mod rate_limit;
 mod role;
 mod secret;
 mod session;
@@ -21,10 +27,12 @@ mod user_name;
 pub use avatar_url::{AvatarUrl, AvatarUrlError};
 pub use email::{Email, EmailError};
 pub use ids::{SessionId, UserId};
+pub use lockout::{FailedLogins, LockoutPolicy, LoginAdmission};
 pub use password::{BcryptCost, BcryptCostError, PasswordError, PasswordHash, PasswordHashError, PlainPassword};
 pub use password_strength::{
     MinPasswordScore, MinPasswordScoreError, PasswordStrengthRule, PersonalWords, WeakPassword, is_common_password,
 };
+pub use rate_limit::{RateDecision, RateQuota, ceil_secs, unix_micros};
 pub use role::{Role, RoleError, Roles};
 pub use secret::SecretString;
 pub use session::{RefreshToken, RefreshTokenHash, RefreshTokenSecret, RefreshTokenState, Session, SessionMetadata};

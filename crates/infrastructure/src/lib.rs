@@ -2,7 +2,7 @@
 //!
 //! - [`persistence`]: diesel over an r2d2 pool, one code path for SQLite (bundled, WAL,
 //!   busy timeout, foreign keys) and PostgreSQL; embedded migrations; the unit of work and
-//!   repositories.
+//!   repositories; the rate limiter and lockout store, shared by every instance.
 //! - [`tokens`]: Ed25519 signing keys kept in the database, EdDSA JWT access tokens, JWKS.
 //! - [`hashing`]: a bounded pool of password-hashing threads.
 

@@ -16,6 +16,7 @@ use shaku::HasComponent;
 use crate::app::AppState;
 use crate::auth::{AuthMethod, Authenticated, bearer_token};
 use crate::body::JsonObject;
+use crate::client_ip::client_ip;
 use crate::cookies::{self, REFRESH_COOKIE};
 use crate::dto::{SessionBody, UserInfoBody};
 use crate::problem::ApiError;
@@ -30,6 +31,7 @@ use crate::problem::ApiError;
         (status = 413, description = "payload_too_large", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_failed (a field breaks an input rule) or weak_password (the password is common or too easy to guess; `errors` has one entry for `password` saying why)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited: too many signups from this IP; `Retry-After` says when to try again", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
@@ -66,6 +68,7 @@ pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<Http
         (status = 403, description = "account_disabled", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited: too many logins from this IP, or the account is locked after too many failed logins in a row; `Retry-After` says when to try again", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
@@ -77,7 +80,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObjec
     };
     let metadata = SessionMetadata {
         user_agent: req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned),
-        ip: req.peer_addr().map(|addr| addr.ip().to_string()),
+        ip: client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()),
     };
     let command = LoginCommand { email, password: SecretString::new(password), metadata };
     let handler: Arc<dyn LoginUseCase> = state.module.resolve();

@@ -3,4 +3,5 @@
 pub mod auth;
 pub mod discovery;
 pub mod health;
+pub mod oauth;
 pub mod sessions;

@@ -2,11 +2,14 @@
 
 use std::sync::Arc;
 
-use portcullis_domain::{Email, PlainPassword, SecretString, Session, SessionMetadata};
+use portcullis_domain::{
+    Email, LockoutPolicy, LoginAdmission, PlainPassword, SecretString, Session, SessionMetadata, User,
+};
 use shaku::Component;
 
 use super::{IssuedTokens, SessionPolicy, add_refresh_token};
-use crate::ports::{Clock, PasswordHasher, PortError, TokenService, UnitOfWorkFactory};
+use crate::in_memory::InMemoryLockoutStore;
+use crate::ports::{Clock, LockoutStore, PasswordHasher, PortError, TokenService, UnitOfWorkFactory};
 
 /// Input of a login.
 #[derive(Clone, Debug)]
@@ -31,6 +34,13 @@ pub enum LoginError {
     /// Right password, but the account is disabled.
     #[error("the account is disabled")]
     AccountDisabled,
+    /// Too many failed logins in a row: the account is locked and the password was not
+    /// checked. Only an existing account can be locked.
+    #[error("the account is locked after too many failed logins")]
+    Locked {
+        /// Whole seconds (at least 1) until the lock ends.
+        retry_after_secs: u64,
+    },
     /// Storage, hashing or signing failed.
     #[error(transparent)]
     Port(#[from] PortError),
@@ -48,14 +58,19 @@ pub struct LoginHandler {
     tokens: Arc<dyn TokenService>,
     #[shaku(inject)]
     clock: Arc<dyn Clock>,
+    #[shaku(inject)]
+    lockouts: Arc<dyn LockoutStore>,
     policy: SessionPolicy,
+    lockout: LockoutPolicy,
 }
 
 /// Logs a user in. Implemented by [`LoginHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait LoginUseCase: shaku::Interface {
-    /// Finds the user, checks the password (outside any transaction; an unknown email is
+    /// Finds the user, refuses at once if the account is locked (no hash is spent), counts
+    /// the attempt, checks the password (outside any transaction; an unknown email is
     /// checked against a dummy hash so both failures take the same time), then stores a new
-    /// session with its first refresh token and signs an access token.
+    /// session with its first refresh token and signs an access token. A right password
+    /// clears the account's failed-login count.
     ///
     /// # Errors
     /// See [`LoginError`].
@@ -63,7 +78,8 @@ pub trait LoginUseCase: shaku::Interface {
 }
 
 impl LoginHandler {
-    /// Builds the handler from its ports and the session policy.
+    /// Builds the handler from its ports and the session policy, with lockout off (see
+    /// [`LoginHandler::with_lockout`]).
     pub fn new(
         units: Arc<dyn UnitOfWorkFactory>,
         hasher: Arc<dyn PasswordHasher>,
@@ -71,14 +87,64 @@ impl LoginHandler {
         clock: Arc<dyn Clock>,
         policy: SessionPolicy,
     ) -> Self {
-        Self { units, hasher, tokens, clock, policy }
+        let lockouts = Arc::new(InMemoryLockoutStore::new());
+        Self { units, hasher, tokens, clock, lockouts, policy, lockout: LockoutPolicy::disabled() }
+    }
+
+    /// The same handler locking accounts under `lockout`, with failed-login records in `store`.
+    pub fn with_lockout(mut self, store: Arc<dyn LockoutStore>, lockout: LockoutPolicy) -> Self {
+        self.lockouts = store;
+        self.lockout = lockout;
+        self
+    }
+
+    /// Counts this attempt on `user`'s account before its password is checked; refuses a
+    /// locked account. `Ok(true)` when the attempt was counted (lockout on).
+    fn admit(&self, user: &User) -> Result<bool, LoginError> {
+        if !self.lockout.is_enabled() {
+            return Ok(false);
+        }
+        match self.lockouts.admit(user.id, &self.lockout, self.clock.now())? {
+            LoginAdmission::Locked { retry_after_secs } => {
+                tracing::info!(user_id = %user.id, retry_after_secs, "login refused: account locked");
+                Err(LoginError::Locked { retry_after_secs })
+            }
+            LoginAdmission::Admitted { record } => {
+                if record.locked_until.is_some() {
+                    tracing::warn!(user_id = %user.id, failures = record.failures, "account locked after failed logins");
+                }
+                Ok(true)
+            }
+        }
+    }
+
+    /// Checks `password` against `user`'s hash (a missing password against the dummy hash).
+    /// An attempt that was counted and could not be checked at all is taken back.
+    fn verify(&self, user: &User, password: Option<&PlainPassword>, counted: bool) -> Result<bool, LoginError> {
+        let checked = match password {
+            Some(password) => self.hasher.verify(password, &user.password),
+            None => self.hasher.verify_dummy().map(|()| false),
+        };
+        match checked {
+            Ok(matches) => Ok(matches),
+            Err(error) => {
+                if counted {
+                    if let Err(undo) = self.lockouts.withdraw(user.id, &self.lockout) {
+                        tracing::warn!(user_id = %user.id, error = %undo, "could not take back a login attempt");
+                    }
+                }
+                Err(error.into())
+            }
+        }
     }
 }
 
 impl LoginUseCase for LoginHandler {
-    /// Finds the user, checks the password (outside any transaction; an unknown email is
+    /// Finds the user, refuses at once if the account is locked (no hash is spent), counts
+    /// the attempt, checks the password (outside any transaction; an unknown email is
     /// checked against a dummy hash so both failures take the same time), then stores a new
-    /// session with its first refresh token and signs an access token.
+    /// session with its first refresh token and signs an access token. A right password
+    /// clears the account's failed-login count.
     ///
     /// # Errors
     /// See [`LoginError`].
@@ -94,13 +160,17 @@ impl LoginUseCase for LoginHandler {
             }
             None => None,
         };
-        let (Some(user), Some(password)) = (user, password) else {
+        let Some(user) = user else {
             self.hasher.verify_dummy()?;
             return Err(LoginError::InvalidCredentials);
         };
-        if !self.hasher.verify(&password, &user.password)? {
+        let counted = self.admit(&user)?;
+        if !self.verify(&user, password.as_ref(), counted)? {
             tracing::info!(user_id = %user.id, "login failed: wrong password");
             return Err(LoginError::InvalidCredentials);
+        }
+        if counted {
+            self.lockouts.clear(user.id)?;
         }
         if !user.can_authenticate() {
             return Err(LoginError::AccountDisabled);

@@ -3,6 +3,7 @@
 
 mod clock;
 mod error;
+mod limits;
 mod password_hasher;
 mod password_policy;
 mod probe;
@@ -12,6 +13,7 @@ mod unit_of_work;
 
 pub use clock::{Clock, SystemClock};
 pub use error::PortError;
+pub use limits::{LockoutStore, RateLimiter};
 pub use password_hasher::{InlinePasswordHasher, PasswordHasher, dummy_attempt, dummy_hash};
 pub use password_policy::{PasswordPolicy, StrengthPasswordPolicy, StrengthPasswordPolicyParameters};
 pub use probe::DatabaseProbe;

@@ -1,6 +1,7 @@
 //! Handler tests: every command handler run against the in-memory fakes of the ports.
 
 mod current_user;
+mod lockout;
 mod login;
 mod logout;
 mod refresh;

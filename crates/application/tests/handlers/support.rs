@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemoryStore};
+use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemoryLockoutStore, InMemoryStore};
 use portcullis_application::ports::{
     Clock, InlinePasswordHasher, PasswordHasher, PasswordPolicy, StrengthPasswordPolicy, TokenService,
     UnitOfWorkFactory,
@@ -13,7 +13,9 @@ use portcullis_application::{
     RefreshError, RefreshHandler, RefreshUseCase, SessionPolicy, SignupCommand, SignupHandler, SignupUseCase,
     UpdateProfileHandler,
 };
-use portcullis_domain::{BcryptCost, RefreshTokenSecret, SecretString, SessionMetadata, User, UserId, UserInfo};
+use portcullis_domain::{
+    BcryptCost, LockoutPolicy, RefreshTokenSecret, SecretString, SessionMetadata, User, UserId, UserInfo,
+};
 
 /// The password every bench user signs up with.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -27,6 +29,8 @@ pub struct Bench {
     /// The real password policy at the default score; a test may swap it.
     pub password_policy: Arc<dyn PasswordPolicy>,
     pub policy: SessionPolicy,
+    /// Failed-login records, for handlers made with [`Bench::login_handler_with_lockout`].
+    pub lockouts: InMemoryLockoutStore,
 }
 
 impl Bench {
@@ -39,7 +43,8 @@ impl Bench {
         let tokens = Arc::new(FakeTokenService::new(Arc::new(clock.clone())));
         let hasher = Arc::new(InlinePasswordHasher::new(BcryptCost::new(4).expect("cost 4 is valid")).expect("hasher"));
         let password_policy = Arc::new(StrengthPasswordPolicy::default());
-        Self { store: InMemoryStore::new(), clock, tokens, hasher, password_policy, policy }
+        let lockouts = InMemoryLockoutStore::new();
+        Self { store: InMemoryStore::new(), clock, tokens, hasher, password_policy, policy, lockouts }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -68,6 +73,11 @@ impl Bench {
 
     pub fn login_handler(&self) -> LoginHandler {
         LoginHandler::new(self.units(), self.hasher_port(), self.token_port(), self.clock_port(), self.policy)
+    }
+
+    /// A login handler locking accounts under `lockout`, with its records in [`Bench::lockouts`].
+    pub fn login_handler_with_lockout(&self, lockout: LockoutPolicy) -> LoginHandler {
+        self.login_handler().with_lockout(Arc::new(self.lockouts.clone()), lockout)
     }
 
     pub fn refresh_handler(&self) -> RefreshHandler {

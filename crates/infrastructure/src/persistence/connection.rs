@@ -82,8 +82,10 @@ impl r2d2::ManageConnection for DbConnectionManager {
             Backend::Sqlite => {
                 let mut conn =
                     SqliteConnection::establish(&self.target).map_err(diesel::r2d2::Error::ConnectionError)?;
+                // The busy timeout first: switching to WAL needs a lock, and another
+                // connection closing (the last one checkpoints the WAL) may hold it for a moment.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                 )
                 .map_err(diesel::r2d2::Error::QueryError)?;

@@ -2,6 +2,7 @@
 
 mod connection;
 mod errors;
+mod limits;
 mod models;
 mod probe;
 pub mod schema;
@@ -13,5 +14,6 @@ pub use connection::{
     Backend, ConnectError, DbConnection, DbConnectionManager, DbPool, PoolSettings, connect, run_migrations,
 };
 pub(crate) use errors::db_error;
+pub use limits::{DieselLockoutStore, DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters};
 pub use probe::{DieselDatabaseProbe, DieselDatabaseProbeParameters};
 pub use unit_of_work::{DieselUnitOfWork, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters};

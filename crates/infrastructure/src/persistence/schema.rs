@@ -47,6 +47,31 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    rate_limits (bucket, client) {
+        bucket -> Text,
+        client -> Text,
+        tat_us -> BigInt,
+    }
+}
+
+diesel::table! {
+    login_failures (user_id) {
+        user_id -> Text,
+        failures -> Integer,
+        locked_until -> Nullable<Timestamp>,
+        version -> BigInt,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(login_failures -> users (user_id));
 diesel::joinable!(refresh_tokens -> sessions (session_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, refresh_tokens, signing_keys);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    refresh_tokens,
+    signing_keys,
+    rate_limits,
+    login_failures
+);
