@@ -36,18 +36,48 @@ fn is_json(req: &HttpRequest) -> bool {
         .unwrap_or(false)
 }
 
+/// Why a body could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyReadError {
+    /// Declared or actual size over [`MAX_BODY_BYTES`].
+    TooLarge,
+    /// The connection failed mid-body.
+    Unreadable,
+}
+
+/// The `Content-Length` a request declares, if any.
+pub fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok())
+}
+
+/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`] (declared or actual) without
+/// buffering past the limit.
+///
+/// # Errors
+/// [`BodyReadError`] naming why.
+pub async fn read_limited(declared: Option<usize>, mut payload: Payload) -> Result<Vec<u8>, BodyReadError> {
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(BodyReadError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|_| BodyReadError::Unreadable)?;
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(BodyReadError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 impl FromRequest for JsonObject {
     type Error = ApiError;
     type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let declared = declared_length(req);
+        let payload = payload.take();
         Box::pin(async move {
             if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
                 return Err(payload_too_large());
@@ -59,14 +89,10 @@ impl FromRequest for JsonObject {
                     "Send the body as application/json.",
                 ));
             }
-            let mut body = Vec::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| ApiError::malformed_body("The body could not be read."))?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(payload_too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(declared, payload).await.map_err(|error| match error {
+                BodyReadError::TooLarge => payload_too_large(),
+                BodyReadError::Unreadable => ApiError::malformed_body("The body could not be read."),
+            })?;
             let value: Value = serde_json::from_slice(&body).map_err(|e| {
                 ApiError::malformed_body(format!("The body is not valid JSON ({}).", e.classify_name()))
             })?;

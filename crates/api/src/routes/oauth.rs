@@ -14,7 +14,6 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, Route, web};
-use futures_util::StreamExt;
 use portcullis_application::ports::PortError;
 use portcullis_application::{
     GetCurrentUser, GetCurrentUserUseCase, IssuedTokens, LoginCommand, LoginError, LoginUseCase, LogoutCommand,
@@ -27,7 +26,7 @@ use shaku::HasComponent;
 use utoipa::ToSchema;
 
 use crate::app::AppState;
-use crate::body::MAX_BODY_BYTES;
+use crate::body::{BodyReadError, MAX_BODY_BYTES, declared_length, read_limited};
 use crate::error_mapping::RETRY_AFTER_SECS;
 
 /// The token endpoint's path.
@@ -319,12 +318,8 @@ impl FromRequest for OAuthParams {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let kind = body_kind(req);
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
+        let declared = declared_length(req);
+        let payload = payload.take();
         Box::pin(async move {
             if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
                 return Err(too_large());
@@ -334,14 +329,10 @@ impl FromRequest for OAuthParams {
                     "Send the parameters as application/x-www-form-urlencoded or application/json.",
                 ));
             };
-            let mut body = Vec::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|_| OAuthError::invalid_request("The body could not be read."))?;
-                if body.len() + chunk.len() > MAX_BODY_BYTES {
-                    return Err(too_large());
-                }
-                body.extend_from_slice(&chunk);
-            }
+            let body = read_limited(declared, payload).await.map_err(|error| match error {
+                BodyReadError::TooLarge => too_large(),
+                BodyReadError::Unreadable => OAuthError::invalid_request("The body could not be read."),
+            })?;
             match kind {
                 BodyKind::Form => Ok(OAuthParams::from_form(&body)),
                 BodyKind::Json => OAuthParams::from_json(&body),
