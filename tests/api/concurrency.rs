@@ -74,18 +74,22 @@ backend_tests!(
         me.assert_status(200);
         assert_eq!(me.json()["email"], "ada@example.com");
 
-        // A refresh on B continues the session A started.
+        // A refresh on B continues the session A started…
         let first = on_a.refresh_token();
         let mut on_b = Browser { app: other.clone(), jar: on_a.jar.clone() };
         on_b.refresh().await.assert_status(200);
         let second = on_b.refresh_token();
         assert_ne!(first, second);
+        // …and the family is refreshed on A again.
+        let mut back_on_a = on_a.with_refresh_token(&second);
+        back_on_a.refresh().await.assert_status(200);
+        let third = back_on_a.refresh_token();
 
-        // Replaying A's spent token on B after the grace window ends the whole family…
+        // Replaying a spent token on B after the grace window ends the whole family…
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-        assert_problem(&on_b.with_refresh_token(&first).refresh().await, 401, "session_revoked");
-        // …so the newest token fails on A too.
-        assert_problem(&on_a.with_refresh_token(&second).refresh().await, 401, "unauthorized");
+        assert_problem(&on_b.with_refresh_token(&second).refresh().await, 401, "session_revoked");
+        // …so the newest token, issued by A, fails on A too.
+        assert_problem(&on_a.with_refresh_token(&third).refresh().await, 401, "unauthorized");
         other.stop().await;
     }
 );
