@@ -21,7 +21,8 @@ cargo build --release --quiet
 work=$(mktemp -d)
 trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
 PORTCULLIS_DATABASE_URL="sqlite://$work/load.db" PORTCULLIS_BIND="127.0.0.1:$PORT" \
-  PORTCULLIS_BCRYPT_COST="$COST" PORTCULLIS_LOG=warn target/release/portcullis serve &
+  PORTCULLIS_BCRYPT_COST="$COST" PORTCULLIS_RATE_LIMIT_PER_MINUTE=0 PORTCULLIS_LOCKOUT_THRESHOLD=0 \
+  PORTCULLIS_LOG=warn target/release/portcullis serve &
 server=$!
 for _ in $(seq 50); do curl -fs "$BASE/health/ready" >/dev/null && break; sleep 0.2; done
 
