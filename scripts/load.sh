@@ -26,9 +26,9 @@ PORTCULLIS_DATABASE_URL="sqlite://$work/load.db" PORTCULLIS_BIND="127.0.0.1:$POR
 server=$!
 for _ in $(seq 50); do curl -fs "$BASE/health/ready" >/dev/null && break; sleep 0.2; done
 
-body='{"name":"Load","email":"load@example.com","password":"a long enough load password"}'
+body='{"name":"Load","email":"load@example.com","password":"Trellis-Quartz-Harbor-48"}'
 curl -fs "$BASE/api/auth/signup" -H 'content-type: application/json' -d "$body" >/dev/null
-login='{"email":"load@example.com","password":"a long enough load password"}'
+login='{"email":"load@example.com","password":"Trellis-Quartz-Harbor-48"}'
 token=$(curl -fs -D - -o /dev/null "$BASE/api/auth/login" -H 'content-type: application/json' -d "$login" \
   | sed -n 's/^set-cookie: access_token=\([^;]*\).*/\1/Ip')
 
