@@ -7,7 +7,7 @@ use std::sync::{Arc, RwLock};
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use chrono::Utc;
-use portcullis_api::{ApiSettings, AppState, Infrastructure, build_app, build_module};
+use portcullis_api::{ApiSettings, AppState, Infrastructure, Metrics, build_app, build_module};
 use portcullis_application::SessionPolicy;
 use portcullis_domain::{BcryptCost, LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::HashingPool;
@@ -86,6 +86,7 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool)?)));
     let cost = BcryptCost::new(config.bcrypt_cost).context("PORTCULLIS_BCRYPT_COST")?;
     let hashing = HashingPool::start(config.hash_workers, config.hash_queue, cost)?;
+    let metrics = Metrics::new(pool.clone(), Arc::clone(&hashing));
     let module = build_module(Infrastructure {
         pool,
         keys,
@@ -115,6 +116,7 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
             trusted_proxies,
             allowed_origins: config.allowed_origins.clone(),
         },
+        metrics,
     })
 }
 

@@ -35,6 +35,8 @@ mod logout;
 mod oauth;
 #[path = "api/openapi.rs"]
 mod openapi;
+#[path = "api/operations.rs"]
+mod operations;
 #[path = "api/password_policy.rs"]
 mod password_policy;
 #[path = "api/rate_limits.rs"]

@@ -21,6 +21,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/health/live"),
     ("get", "/health/ready"),
     ("get", "/api/openapi.json"),
+    ("get", "/metrics"),
 ];
 
 backend_tests!(document_lists_exactly_the_served_routes, |app| async move {

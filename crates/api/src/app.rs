@@ -10,6 +10,7 @@ use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{App, Error, HttpResponse, Route, web};
 
 use crate::cors;
+use crate::metrics::{self, Metrics};
 use crate::module::AppModule;
 use crate::openapi;
 use crate::problem::ApiError;
@@ -23,6 +24,8 @@ pub struct AppState {
     pub module: Arc<AppModule>,
     /// HTTP settings.
     pub settings: ApiSettings,
+    /// This server's metrics (`GET /metrics`).
+    pub metrics: Metrics,
 }
 
 fn not_allowed(allow: &'static str) -> Route {
@@ -77,6 +80,8 @@ pub fn build_app(
         // Origin refusal) and every other middleware's answers get CORS headers too.
         .wrap(from_fn(cors::cors_and_origin))
         .wrap(security_headers(https))
+        // Outermost: the request id, the request span and the HTTP metrics see every answer.
+        .wrap(from_fn(metrics::observe))
         .service(
             web::resource("/api/auth/signup").route(web::post().to(auth::signup)).default_service(not_allowed("POST")),
         )
@@ -137,6 +142,7 @@ pub fn build_app(
                 .route(web::get().to(discovery::openid_configuration))
                 .default_service(not_allowed("GET")),
         )
+        .service(web::resource("/metrics").route(web::get().to(metrics::metrics)).default_service(not_allowed("GET")))
         .service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
         .service(web::resource("/health/ready").route(web::get().to(health::ready)).default_service(not_allowed("GET")))
         .default_service(web::to(|| async { HttpResponse::from_error(ApiError::not_found()) }))

@@ -13,6 +13,7 @@ pub mod cookies;
 pub mod cors;
 pub mod dto;
 pub mod error_mapping;
+pub mod metrics;
 pub mod module;
 pub mod openapi;
 pub mod problem;
@@ -21,5 +22,6 @@ pub mod routes;
 pub mod settings;
 
 pub use app::{AppState, build_app};
+pub use metrics::Metrics;
 pub use module::{AppModule, Infrastructure, build_module};
 pub use settings::ApiSettings;

@@ -19,6 +19,7 @@ use crate::routes::{auth, discovery, health, oauth, sessions};
         sessions::list, sessions::revoke, sessions::logout_all,
         oauth::token, oauth::revoke,
         discovery::jwks, discovery::openid_configuration, health::live, health::ready, openapi_json,
+        crate::metrics::metrics,
     ),
     components(schemas(UserInfoBody, SessionBody, SessionItem, OpenIdConfiguration, Problem, FieldProblem, HealthBody,
         TokenRequest, RevokeRequest, TokenResponse, OAuthErrorBody)),

@@ -6,9 +6,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::ports::{Clock, TokenService};
 use portcullis_application::{
-    GetCurrentUser, GetCurrentUserUseCase, IssuedTokens, LoginCommand, LoginUseCase, LogoutCommand, LogoutUseCase,
-    RefreshCommand, RefreshUseCase, SignupCommand, SignupUseCase, UpdateProfileCommand, UpdateProfileUseCase,
-    ValidationErrors,
+    GetCurrentUser, GetCurrentUserUseCase, IssuedTokens, LoginCommand, LoginError, LoginUseCase, LogoutCommand,
+    LogoutUseCase, RefreshCommand, RefreshError, RefreshUseCase, SignupCommand, SignupUseCase, UpdateProfileCommand,
+    UpdateProfileUseCase, ValidationErrors,
 };
 use portcullis_domain::{RefreshTokenSecret, SecretString, SessionMetadata};
 use shaku::HasComponent;
@@ -84,7 +84,9 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObjec
     };
     let command = LoginCommand { email, password: SecretString::new(password), metadata };
     let handler: Arc<dyn LoginUseCase> = state.module.resolve();
-    let issued = web::block(move || handler.handle(command)).await??;
+    let outcome = web::block(move || handler.handle(command)).await?;
+    record_login(&state, &outcome);
+    let issued = outcome?;
     Ok(session_response(&state, &issued))
 }
 
@@ -102,7 +104,9 @@ pub async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     };
     let command = RefreshCommand { refresh_token: RefreshTokenSecret::presented(token) };
     let handler: Arc<dyn RefreshUseCase> = state.module.resolve();
-    let issued = web::block(move || handler.handle(command)).await??;
+    let outcome = web::block(move || handler.handle(command)).await?;
+    record_refresh(&state, &outcome);
+    let issued = outcome?;
     Ok(session_response(&state, &issued))
 }
 
@@ -201,4 +205,22 @@ fn session_response(state: &AppState, issued: &IssuedTokens) -> HttpResponse {
         issued.refresh_token.expose(),
     );
     response.json(SessionBody { user: UserInfoBody::from(&issued.user), expires_in: issued.access_token.expires_in })
+}
+
+/// Counts a login the application answered (a port failure is neither success nor failure).
+pub(crate) fn record_login(state: &AppState, outcome: &Result<IssuedTokens, LoginError>) {
+    match outcome {
+        Ok(_) => state.metrics.login(true),
+        Err(LoginError::Port(_)) => {}
+        Err(_) => state.metrics.login(false),
+    }
+}
+
+/// Counts a successful rotation, or a reuse after the grace window.
+pub(crate) fn record_refresh(state: &AppState, outcome: &Result<IssuedTokens, RefreshError>) {
+    match outcome {
+        Ok(_) => state.metrics.refreshed(),
+        Err(RefreshError::SessionRevoked) => state.metrics.refresh_reuse_detected(),
+        Err(_) => {}
+    }
 }

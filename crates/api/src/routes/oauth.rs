@@ -443,13 +443,17 @@ pub async fn token(
             let command =
                 LoginCommand { email, password: SecretString::new(password), metadata: session_metadata(&req) };
             let handler: Arc<dyn LoginUseCase> = state.module.resolve();
-            web::block(move || handler.handle(command)).await?.map_err(oauth_error_for_login)?
+            let outcome = web::block(move || handler.handle(command)).await?;
+            super::auth::record_login(&state, &outcome);
+            outcome.map_err(oauth_error_for_login)?
         }
         "refresh_token" => {
             let token = params.required("refresh_token")?;
             let command = RefreshCommand { refresh_token: RefreshTokenSecret::presented(token) };
             let handler: Arc<dyn RefreshUseCase> = state.module.resolve();
-            web::block(move || handler.handle(command)).await?.map_err(oauth_error_for_refresh)?
+            let outcome = web::block(move || handler.handle(command)).await?;
+            super::auth::record_refresh(&state, &outcome);
+            outcome.map_err(oauth_error_for_refresh)?
         }
         _ => return Err(OAuthError::unsupported_grant_type()),
     };
