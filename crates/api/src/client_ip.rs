@@ -9,8 +9,10 @@
 use std::net::{IpAddr, SocketAddr};
 
 use actix_web::HttpRequest;
+use actix_web::http::header;
 use actix_web::http::header::HeaderName;
 use ipnet::{IpNet, Ipv6Net};
+use portcullis_domain::SessionMetadata;
 
 /// The `X-Forwarded-For` header.
 const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
@@ -83,6 +85,14 @@ fn parse_hop(hop: &str) -> Option<IpAddr> {
         .ok()
         .or_else(|| hop.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
         .or_else(|| hop.strip_prefix('[')?.strip_suffix(']')?.parse::<IpAddr>().ok())
+}
+
+/// Where a login comes from: its `User-Agent` and client IP, kept with the new session.
+pub fn session_metadata(req: &HttpRequest, trusted_proxies: &[IpNet]) -> SessionMetadata {
+    SessionMetadata {
+        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
+        ip: client_ip(req, trusted_proxies).map(|ip| ip.to_string()),
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,8 @@
 use actix_web::http::StatusCode;
 use portcullis_application::ports::PortError;
 use portcullis_application::{
-    CurrentUserError, LoginError, LogoutError, RefreshError, SignupError, UpdateProfileError,
+    CurrentUserError, ListSessionsError, LoginError, LogoutAllError, LogoutError, RefreshError, RevokeSessionError,
+    SignupError, UpdateProfileError,
 };
 
 use crate::problem::ApiError;
@@ -77,6 +78,31 @@ impl From<CurrentUserError> for ApiError {
         match error {
             CurrentUserError::Expired => ApiError::token_expired(),
             CurrentUserError::Unauthorized | CurrentUserError::UnknownKey => ApiError::unauthorized(true),
+        }
+    }
+}
+
+impl From<ListSessionsError> for ApiError {
+    fn from(error: ListSessionsError) -> Self {
+        match error {
+            ListSessionsError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<RevokeSessionError> for ApiError {
+    fn from(error: RevokeSessionError) -> Self {
+        match error {
+            RevokeSessionError::NotFound => ApiError::not_found(),
+            RevokeSessionError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<LogoutAllError> for ApiError {
+    fn from(error: LogoutAllError) -> Self {
+        match error {
+            LogoutAllError::Port(port) => port.into(),
         }
     }
 }

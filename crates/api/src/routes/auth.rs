@@ -10,13 +10,13 @@ use portcullis_application::{
     LogoutUseCase, RefreshCommand, RefreshError, RefreshUseCase, SignupCommand, SignupUseCase, UpdateProfileCommand,
     UpdateProfileUseCase, ValidationErrors,
 };
-use portcullis_domain::{RefreshTokenSecret, SecretString, SessionMetadata};
+use portcullis_domain::{RefreshTokenSecret, SecretString};
 use shaku::HasComponent;
 
 use crate::app::AppState;
 use crate::auth::{AuthMethod, Authenticated, bearer_token};
 use crate::body::JsonObject;
-use crate::client_ip::client_ip;
+use crate::client_ip::session_metadata;
 use crate::cookies::{self, REFRESH_COOKIE};
 use crate::dto::{SessionBody, UserInfoBody};
 use crate::problem::ApiError;
@@ -78,10 +78,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObjec
     let (Some(email), Some(password)) = (email, password) else {
         return Err(ApiError::validation(errors));
     };
-    let metadata = SessionMetadata {
-        user_agent: req.headers().get("user-agent").and_then(|v| v.to_str().ok()).map(str::to_owned),
-        ip: client_ip(&req, &state.settings.trusted_proxies).map(|ip| ip.to_string()),
-    };
+    let metadata = session_metadata(&req, &state.settings.trusted_proxies);
     let command = LoginCommand { email, password: SecretString::new(password), metadata };
     let handler: Arc<dyn LoginUseCase> = state.module.resolve();
     let outcome = web::block(move || handler.handle(command)).await?;

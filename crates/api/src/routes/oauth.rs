@@ -19,7 +19,7 @@ use portcullis_application::{
     GetCurrentUser, GetCurrentUserUseCase, IssuedTokens, LoginCommand, LoginError, LoginUseCase, LogoutCommand,
     LogoutError, LogoutUseCase, RefreshCommand, RefreshError, RefreshUseCase,
 };
-use portcullis_domain::{RefreshTokenSecret, SecretString, SessionMetadata};
+use portcullis_domain::{RefreshTokenSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
 use shaku::HasComponent;
@@ -27,6 +27,7 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::body::{BodyReadError, MAX_BODY_BYTES, declared_length, read_limited};
+use crate::client_ip::session_metadata;
 use crate::error_mapping::RETRY_AFTER_SECS;
 
 /// The token endpoint's path.
@@ -385,18 +386,6 @@ pub struct TokenResponse {
 // Handlers
 // ---------------------------------------------------------------------------------------
 
-fn session_metadata(req: &HttpRequest) -> SessionMetadata {
-    SessionMetadata {
-        user_agent: req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned),
-        ip: crate::client_ip::client_ip(req, trusted_proxies(req)).map(|ip| ip.to_string()),
-    }
-}
-
-/// The trusted proxies of the settings (none when the state is missing).
-fn trusted_proxies(req: &HttpRequest) -> &[ipnet::IpNet] {
-    req.app_data::<web::Data<AppState>>().map(|state| state.settings.trusted_proxies.as_slice()).unwrap_or_default()
-}
-
 fn token_response(issued: &IssuedTokens) -> HttpResponse {
     let mut response = HttpResponse::Ok();
     no_store(&mut response);
@@ -440,8 +429,11 @@ pub async fn token(
             let (Some(email), Some(password)) = (username, password) else {
                 return Err(OAuthError::invalid_request("The password grant needs username and password."));
             };
-            let command =
-                LoginCommand { email, password: SecretString::new(password), metadata: session_metadata(&req) };
+            let command = LoginCommand {
+                email,
+                password: SecretString::new(password),
+                metadata: session_metadata(&req, &state.settings.trusted_proxies),
+            };
             let handler: Arc<dyn LoginUseCase> = state.module.resolve();
             let outcome = web::block(move || handler.handle(command)).await?;
             super::auth::record_login(&state, &outcome);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
-use portcullis_application::{ListSessionsError, LogoutAllError, RevokeSessionError, SessionsUseCase};
+use portcullis_application::SessionsUseCase;
 use serde::Serialize;
 use shaku::HasComponent;
 use utoipa::ToSchema;
@@ -44,9 +44,7 @@ pub struct SessionItem {
 pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
     let (user_id, current) = (auth.claims.user.user_id, auth.claims.session_id);
-    let views = web::block(move || handler.list(user_id, current)).await?.map_err(|e| match e {
-        ListSessionsError::Port(port) => ApiError::from(port),
-    })?;
+    let views = web::block(move || handler.list(user_id, current)).await??;
     let items: Vec<SessionItem> = views
         .into_iter()
         .map(|view| SessionItem {
@@ -81,10 +79,7 @@ pub async fn revoke(
     let session_id = id.parse().map_err(|_| ApiError::not_found())?;
     let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
     let user_id = auth.claims.user.user_id;
-    web::block(move || handler.revoke(user_id, session_id)).await?.map_err(|e| match e {
-        RevokeSessionError::NotFound => ApiError::not_found(),
-        RevokeSessionError::Port(port) => ApiError::from(port),
-    })?;
+    web::block(move || handler.revoke(user_id, session_id)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -100,9 +95,7 @@ pub async fn revoke(
 pub async fn logout_all(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
     let user_id = auth.claims.user.user_id;
-    web::block(move || handler.logout_all(user_id)).await?.map_err(|e| match e {
-        LogoutAllError::Port(port) => ApiError::from(port),
-    })?;
+    web::block(move || handler.logout_all(user_id)).await??;
     let mut response = HttpResponse::NoContent();
     cookies::clear_session(&mut response, &state.settings);
     Ok(response.finish())
