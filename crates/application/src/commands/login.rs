@@ -180,7 +180,7 @@ impl LoginUseCase for LoginHandler {
         let session = Session::start(user.id, command.metadata, now, self.policy.session_max);
         let mut unit = self.units.begin()?;
         unit.sessions().add_session(&session)?;
-        let refresh_token = add_refresh_token(&mut *unit, &*self.tokens, &*self.clock, &session, &self.policy)?;
+        let refresh_token = add_refresh_token(&mut *unit, &*self.tokens, now, &session, &self.policy)?;
         unit.commit()?;
 
         let info = user.info();

@@ -8,10 +8,10 @@ pub mod sessions;
 pub mod signup;
 pub mod update_profile;
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 use portcullis_domain::{RefreshToken, RefreshTokenSecret, Session, SessionId, UserInfo};
 
-use crate::ports::{AccessToken, Clock, PortError, TokenIssueError, TokenService, UnitOfWork};
+use crate::ports::{AccessToken, PortError, TokenIssueError, TokenService, UnitOfWork};
 
 /// How long refresh tokens and sessions live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,16 +49,17 @@ impl From<TokenIssueError> for PortError {
     }
 }
 
-/// Adds a fresh refresh token to `session`'s family inside `unit`; returns its secret.
+/// Adds a fresh refresh token, issued at `now`, to `session`'s family inside `unit`;
+/// returns its secret.
 fn add_refresh_token(
     unit: &mut dyn UnitOfWork,
     tokens: &dyn TokenService,
-    clock: &dyn Clock,
+    now: DateTime<Utc>,
     session: &Session,
     policy: &SessionPolicy,
 ) -> Result<RefreshTokenSecret, PortError> {
     let secret = tokens.generate_refresh_token();
-    let token = RefreshToken::issue(&secret, session, clock.now(), policy.refresh_ttl);
+    let token = RefreshToken::issue(&secret, session, now, policy.refresh_ttl);
     unit.sessions().add_refresh_token(&token)?;
     Ok(secret)
 }

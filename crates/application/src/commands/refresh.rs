@@ -119,7 +119,7 @@ impl RefreshUseCase for RefreshHandler {
             unit.commit()?;
             return Err(RefreshError::AccountDisabled);
         }
-        let refresh_token = add_refresh_token(&mut *unit, &*self.tokens, &*self.clock, &session, &self.policy)?;
+        let refresh_token = add_refresh_token(&mut *unit, &*self.tokens, now, &session, &self.policy)?;
         unit.sessions().touch_session(session.id, now)?;
         unit.commit()?;
 
