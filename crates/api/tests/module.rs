@@ -70,6 +70,6 @@ fn production_module_builds_and_resolves_every_component() {
     let lockouts: Arc<dyn LockoutStore> = module.resolve();
     assert_eq!(lockouts.record(UserId::generate()).expect("reads"), Default::default());
     let tokens: Arc<dyn TokenService> = module.resolve();
-    assert_eq!(tokens.generate_refresh_token().expose().len(), 43);
+    assert_eq!(tokens.generate_secret().expose().len(), 43);
     let _ = std::fs::remove_dir_all(&dir);
 }

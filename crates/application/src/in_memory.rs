@@ -9,6 +9,7 @@
 //!   text (`fake.` followed by `|`-separated claims): good for tests, worthless as security.
 //! - [`InMemoryRateLimiter`] and [`InMemoryLockoutStore`] keep request counts and failed-login
 //!   records in memory, with the domain's rules.
+//! - [`InMemoryMailer`] keeps every message it is given, and can be told to fail.
 //!
 //! Password hashing needs no fake: use [`crate::ports::InlinePasswordHasher`] with
 //! `BcryptCost::new(4)`, the cheapest cost.
@@ -37,18 +38,21 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use portcullis_domain::{
-    Email, RefreshToken, RefreshTokenHash, RefreshTokenSecret, SecretString, Session, SessionId, User, UserId,
-    UserInfo, whole_seconds,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, RefreshToken, RefreshTokenHash, RefreshTokenSecret,
+    SecretHash, SecretString, Session, SessionId, User, UserId, UserInfo, whole_seconds,
 };
 use uuid::Uuid;
 
 mod limits;
+mod mailer;
 
 pub use limits::{InMemoryLockoutStore, InMemoryRateLimiter};
+pub use mailer::InMemoryMailer;
 
 use crate::ports::{
-    AccessClaims, AccessToken, AddUserError, Clock, PortError, SessionRepository, TokenIssueError, TokenService,
-    TokenVerifyError, UnitOfWork, UnitOfWorkFactory, UserRepository,
+    AccessClaims, AccessToken, AccountTokenRepository, AddUserError, ApiKeyRepository, Clock, PortError,
+    SessionRepository, TokenIssueError, TokenService, TokenVerifyError, UnitOfWork, UnitOfWorkFactory, UserQuery,
+    UserRepository,
 };
 
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it
@@ -64,6 +68,9 @@ struct State {
     sessions: BTreeMap<SessionId, Session>,
     /// Keyed by the token hash's text.
     refresh_tokens: BTreeMap<String, RefreshToken>,
+    /// Keyed by the token hash's text.
+    account_tokens: BTreeMap<String, AccountToken>,
+    api_keys: BTreeMap<ApiKeyId, ApiKey>,
 }
 
 /// The store's shared insides.
@@ -122,6 +129,18 @@ impl InMemoryStore {
         tokens
     }
 
+    /// Every committed mailed token (stored by hash only), oldest first.
+    pub fn account_tokens(&self) -> Vec<AccountToken> {
+        let mut tokens: Vec<AccountToken> = lock(&self.shared).state.account_tokens.values().cloned().collect();
+        tokens.sort_by_key(|token| token.created_at);
+        tokens
+    }
+
+    /// Every committed API key (stored by hash only), ordered by id.
+    pub fn api_keys(&self) -> Vec<ApiKey> {
+        lock(&self.shared).state.api_keys.values().cloned().collect()
+    }
+
     /// While `unavailable` is true, [`UnitOfWorkFactory::begin`] fails with
     /// [`PortError::Unavailable`], as a database that cannot be reached.
     pub fn set_unavailable(&self, unavailable: bool) {
@@ -142,6 +161,8 @@ impl fmt::Debug for InMemoryStore {
             .field("users", &shared.state.users.len())
             .field("sessions", &shared.state.sessions.len())
             .field("refresh_tokens", &shared.state.refresh_tokens.len())
+            .field("account_tokens", &shared.state.account_tokens.len())
+            .field("api_keys", &shared.state.api_keys.len())
             .field("version", &shared.version)
             .field("unavailable", &shared.unavailable)
             .field("failing_commits", &shared.failing_commits)
@@ -180,6 +201,14 @@ impl UnitOfWork for InMemoryUnitOfWork {
 
     fn sessions(&mut self) -> Box<dyn SessionRepository + '_> {
         Box::new(InMemorySessions { state: &mut self.state, dirty: &mut self.dirty })
+    }
+
+    fn account_tokens(&mut self) -> Box<dyn AccountTokenRepository + '_> {
+        Box::new(InMemoryAccountTokens { state: &mut self.state, dirty: &mut self.dirty })
+    }
+
+    fn api_keys(&mut self) -> Box<dyn ApiKeyRepository + '_> {
+        Box::new(InMemoryApiKeys { state: &mut self.state, dirty: &mut self.dirty })
     }
 
     fn commit(self: Box<Self>) -> Result<(), PortError> {
@@ -232,6 +261,129 @@ impl UserRepository for InMemoryUsers<'_> {
         }
         if let Some(stored) = self.state.users.get_mut(&user.id) {
             *stored = user.clone();
+            *self.dirty = true;
+        }
+        Ok(())
+    }
+
+    fn delete(&mut self, id: UserId) -> Result<bool, PortError> {
+        if self.state.users.remove(&id).is_none() {
+            return Ok(false);
+        }
+        let sessions: Vec<SessionId> = self.state.sessions.values().filter(|s| s.user_id == id).map(|s| s.id).collect();
+        self.state.sessions.retain(|_, session| session.user_id != id);
+        self.state.refresh_tokens.retain(|_, token| !sessions.contains(&token.session_id));
+        self.state.account_tokens.retain(|_, token| token.user_id != id);
+        self.state.api_keys.retain(|_, key| key.user_id != id);
+        *self.dirty = true;
+        Ok(true)
+    }
+
+    fn list(&mut self, query: &UserQuery) -> Result<Vec<User>, PortError> {
+        let needle = query.search.as_deref().map(str::to_lowercase);
+        Ok(self
+            .state
+            .users
+            .values()
+            .filter(|user| query.after.is_none_or(|after| user.id > after))
+            .filter(|user| {
+                needle.as_deref().is_none_or(|needle| {
+                    user.email.as_str().contains(needle) || user.name.as_str().to_lowercase().contains(needle)
+                })
+            })
+            .take(query.limit)
+            .cloned()
+            .collect())
+    }
+
+    fn count_active_admins(&mut self) -> Result<u64, PortError> {
+        Ok(self.state.users.values().filter(|user| user.is_active_admin()).count() as u64)
+    }
+}
+
+/// The mailed tokens of one unit of work.
+struct InMemoryAccountTokens<'a> {
+    state: &'a mut State,
+    dirty: &'a mut bool,
+}
+
+impl AccountTokenRepository for InMemoryAccountTokens<'_> {
+    fn add(&mut self, token: &AccountToken) -> Result<(), PortError> {
+        if !self.state.users.contains_key(&token.user_id) {
+            return Err(PortError::Internal(format!("foreign key: no user {}", token.user_id)));
+        }
+        self.state.account_tokens.insert(token.hash.as_str().to_owned(), token.clone());
+        *self.dirty = true;
+        Ok(())
+    }
+
+    fn find(&mut self, hash: &SecretHash) -> Result<Option<AccountToken>, PortError> {
+        Ok(self.state.account_tokens.get(hash.as_str()).cloned())
+    }
+
+    fn mark_used(&mut self, hash: &SecretHash, now: DateTime<Utc>) -> Result<bool, PortError> {
+        match self.state.account_tokens.get_mut(hash.as_str()) {
+            Some(token) if token.used_at.is_none() => {
+                token.used_at = Some(whole_seconds(now));
+                *self.dirty = true;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    fn delete_for_user(&mut self, user_id: UserId, purpose: AccountTokenPurpose) -> Result<usize, PortError> {
+        let before = self.state.account_tokens.len();
+        self.state.account_tokens.retain(|_, token| !(token.user_id == user_id && token.purpose == purpose));
+        let deleted = before - self.state.account_tokens.len();
+        if deleted > 0 {
+            *self.dirty = true;
+        }
+        Ok(deleted)
+    }
+}
+
+/// The API keys of one unit of work.
+struct InMemoryApiKeys<'a> {
+    state: &'a mut State,
+    dirty: &'a mut bool,
+}
+
+impl ApiKeyRepository for InMemoryApiKeys<'_> {
+    fn add(&mut self, key: &ApiKey) -> Result<(), PortError> {
+        if !self.state.users.contains_key(&key.user_id) {
+            return Err(PortError::Internal(format!("foreign key: no user {}", key.user_id)));
+        }
+        if self.state.api_keys.values().any(|other| other.prefix == key.prefix || other.id == key.id) {
+            return Err(PortError::Internal("unique constraint: API key prefix or id in use".to_owned()));
+        }
+        self.state.api_keys.insert(key.id, key.clone());
+        *self.dirty = true;
+        Ok(())
+    }
+
+    fn keys_of_user(&mut self, user_id: UserId) -> Result<Vec<ApiKey>, PortError> {
+        let mut keys: Vec<ApiKey> = self.state.api_keys.values().filter(|key| key.user_id == user_id).cloned().collect();
+        keys.sort_by_key(|key| (key.created_at, key.id));
+        Ok(keys)
+    }
+
+    fn find_by_prefix(&mut self, prefix: &str) -> Result<Option<ApiKey>, PortError> {
+        Ok(self.state.api_keys.values().find(|key| key.prefix == prefix).cloned())
+    }
+
+    fn delete(&mut self, user_id: UserId, id: ApiKeyId) -> Result<bool, PortError> {
+        if self.state.api_keys.get(&id).is_none_or(|key| key.user_id != user_id) {
+            return Ok(false);
+        }
+        self.state.api_keys.remove(&id);
+        *self.dirty = true;
+        Ok(true)
+    }
+
+    fn touch(&mut self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), PortError> {
+        if let Some(key) = self.state.api_keys.get_mut(&id) {
+            key.last_used_at = Some(whole_seconds(now));
             *self.dirty = true;
         }
         Ok(())
@@ -445,7 +597,7 @@ impl TokenService for FakeTokenService {
         Ok(claims)
     }
 
-    fn generate_refresh_token(&self) -> RefreshTokenSecret {
+    fn generate_secret(&self) -> RefreshTokenSecret {
         let mut bytes = [0_u8; 32];
         bytes[..16].copy_from_slice(Uuid::new_v4().as_bytes());
         bytes[16..].copy_from_slice(Uuid::new_v4().as_bytes());

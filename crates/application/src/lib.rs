@@ -10,6 +10,7 @@
 //! `portcullis-infrastructure` crate has diesel, JWT and hashing adapters, or bring your
 //! own), construct the handlers with `new`, and call `handle`.
 
+pub mod account_mail;
 pub mod commands;
 pub mod in_memory;
 pub mod ports;

@@ -47,6 +47,10 @@ uuid_id!(
     UserId
 );
 uuid_id!(
+    /// Identifies an API key; shown in listings and used to delete it.
+    ApiKeyId
+);
+uuid_id!(
     /// Identifies one session (one login on one device, one refresh-token family).
     SessionId
 );

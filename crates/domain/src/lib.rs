@@ -11,10 +11,13 @@
 //! per-client request quota ([`RateQuota`], a GCRA) and the per-account lockout
 //! ([`LockoutPolicy`]); adapters only store their state.
 
+mod account_token;
+mod api_key;
 mod avatar_url;
 mod email;
 mod ids;
 mod lockout;
+mod opaque_secret;
 mod password;
 mod password_strength;
 mod rate_limit;
@@ -24,10 +27,15 @@ mod session;
 mod user;
 mod user_name;
 
+pub use account_token::{AccountToken, AccountTokenPurpose};
+pub use api_key::{
+    API_KEY_MARKER, ApiKey, ApiKeyName, ApiKeySecret, MAX_SCOPE_CHARS, MAX_SCOPES, NewApiKey, Scope, ScopeError, Scopes,
+};
 pub use avatar_url::{AvatarUrl, AvatarUrlError};
 pub use email::{Email, EmailError};
-pub use ids::{SessionId, UserId};
+pub use ids::{ApiKeyId, SessionId, UserId};
 pub use lockout::{FailedLogins, LockoutPolicy, LoginAdmission};
+pub use opaque_secret::{OpaqueSecret, RefreshTokenHash, RefreshTokenSecret, SecretHash};
 pub use password::{BcryptCost, BcryptCostError, PasswordError, PasswordHash, PasswordHashError, PlainPassword};
 pub use password_strength::{
     MinPasswordScore, MinPasswordScoreError, PasswordStrengthRule, PersonalWords, WeakPassword, is_common_password,
@@ -35,7 +43,7 @@ pub use password_strength::{
 pub use rate_limit::{RateDecision, RateQuota, ceil_secs, unix_micros};
 pub use role::{Role, RoleError, Roles};
 pub use secret::SecretString;
-pub use session::{RefreshToken, RefreshTokenHash, RefreshTokenSecret, RefreshTokenState, Session, SessionMetadata};
+pub use session::{RefreshToken, RefreshTokenState, Session, SessionMetadata};
 pub use user::{NewUser, User, UserInfo, whole_seconds};
 pub use user_name::{UserName, UserNameError};
 

@@ -1,11 +1,6 @@
-use std::fmt;
-
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
-use sha2::{Digest, Sha256};
 
-use crate::{SecretString, SessionId, UserId, user::whole_seconds};
+use crate::{RefreshTokenHash, RefreshTokenSecret, SessionId, UserId, user::whole_seconds};
 
 /// Longest user agent or IP text kept with a session; longer values are cut.
 const MAX_METADATA_CHARS: usize = 512;
@@ -62,60 +57,6 @@ impl Session {
 fn cut_metadata(value: String) -> String {
     let clean: String = value.chars().filter(|c| !c.is_control()).take(MAX_METADATA_CHARS).collect();
     clean.trim().to_owned()
-}
-
-/// A refresh token as handed to a client: at least 256 random bits, base64url. Never stored.
-#[derive(Clone, PartialEq, Eq)]
-pub struct RefreshTokenSecret(SecretString);
-
-impl RefreshTokenSecret {
-    /// Makes a token from 32 fresh random bytes (the caller brings the randomness).
-    pub fn from_random_bytes(bytes: [u8; 32]) -> Self {
-        Self(SecretString::new(URL_SAFE_NO_PAD.encode(bytes)))
-    }
-
-    /// Wraps a token presented by a client, unchecked: an unknown token simply has no match.
-    pub fn presented(value: impl Into<String>) -> Self {
-        Self(SecretString::new(value.into()))
-    }
-
-    /// The token text. Do not log it.
-    pub fn expose(&self) -> &str {
-        self.0.expose()
-    }
-
-    /// The form that is stored and looked up.
-    pub fn hash(&self) -> RefreshTokenHash {
-        RefreshTokenHash::of(self.expose())
-    }
-}
-
-impl fmt::Debug for RefreshTokenSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("RefreshTokenSecret([redacted])")
-    }
-}
-
-/// SHA-256 of a refresh token, hex: what the database holds instead of the token.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct RefreshTokenHash(String);
-
-impl RefreshTokenHash {
-    /// Hashes a token's text.
-    pub fn of(token: &str) -> Self {
-        let digest = Sha256::digest(token.as_bytes());
-        Self(digest.iter().map(|b| format!("{b:02x}")).collect())
-    }
-
-    /// Wraps a hash read back from storage.
-    pub fn from_stored(hash: impl Into<String>) -> Self {
-        Self(hash.into())
-    }
-
-    /// The hex text.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
 /// One refresh token of a session's family, as stored (by hash).

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 
-use crate::{AvatarUrl, Email, PasswordHash, Roles, UserId, UserName};
+use crate::{AvatarUrl, Email, PasswordHash, Role, Roles, UserId, UserName};
 
 /// A person who can log in. The aggregate root of the domain.
 #[derive(Clone, Debug)]
@@ -108,6 +108,35 @@ impl User {
     pub fn can_authenticate(&self) -> bool {
         !self.disabled
     }
+
+    /// Whether this user is an administrator who can still act (has role `admin`, not disabled).
+    pub fn is_active_admin(&self) -> bool {
+        !self.disabled && self.roles.contains(Role::ADMIN)
+    }
+
+    /// Records that the address was confirmed.
+    pub fn mark_email_verified(&mut self, now: DateTime<Utc>) {
+        self.email_verified = true;
+        self.updated_at = whole_seconds(now);
+    }
+
+    /// Replaces the password hash.
+    pub fn change_password(&mut self, password: PasswordHash, now: DateTime<Utc>) {
+        self.password = password;
+        self.updated_at = whole_seconds(now);
+    }
+
+    /// Replaces the roles.
+    pub fn set_roles(&mut self, roles: Roles, now: DateTime<Utc>) {
+        self.roles = roles;
+        self.updated_at = whole_seconds(now);
+    }
+
+    /// Disables or re-enables the account.
+    pub fn set_disabled(&mut self, disabled: bool, now: DateTime<Utc>) {
+        self.disabled = disabled;
+        self.updated_at = whole_seconds(now);
+    }
 }
 
 /// Drops sub-second precision: times are shown, stored and put in tokens to the second.
@@ -154,5 +183,18 @@ mod tests {
         assert!(user.updated_at > user.created_at);
         user.set_avatar(Some(AvatarUrl::parse("https://example.com/a.png").expect("valid")), later);
         assert_eq!(user.info().avatar_url.as_deref(), Some("https://example.com/a.png"));
+    }
+
+    #[test]
+    fn an_active_admin_has_the_role_and_is_enabled() {
+        let now = Utc::now();
+        let mut user = User::create(new_user(), now);
+        assert!(!user.is_active_admin());
+        user.set_roles(Roles::new([Role::user(), Role::admin()]), now);
+        assert!(user.is_active_admin());
+        user.set_disabled(true, now);
+        assert!(!user.is_active_admin() && !user.can_authenticate());
+        user.mark_email_verified(now);
+        assert!(user.info().email_verified);
     }
 }

@@ -1,8 +1,14 @@
 //! Commands and their handlers, one module each.
 
+pub mod admin;
+pub mod api_keys;
 pub mod current_user;
+pub mod delete_account;
+pub mod email_verification;
+pub mod introspect;
 pub mod login;
 pub mod logout;
+pub mod passwords;
 pub mod refresh;
 pub mod sessions;
 pub mod signup;
@@ -58,7 +64,7 @@ fn add_refresh_token(
     session: &Session,
     policy: &SessionPolicy,
 ) -> Result<RefreshTokenSecret, PortError> {
-    let secret = tokens.generate_refresh_token();
+    let secret = tokens.generate_secret();
     let token = RefreshToken::issue(&secret, session, now, policy.refresh_ttl);
     unit.sessions().add_refresh_token(&token)?;
     Ok(secret)

@@ -4,6 +4,7 @@
 mod clock;
 mod error;
 mod limits;
+mod mailer;
 mod password_hasher;
 mod password_policy;
 mod probe;
@@ -14,9 +15,12 @@ mod unit_of_work;
 pub use clock::{Clock, SystemClock};
 pub use error::PortError;
 pub use limits::{LockoutStore, RateLimiter};
+pub use mailer::{MailError, Mailer, OutgoingMail};
 pub use password_hasher::{InlinePasswordHasher, PasswordHasher, dummy_attempt, dummy_hash};
 pub use password_policy::{PasswordPolicy, StrengthPasswordPolicy, StrengthPasswordPolicyParameters};
 pub use probe::DatabaseProbe;
-pub use repositories::{AddUserError, SessionRepository, UserRepository};
+pub use repositories::{
+    AccountTokenRepository, AddUserError, ApiKeyRepository, SessionRepository, UserQuery, UserRepository,
+};
 pub use token_service::{AccessClaims, AccessToken, TokenIssueError, TokenService, TokenVerifyError};
 pub use unit_of_work::{UnitOfWork, UnitOfWorkFactory};

@@ -1,5 +1,8 @@
 use chrono::{DateTime, Utc};
-use portcullis_domain::{Email, RefreshToken, RefreshTokenHash, Session, SessionId, User, UserId};
+use portcullis_domain::{
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, RefreshToken, RefreshTokenHash, SecretHash, Session,
+    SessionId, User, UserId,
+};
 
 use super::PortError;
 
@@ -39,6 +42,100 @@ pub trait UserRepository {
     /// # Errors
     /// [`PortError`] when storage fails.
     fn update(&mut self, user: &User) -> Result<(), PortError>;
+
+    /// Deletes a user and, with them, everything of theirs: sessions, refresh tokens, API
+    /// keys, mailed tokens, lockout records. `false` if there was no such user.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn delete(&mut self, id: UserId) -> Result<bool, PortError>;
+
+    /// One page of users in creation order (by id: ids are time-ordered UUID v7), those
+    /// after `query.after` only, at most `query.limit`, filtered by `query.search`.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn list(&mut self, query: &UserQuery) -> Result<Vec<User>, PortError>;
+
+    /// How many users have role `admin` and are not disabled.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn count_active_admins(&mut self) -> Result<u64, PortError>;
+}
+
+/// Which users [`UserRepository::list`] returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserQuery {
+    /// A case-insensitive substring of the email or the name; `None` matches everyone.
+    /// Matched literally (`%` and `_` are not wildcards).
+    pub search: Option<String>,
+    /// Only users whose id sorts after this one (the previous page's last id).
+    pub after: Option<UserId>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// Mailed single-use tokens (email verification, password reset), stored by hash.
+pub trait AccountTokenRepository {
+    /// Stores a new token.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn add(&mut self, token: &AccountToken) -> Result<(), PortError>;
+
+    /// The token with this hash.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn find(&mut self, hash: &SecretHash) -> Result<Option<AccountToken>, PortError>;
+
+    /// Marks an unused token used at `now`; `true` only for the one caller that did so
+    /// (compare-and-set).
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn mark_used(&mut self, hash: &SecretHash, now: DateTime<Utc>) -> Result<bool, PortError>;
+
+    /// Deletes every token of `user_id` for `purpose` (when a newer one replaces them, or
+    /// after one was used); returns how many.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn delete_for_user(&mut self, user_id: UserId, purpose: AccountTokenPurpose) -> Result<usize, PortError>;
+}
+
+/// API keys, stored by hash and found by their visible prefix.
+pub trait ApiKeyRepository {
+    /// Stores a new key.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails (including a prefix already in use).
+    fn add(&mut self, key: &ApiKey) -> Result<(), PortError>;
+
+    /// The keys of a user, oldest first.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn keys_of_user(&mut self, user_id: UserId) -> Result<Vec<ApiKey>, PortError>;
+
+    /// The key with this prefix.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn find_by_prefix(&mut self, prefix: &str) -> Result<Option<ApiKey>, PortError>;
+
+    /// Deletes `user_id`'s key `id`; `false` if they have no such key.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn delete(&mut self, user_id: UserId, id: ApiKeyId) -> Result<bool, PortError>;
+
+    /// Records that the key authenticated a request at `now`.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn touch(&mut self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), PortError>;
 }
 
 /// Sessions and their refresh-token families (the article's `IRefreshTokenRepository`).

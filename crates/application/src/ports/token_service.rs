@@ -68,6 +68,6 @@ pub trait TokenService: Interface {
     /// [`TokenVerifyError`] naming why it is refused.
     fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenVerifyError>;
 
-    /// A fresh opaque refresh token (256 random bits).
-    fn generate_refresh_token(&self) -> RefreshTokenSecret;
+    /// A fresh opaque secret of 256 random bits: refresh tokens, mailed tokens, API keys.
+    fn generate_secret(&self) -> RefreshTokenSecret;
 }

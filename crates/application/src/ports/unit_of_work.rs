@@ -1,6 +1,6 @@
 use shaku::Interface;
 
-use super::{PortError, SessionRepository, UserRepository};
+use super::{AccountTokenRepository, ApiKeyRepository, PortError, SessionRepository, UserRepository};
 
 /// One transaction: hands out repositories that share it, commits once.
 /// Dropping a unit that was not committed rolls it back.
@@ -10,6 +10,12 @@ pub trait UnitOfWork {
 
     /// The sessions in this transaction.
     fn sessions(&mut self) -> Box<dyn SessionRepository + '_>;
+
+    /// The mailed single-use tokens in this transaction.
+    fn account_tokens(&mut self) -> Box<dyn AccountTokenRepository + '_>;
+
+    /// The API keys in this transaction.
+    fn api_keys(&mut self) -> Box<dyn ApiKeyRepository + '_>;
 
     /// Makes every change of this unit durable.
     ///

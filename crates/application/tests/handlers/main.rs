@@ -1,9 +1,15 @@
 //! Handler tests: every command handler run against the in-memory fakes of the ports.
 
+mod admin;
+mod api_keys;
 mod current_user;
+mod delete_account;
+mod email_verification;
+mod introspect;
 mod lockout;
 mod login;
 mod logout;
+mod passwords;
 mod refresh;
 mod sessions;
 mod signup;

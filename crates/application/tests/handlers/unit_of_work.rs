@@ -31,7 +31,7 @@ fn user(email: &str, bench: &Bench) -> User {
 fn session_with_token(bench: &Bench) -> (Session, RefreshTokenSecret, RefreshToken) {
     let session =
         Session::start(user("x@example.com", bench).id, SessionMetadata::default(), bench.now(), Duration::days(1));
-    let secret = bench.tokens.generate_refresh_token();
+    let secret = bench.tokens.generate_secret();
     let token = RefreshToken::issue(&secret, &session, bench.now(), Duration::hours(1));
     (session, secret, token)
 }
@@ -175,8 +175,8 @@ fn fake_tokens_expire_by_the_held_clock_and_honour_the_ttl() {
 #[test]
 fn fake_refresh_tokens_are_distinct_and_long() {
     let bench = Bench::new();
-    let first = bench.tokens.generate_refresh_token();
-    let second = bench.tokens.generate_refresh_token();
+    let first = bench.tokens.generate_secret();
+    let second = bench.tokens.generate_secret();
     assert_ne!(first, second);
     assert_eq!(first.expose().len(), 43);
 }

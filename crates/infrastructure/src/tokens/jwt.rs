@@ -138,7 +138,7 @@ impl TokenService for JwtTokenService {
         })
     }
 
-    fn generate_refresh_token(&self) -> RefreshTokenSecret {
+    fn generate_secret(&self) -> RefreshTokenSecret {
         RefreshTokenSecret::from_random_bytes(random_bytes())
     }
 }
