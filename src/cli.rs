@@ -1,16 +1,23 @@
-//! The command line: `serve` (default), `migrate`, `user create`, `keys rotate`.
+//! The command line: `serve` (default), `migrate`, `user create|list|set-roles`, `keys rotate`,
+//! `config check`.
 
 use std::io::BufRead;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use portcullis_application::ports::{InlinePasswordHasher, StrengthPasswordPolicy, SystemClock};
+use portcullis_application::TemplatedAccountMail;
+use portcullis_application::ports::{
+    InlinePasswordHasher, StrengthPasswordPolicy, SystemClock, UnitOfWorkFactory, UserQuery,
+};
 use portcullis_application::{SignupCommand, SignupError, SignupHandler, SignupUseCase};
-use portcullis_domain::{BcryptCost, MinPasswordScore, Role, Roles, SecretString};
+use portcullis_domain::{BcryptCost, Email, MinPasswordScore, Role, Roles, SecretString};
+use portcullis_infrastructure::mail::{QueuedMailer, build_mailer};
 use portcullis_infrastructure::persistence::DieselUnitOfWorkFactory;
-use portcullis_infrastructure::tokens::rotate_signing_key;
-use std::sync::Arc;
+use portcullis_infrastructure::tokens::{
+    JwtTokenService, TokenSettings, ensure_signing_key, load_key_ring, rotate_signing_key,
+};
+use std::sync::{Arc, RwLock};
 
 use crate::config::Config;
 use crate::server;
@@ -71,6 +78,21 @@ pub enum UserCommand {
         #[arg(long)]
         admin: bool,
     },
+    /// List users, oldest first: id, email, name, roles, and whether each is verified or disabled.
+    List {
+        /// Only users whose email or name contains this (case-insensitive).
+        #[arg(long)]
+        q: Option<String>,
+    },
+    /// Replace a user's roles, e.g. `--roles admin,user`. Refused if it would leave no active admin.
+    SetRoles {
+        /// The user's login address.
+        #[arg(long)]
+        email: String,
+        /// The complete new role list, comma-separated (names of a-z, 0-9, '_' and '-').
+        #[arg(long, value_delimiter = ',')]
+        roles: Vec<String>,
+    },
 }
 
 /// `portcullis keys …`
@@ -94,6 +116,8 @@ pub fn run_offline(command: Command, config: &Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Create { email, name, admin }) => create_user(config, email, name, admin),
+        Command::User(UserCommand::List { q }) => list_users(config, q),
+        Command::User(UserCommand::SetRoles { email, roles }) => set_roles(config, &email, &roles),
         Command::Config(ConfigCommand::Check) => {
             println!("{}", describe_config(config));
             Ok(())
@@ -114,18 +138,34 @@ fn create_user(config: &Config, email: String, name: String, admin: bool) -> any
     let pool = server::open_database(config)?;
     let cost = BcryptCost::new(config.bcrypt_cost).context("PORTCULLIS_BCRYPT_COST")?;
     let min_score = MinPasswordScore::new(config.min_password_score).context("PORTCULLIS_MIN_PASSWORD_SCORE")?;
+    // The verification mail goes out like a signup's; the queue is drained before exiting.
+    ensure_signing_key(&pool, Utc::now())?;
+    let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool)?)));
+    let settings = TokenSettings {
+        issuer: server::issuer(config),
+        audience: config.audience.clone(),
+        access_ttl: chrono::Duration::seconds(i64::try_from(config.access_ttl_secs).unwrap_or(i64::MAX)),
+    };
+    let mail = build_mailer(&server::mail_settings(config))?;
+    let account_mail = TemplatedAccountMail::new(Arc::new(QueuedMailer::new(mail.clone())), server::issuer(config));
     let handler = SignupHandler::new(
         Arc::new(DieselUnitOfWorkFactory::new(pool)),
         Arc::new(InlinePasswordHasher::new(cost)?),
         Arc::new(StrengthPasswordPolicy::new(min_score)),
         Arc::new(SystemClock),
+        Arc::new(JwtTokenService::new(keys, settings)),
+        Arc::new(account_mail),
     );
     let mut roles = vec![Role::user()];
     if admin {
         roles.push(Role::admin());
     }
     let command = SignupCommand { name, email, password: SecretString::new(password), avatar_url: None };
-    match handler.handle_with_roles(command, Roles::new(roles)) {
+    let outcome = handler.handle_with_roles(command, Roles::new(roles));
+    if !mail.shutdown(std::time::Duration::from_secs(30)) {
+        eprintln!("warning: the verification mail could not be sent in time");
+    }
+    match outcome {
         Ok(user) => {
             println!("created user {} <{}> with roles {}", user.user_id, user.email, user.roles.join(","));
             Ok(())
@@ -138,6 +178,65 @@ fn create_user(config: &Config, email: String, name: String, admin: bool) -> any
         Err(SignupError::EmailTaken) => bail!("a user with this email already exists"),
         Err(SignupError::Port(error)) => Err(error.into()),
     }
+}
+
+fn list_users(config: &Config, search: Option<String>) -> anyhow::Result<()> {
+    let units = DieselUnitOfWorkFactory::new(server::open_database(config)?);
+    let mut after = None;
+    println!("{:<36}  {:<32}  {:<24}  {:<16}  flags", "id", "email", "name", "roles");
+    loop {
+        let query = UserQuery { search: search.clone(), after, limit: 100 };
+        let page = units.begin()?.users().list(&query)?;
+        for user in &page {
+            let mut flags = Vec::new();
+            if user.email_verified {
+                flags.push("verified");
+            }
+            if user.disabled {
+                flags.push("disabled");
+            }
+            println!(
+                "{:<36}  {:<32}  {:<24}  {:<16}  {}",
+                user.id,
+                user.email.as_str(),
+                user.name.as_str(),
+                user.roles.names().join(","),
+                flags.join(",")
+            );
+        }
+        match page.last() {
+            Some(last) if page.len() == query.limit => after = Some(last.id),
+            _ => return Ok(()),
+        }
+    }
+}
+
+fn set_roles(config: &Config, email: &str, roles: &[String]) -> anyhow::Result<()> {
+    let email = Email::parse(email).context("--email")?;
+    let roles = Roles::parse(roles.iter().map(|role| role.trim()).filter(|role| !role.is_empty()))
+        .map_err(anyhow::Error::msg)
+        .context("--roles")?;
+    if roles.iter().next().is_none() {
+        bail!("--roles: give at least one role");
+    }
+    let units = DieselUnitOfWorkFactory::new(server::open_database(config)?);
+    let mut unit = units.begin()?;
+    let Some(mut user) = unit.users().find_by_email(&email)? else {
+        bail!("no user has the email {}", email.as_str());
+    };
+    let was_admin = user.is_active_admin();
+    user.set_roles(roles, Utc::now());
+    if was_admin && !user.is_active_admin() && unit.users().count_active_admins()? <= 1 {
+        bail!("{} is the last active admin; make another admin first", email.as_str());
+    }
+    unit.users().update(&user)?;
+    unit.commit()?;
+    println!(
+        "{} now has roles {} (access tokens show it from their next refresh)",
+        email.as_str(),
+        user.roles.names().join(",")
+    );
+    Ok(())
 }
 
 /// The effective configuration as `PORTCULLIS_*=value` lines, secrets redacted.
@@ -161,6 +260,7 @@ pub fn describe_config(config: &Config) -> String {
         ("PORTCULLIS_LOCKOUT_SECS", config.lockout_secs.to_string()),
         ("PORTCULLIS_MAIL_DIR", config.mail_dir.clone()),
         ("PORTCULLIS_SMTP_URL", config.smtp_url.as_deref().map(redact_url).unwrap_or_default()),
+        ("PORTCULLIS_MAIL_FROM", config.mail_sender()),
         ("PORTCULLIS_COOKIE_SECURE", config.cookie_secure.to_string()),
         ("PORTCULLIS_LOG", config.log.clone()),
         ("PORTCULLIS_LOG_FORMAT", if config.log_format == LogFormat::Json { "json" } else { "text" }.to_owned()),

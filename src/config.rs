@@ -54,6 +54,9 @@ pub struct Config {
     pub mail_dir: String,
     /// `PORTCULLIS_SMTP_URL`: SMTP server (holds a password: redacted in `Debug`).
     pub smtp_url: Option<String>,
+    /// `PORTCULLIS_MAIL_FROM`: the sender of mail (default `Portcullis <no-reply@HOST>`, HOST
+    /// being the public URL's host).
+    pub mail_from: Option<String>,
     /// `PORTCULLIS_COOKIE_SECURE`: the `Secure` cookie attribute.
     pub cookie_secure: bool,
     /// `PORTCULLIS_LOG`: log filter.
@@ -105,6 +108,7 @@ impl Default for Config {
             lockout_secs: 900,
             mail_dir: "./mail".into(),
             smtp_url: None,
+            mail_from: None,
             cookie_secure: true,
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -112,6 +116,15 @@ impl Default for Config {
             hash_queue: 64,
             db_pool_size: 10,
         }
+    }
+}
+
+impl Config {
+    /// The sender of mail: `PORTCULLIS_MAIL_FROM`, or `Portcullis <no-reply@HOST>`.
+    pub fn mail_sender(&self) -> String {
+        self.mail_from
+            .clone()
+            .unwrap_or_else(|| format!("Portcullis <no-reply@{}>", self.public_url.host_str().unwrap_or("localhost")))
     }
 }
 
@@ -150,6 +163,7 @@ pub const VARIABLES: &[&str] = &[
     "PORTCULLIS_LOCKOUT_SECS",
     "PORTCULLIS_MAIL_DIR",
     "PORTCULLIS_SMTP_URL",
+    "PORTCULLIS_MAIL_FROM",
     "PORTCULLIS_COOKIE_SECURE",
     "PORTCULLIS_LOG",
     "PORTCULLIS_LOG_FORMAT",
@@ -278,6 +292,9 @@ impl Config {
         if let Some(dir) = get("PORTCULLIS_MAIL_DIR") {
             config.mail_dir = dir.to_owned();
         }
+        if let Some(from) = get("PORTCULLIS_MAIL_FROM") {
+            config.mail_from = Some(from.to_owned());
+        }
         if let Some(smtp) = get("PORTCULLIS_SMTP_URL") {
             let url = Url::parse(smtp).map_err(|_| ConfigError::new("PORTCULLIS_SMTP_URL", "is not a URL"))?;
             if !matches!(url.scheme(), "smtp" | "smtps") {
@@ -367,6 +384,7 @@ impl fmt::Debug for Config {
             .field("lockout_secs", &self.lockout_secs)
             .field("mail_dir", &self.mail_dir)
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
             .field("cookie_secure", &self.cookie_secure)
             .field("log", &self.log)
             .field("log_format", &self.log_format)

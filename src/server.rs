@@ -9,8 +9,9 @@ use anyhow::Context;
 use chrono::Utc;
 use portcullis_api::{ApiSettings, AppState, Infrastructure, Metrics, build_app, build_module};
 use portcullis_application::SessionPolicy;
-use portcullis_domain::{BcryptCost, LockoutPolicy, MinPasswordScore, RateQuota};
+use portcullis_domain::{BcryptCost, LockoutPolicy, MinPasswordScore, RateQuota, SecretString};
 use portcullis_infrastructure::hashing::HashingPool;
+use portcullis_infrastructure::mail::{MailQueue, MailSettings, MailTransport, build_mailer};
 use portcullis_infrastructure::persistence::{DbPool, PoolSettings, connect, run_migrations};
 use portcullis_infrastructure::tokens::{KeyRingReloader, TokenSettings, ensure_signing_key, load_key_ring};
 use shaku::HasComponent;
@@ -23,6 +24,17 @@ pub struct RunningServer {
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     key_refresh: tokio::task::JoinHandle<()>,
+    mail: MailQueue,
+}
+
+/// How long a stopping server waits for queued mail to go out.
+const MAIL_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+async fn drain_mail(mail: MailQueue) {
+    let drained = tokio::task::spawn_blocking(move || mail.shutdown(MAIL_DRAIN_TIMEOUT)).await.unwrap_or(false);
+    if !drained {
+        tracing::warn!("stopped with mail still queued; it was not sent");
+    }
 }
 
 impl RunningServer {
@@ -41,6 +53,7 @@ impl RunningServer {
         self.key_refresh.abort();
         self.handle.stop(true).await;
         let _ = self.task.await;
+        drain_mail(self.mail).await;
     }
 
     /// Waits until the server ends (after a signal).
@@ -50,6 +63,7 @@ impl RunningServer {
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.task.await;
         self.key_refresh.abort();
+        drain_mail(self.mail).await;
         result.context("server task failed")?.context("server failed")
     }
 }
@@ -77,7 +91,17 @@ pub fn issuer(config: &Config) -> String {
     config.public_url.as_str().trim_end_matches('/').to_owned()
 }
 
-fn build_state(config: &Config) -> anyhow::Result<AppState> {
+/// Where mail goes: SMTP when `PORTCULLIS_SMTP_URL` is set, else `.eml` files in
+/// `PORTCULLIS_MAIL_DIR`.
+pub fn mail_settings(config: &Config) -> MailSettings {
+    let transport = match &config.smtp_url {
+        Some(url) => MailTransport::Smtp(SecretString::new(url.clone())),
+        None => MailTransport::Directory(config.mail_dir.clone().into()),
+    };
+    MailSettings { from: config.mail_sender(), transport }
+}
+
+fn build_state(config: &Config) -> anyhow::Result<(AppState, MailQueue)> {
     let trusted_proxies = portcullis_api::client_ip::parse_trusted_proxies(&config.trusted_proxies)
         .map_err(anyhow::Error::msg)
         .context("PORTCULLIS_TRUSTED_PROXIES")?;
@@ -86,7 +110,8 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
     let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool)?)));
     let cost = BcryptCost::new(config.bcrypt_cost).context("PORTCULLIS_BCRYPT_COST")?;
     let hashing = HashingPool::start(config.hash_workers, config.hash_queue, cost)?;
-    let metrics = Metrics::new(pool.clone(), Arc::clone(&hashing));
+    let mail = build_mailer(&mail_settings(config))?;
+    let metrics = Metrics::new(pool.clone(), Arc::clone(&hashing), mail.stats());
     let module = build_module(Infrastructure {
         pool,
         keys,
@@ -105,8 +130,10 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
             .context("PORTCULLIS_MIN_PASSWORD_SCORE")?,
         rate_limit: RateQuota::per_minute(config.rate_limit_per_minute),
         lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_secs),
+        mail: mail.clone(),
+        public_url: issuer(config),
     });
-    Ok(AppState {
+    let state = AppState {
         module: Arc::new(module),
         settings: ApiSettings {
             cookie_secure: config.cookie_secure,
@@ -117,7 +144,8 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
             allowed_origins: config.allowed_origins.clone(),
         },
         metrics,
-    })
+    };
+    Ok((state, mail))
 }
 
 /// Migrates the database, builds the service from `config`, binds, and serves in the background.
@@ -126,7 +154,8 @@ fn build_state(config: &Config) -> anyhow::Result<AppState> {
 /// Anything that stops start-up: database unreachable, migration or key failure, bind failure.
 pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let setup = config.clone();
-    let state = tokio::task::spawn_blocking(move || build_state(&setup)).await.context("start-up task failed")??;
+    let (state, mail) =
+        tokio::task::spawn_blocking(move || build_state(&setup)).await.context("start-up task failed")??;
     let reloader: Arc<dyn KeyRingReloader> = state.module.resolve();
     let key_refresh = tokio::spawn(refresh_keys_periodically(reloader));
     let state = web::Data::new(state);
@@ -141,7 +170,7 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
     let handle = server.handle();
     let task = tokio::spawn(server);
     tracing::info!(%addr, public_url = %config.public_url, "Portcullis is listening");
-    Ok(RunningServer { addr, handle, task, key_refresh })
+    Ok(RunningServer { addr, handle, task, key_refresh, mail })
 }
 
 /// How often every instance re-reads the signing keys, so a key rotated anywhere signs

@@ -11,6 +11,10 @@
 #[path = "api/support/mod.rs"]
 mod support;
 
+#[path = "api/admin.rs"]
+mod admin;
+#[path = "api/api_keys.rs"]
+mod api_keys;
 #[path = "api/cli.rs"]
 mod cli;
 #[path = "api/concurrency.rs"]
@@ -19,6 +23,8 @@ mod concurrency;
 mod cors;
 #[path = "api/current_user.rs"]
 mod current_user;
+#[path = "api/email_verification.rs"]
+mod email_verification;
 #[path = "api/errors.rs"]
 mod errors;
 #[path = "api/health.rs"]
@@ -39,6 +45,8 @@ mod openapi;
 mod operations;
 #[path = "api/password_policy.rs"]
 mod password_policy;
+#[path = "api/passwords.rs"]
+mod passwords;
 #[path = "api/rate_limits.rs"]
 mod rate_limits;
 #[path = "api/refresh.rs"]

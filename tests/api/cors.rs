@@ -69,7 +69,11 @@ backend_tests!(allowed_origin_gets_cors_headers_with_credentials, config = with_
 
 backend_tests!(preflight_answers_204_with_the_routes_methods, config = with_app_origin, |app| async move {
     for (path, method, allow) in [
-        ("/api/auth/current-user", "PATCH", "GET, PATCH"),
+        ("/api/auth/current-user", "PATCH", "GET, PATCH, DELETE"),
+        ("/api/auth/api-keys", "POST", "GET, POST"),
+        ("/api/admin/users/0192f0b4-0000-7000-8000-000000000000", "PATCH", "GET, PATCH, DELETE"),
+        ("/api/auth/password/change", "POST", "POST"),
+        ("/api/auth/introspect", "POST", "POST"),
         ("/api/auth/login", "POST", "POST"),
         ("/api/auth/signup", "POST", "POST"),
         ("/api/auth/refresh", "POST", "POST"),

@@ -15,7 +15,7 @@ use crate::module::AppModule;
 use crate::openapi;
 use crate::problem::ApiError;
 use crate::rate_limit;
-use crate::routes::{auth, discovery, health, oauth, sessions};
+use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, sessions};
 use crate::settings::ApiSettings;
 
 /// What every request handler can reach.
@@ -100,7 +100,59 @@ pub fn build_app(
             web::resource("/api/auth/current-user")
                 .route(web::get().to(auth::current_user))
                 .route(web::patch().to(auth::update_current_user))
-                .default_service(not_allowed("GET, PATCH")),
+                .route(web::delete().to(account::delete_account))
+                .default_service(not_allowed("GET, PATCH, DELETE")),
+        )
+        .service(
+            web::resource("/api/auth/password/change")
+                .route(web::post().to(account::change_password))
+                .default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/auth/password/forgot")
+                .route(web::post().to(account::forgot_password))
+                .default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/auth/password/reset")
+                .route(web::post().to(account::reset_password))
+                .default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/auth/email/verify")
+                .route(web::post().to(account::verify_email))
+                .default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/auth/email/resend")
+                .route(web::post().to(account::resend_verification))
+                .default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/auth/api-keys")
+                .route(web::post().to(api_keys::create))
+                .route(web::get().to(api_keys::list))
+                .default_service(not_allowed("GET, POST")),
+        )
+        .service(
+            web::resource("/api/auth/api-keys/{id}")
+                .route(web::delete().to(api_keys::delete))
+                .default_service(not_allowed("DELETE")),
+        )
+        .service(
+            web::resource("/api/auth/introspect")
+                .route(web::post().to(introspect::introspect))
+                .default_service(not_allowed("POST")),
+        )
+        .service(
+            web::resource("/api/admin/users").route(web::get().to(admin::list)).default_service(not_allowed("GET")),
+        )
+        .service(
+            web::resource("/api/admin/users/{id}")
+                .route(web::get().to(admin::get))
+                .route(web::patch().to(admin::update))
+                .route(web::delete().to(admin::delete))
+                .default_service(not_allowed("GET, PATCH, DELETE")),
         )
         .service(
             web::resource("/api/openapi.json")

@@ -152,4 +152,35 @@ impl JsonObject {
             }
         }
     }
+
+    /// An optional boolean field: `None` when absent or on error (recorded as `invalid_type`).
+    pub fn optional_bool(&self, field: &str, errors: &mut ValidationErrors) -> Option<bool> {
+        match self.0.get(field) {
+            None => None,
+            Some(Value::Bool(value)) => Some(*value),
+            Some(_) => {
+                errors.add(field, "invalid_type", format!("{field} must be true or false"));
+                None
+            }
+        }
+    }
+
+    /// An optional array of strings: `None` when absent or `null`, or on error (recorded as
+    /// `invalid_type`).
+    pub fn optional_string_list(&self, field: &str, errors: &mut ValidationErrors) -> Option<Vec<String>> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(items)) => {
+                let strings: Option<Vec<String>> = items.iter().map(|item| item.as_str().map(str::to_owned)).collect();
+                if strings.is_none() {
+                    errors.add(field, "invalid_type", format!("{field} must be an array of strings"));
+                }
+                strings
+            }
+            Some(_) => {
+                errors.add(field, "invalid_type", format!("{field} must be an array of strings"));
+                None
+            }
+        }
+    }
 }

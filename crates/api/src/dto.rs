@@ -118,3 +118,155 @@ pub struct HealthBody {
     /// `ok`.
     pub status: &'static str,
 }
+
+/// `POST /api/auth/password/change` body.
+#[derive(ToSchema)]
+pub struct ChangePasswordRequest {
+    /// The password in use now.
+    pub current_password: String,
+    /// The new password: the same rules as at signup.
+    pub new_password: String,
+}
+
+/// `POST /api/auth/password/forgot` body.
+#[derive(ToSchema)]
+pub struct ForgotPasswordRequest {
+    /// The account's address.
+    pub email: String,
+}
+
+/// `POST /api/auth/password/reset` body.
+#[derive(ToSchema)]
+pub struct ResetPasswordRequest {
+    /// The token from the reset link.
+    pub token: String,
+    /// The new password: the same rules as at signup.
+    pub new_password: String,
+}
+
+/// `POST /api/auth/email/verify` body.
+#[derive(ToSchema)]
+pub struct VerifyEmailRequest {
+    /// The token from the verification link.
+    pub token: String,
+}
+
+/// `DELETE /api/auth/current-user` body.
+#[derive(ToSchema)]
+pub struct DeleteAccountRequest {
+    /// The account's password, to confirm.
+    pub password: String,
+}
+
+/// A user as administrators see it: the user object plus `disabled`.
+#[derive(Serialize, ToSchema, Debug, Clone, PartialEq, Eq)]
+pub struct AdminUserBody {
+    /// The user object.
+    #[serde(flatten)]
+    pub user: UserInfoBody,
+    /// Whether the account is disabled (no login, no refresh).
+    pub disabled: bool,
+}
+
+/// One page of `GET /api/admin/users`.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct UserPageBody {
+    /// Users in creation order, oldest first.
+    pub items: Vec<AdminUserBody>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// `PATCH /api/admin/users/{id}` body; absent fields stay as they are.
+#[derive(ToSchema)]
+pub struct AdminUpdateUserRequest {
+    /// The complete new role list (at least one role; names of `[a-z0-9_-]`, 1..=32 characters).
+    pub roles: Option<Vec<String>>,
+    /// Disable (ends every session; login answers `403 account_disabled`) or re-enable.
+    pub disabled: Option<bool>,
+}
+
+/// `POST /api/auth/api-keys` body.
+#[derive(ToSchema)]
+pub struct CreateApiKeyRequest {
+    /// A label for people, 1..=100 characters.
+    pub name: String,
+    /// Up to 20 scopes of `[a-z0-9:._-]` (at most 64 characters each); default `["profile:read"]`.
+    /// Portcullis knows `profile:read`, `profile:write`, `admin` and `introspect`.
+    pub scopes: Option<Vec<String>>,
+    /// RFC 3339; when the key stops working. Absent or null: never.
+    pub expires_at: Option<String>,
+}
+
+/// An API key as listed: never the secret.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct ApiKeyBody {
+    /// UUID v7.
+    pub api_key_id: String,
+    /// The owner's label.
+    pub name: String,
+    /// The key's first characters (`pc_` + 8), to recognise it.
+    pub prefix: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC, or null for never.
+    pub expires_at: Option<String>,
+    /// When it last authenticated a request (kept to the minute), or null.
+    pub last_used_at: Option<String>,
+}
+
+/// The answer to creating a key: the only time `key` is shown.
+#[derive(Serialize, ToSchema, Debug)]
+pub struct CreatedApiKeyBody {
+    /// UUID v7.
+    pub api_key_id: String,
+    /// The owner's label.
+    pub name: String,
+    /// The whole key. Shown this once; Portcullis keeps only its hash.
+    pub key: String,
+    /// The key's first characters (`pc_` + 8).
+    pub prefix: String,
+    /// What it may do.
+    pub scopes: Vec<String>,
+    /// RFC 3339 UTC.
+    pub created_at: String,
+    /// RFC 3339 UTC, or null for never.
+    pub expires_at: Option<String>,
+}
+
+/// `POST /api/auth/introspect` body (JSON or form).
+#[derive(ToSchema)]
+pub struct IntrospectRequest {
+    /// An API key or an access token.
+    pub token: String,
+    /// Ignored (RFC 7662 allows it).
+    pub token_type_hint: Option<String>,
+}
+
+/// RFC 7662 answer. When `active` is false nothing else is present.
+#[derive(Serialize, ToSchema, Debug, Default)]
+pub struct IntrospectionBody {
+    /// Whether the token or key is usable right now.
+    pub active: bool,
+    /// `api_key` or `access_token`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    /// The user id it acts as.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The user's email.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// Space-separated scopes: a key's own; for an access token what it reaches in
+    /// Portcullis (`profile:read profile:write`, plus `admin` for admins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// Expiry, seconds since the epoch; absent for a key that never expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// The user's roles.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub roles: Option<Vec<String>>,
+}

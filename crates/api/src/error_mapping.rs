@@ -3,9 +3,13 @@
 use actix_web::http::StatusCode;
 use portcullis_application::ports::PortError;
 use portcullis_application::{
-    CurrentUserError, ListSessionsError, LoginError, LogoutAllError, LogoutError, RefreshError, RevokeSessionError,
-    SignupError, UpdateProfileError,
+    ChangePasswordError, CurrentUserError, DeleteAccountError, ListSessionsError, LoginError, LogoutAllError,
+    LogoutError, RefreshError, ResendVerificationError, ResetPasswordError, RevokeSessionError, SignupError,
+    UpdateProfileError, VerifyEmailError,
 };
+
+use portcullis_application::commands::admin::{DeleteUserError, GetUserError, ListUsersError, UpdateUserError};
+use portcullis_application::commands::api_keys::{CreateApiKeyError, DeleteApiKeyError, ListApiKeysError};
 
 use crate::problem::ApiError;
 
@@ -111,7 +115,7 @@ impl From<UpdateProfileError> for ApiError {
     fn from(error: UpdateProfileError) -> Self {
         match error {
             UpdateProfileError::Validation(errors) => ApiError::validation(errors),
-            UpdateProfileError::UserNotFound => ApiError::unauthorized(true),
+            UpdateProfileError::UserNotFound => ApiError::not_found(),
             UpdateProfileError::Port(port) => port.into(),
         }
     }
@@ -119,4 +123,141 @@ impl From<UpdateProfileError> for ApiError {
 
 fn account_disabled() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "account_disabled", "This account has been disabled.")
+}
+
+fn forbidden_not_admin() -> ApiError {
+    ApiError::forbidden("This needs an active account with the `admin` role.")
+}
+
+fn last_admin() -> ApiError {
+    ApiError::conflict("This would leave no active admin; make another admin first.")
+}
+
+impl From<ListUsersError> for ApiError {
+    fn from(error: ListUsersError) -> Self {
+        match error {
+            ListUsersError::Forbidden => forbidden_not_admin(),
+            ListUsersError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<GetUserError> for ApiError {
+    fn from(error: GetUserError) -> Self {
+        match error {
+            GetUserError::Forbidden => forbidden_not_admin(),
+            GetUserError::NotFound => ApiError::not_found(),
+            GetUserError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<UpdateUserError> for ApiError {
+    fn from(error: UpdateUserError) -> Self {
+        match error {
+            UpdateUserError::Forbidden => forbidden_not_admin(),
+            UpdateUserError::NotFound => ApiError::not_found(),
+            UpdateUserError::Validation(errors) => ApiError::validation(errors),
+            UpdateUserError::SelfLockout => {
+                ApiError::conflict("An admin cannot disable or demote themself; ask another admin.")
+            }
+            UpdateUserError::LastAdmin => last_admin(),
+            UpdateUserError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<DeleteUserError> for ApiError {
+    fn from(error: DeleteUserError) -> Self {
+        match error {
+            DeleteUserError::Forbidden => forbidden_not_admin(),
+            DeleteUserError::NotFound => ApiError::not_found(),
+            DeleteUserError::LastAdmin => last_admin(),
+            DeleteUserError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<CreateApiKeyError> for ApiError {
+    fn from(error: CreateApiKeyError) -> Self {
+        match error {
+            CreateApiKeyError::Validation(errors) => ApiError::validation(errors),
+            CreateApiKeyError::NotFound => ApiError::not_found(),
+            CreateApiKeyError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<ListApiKeysError> for ApiError {
+    fn from(error: ListApiKeysError) -> Self {
+        match error {
+            ListApiKeysError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<DeleteApiKeyError> for ApiError {
+    fn from(error: DeleteApiKeyError) -> Self {
+        match error {
+            DeleteApiKeyError::NotFound => ApiError::not_found(),
+            DeleteApiKeyError::Port(port) => port.into(),
+        }
+    }
+}
+
+/// `403 invalid_credentials`: the caller is logged in, but the password they confirmed with is wrong.
+fn wrong_password() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "invalid_credentials", "The password is incorrect.")
+}
+
+impl From<ChangePasswordError> for ApiError {
+    fn from(error: ChangePasswordError) -> Self {
+        match error {
+            ChangePasswordError::Validation(errors) => ApiError::validation(errors),
+            ChangePasswordError::WeakPassword(weak) => ApiError::weak_password("new_password", weak.to_string()),
+            ChangePasswordError::InvalidCredentials => wrong_password(),
+            ChangePasswordError::NotFound => ApiError::not_found(),
+            ChangePasswordError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<ResetPasswordError> for ApiError {
+    fn from(error: ResetPasswordError) -> Self {
+        match error {
+            ResetPasswordError::InvalidToken => ApiError::invalid_token(),
+            ResetPasswordError::Validation(errors) => ApiError::validation(errors),
+            ResetPasswordError::WeakPassword(weak) => ApiError::weak_password("new_password", weak.to_string()),
+            ResetPasswordError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<VerifyEmailError> for ApiError {
+    fn from(error: VerifyEmailError) -> Self {
+        match error {
+            VerifyEmailError::InvalidToken => ApiError::invalid_token(),
+            VerifyEmailError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<ResendVerificationError> for ApiError {
+    fn from(error: ResendVerificationError) -> Self {
+        match error {
+            ResendVerificationError::NotFound => ApiError::not_found(),
+            ResendVerificationError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<DeleteAccountError> for ApiError {
+    fn from(error: DeleteAccountError) -> Self {
+        match error {
+            DeleteAccountError::InvalidCredentials => wrong_password(),
+            DeleteAccountError::LastAdmin => last_admin(),
+            DeleteAccountError::NotFound => ApiError::not_found(),
+            DeleteAccountError::Port(port) => port.into(),
+        }
+    }
 }

@@ -15,6 +15,7 @@ use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, web};
 use portcullis_infrastructure::hashing::HashingPool;
+use portcullis_infrastructure::mail::MailStats;
 use portcullis_infrastructure::persistence::DbPool;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
@@ -45,8 +46,14 @@ pub struct Metrics {
     db_connections: IntGauge,
     db_idle: IntGauge,
     db_max: IntGauge,
+    mail_sent: IntCounter,
+    mail_failed: IntCounter,
+    mail_queue: IntGauge,
     pool: DbPool,
     hashing: Arc<HashingPool>,
+    mail: MailStats,
+    /// Serialises scrapes, so two at once cannot both add the same mail-counter increase.
+    render_lock: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -65,7 +72,7 @@ impl Metrics {
     ///
     /// # Panics
     /// Never in practice: the metric definitions are constant and valid.
-    pub fn new(pool: DbPool, hashing: Arc<HashingPool>) -> Self {
+    pub fn new(pool: DbPool, hashing: Arc<HashingPool>, mail: MailStats) -> Self {
         let registry = Registry::new();
         let http_requests = register(
             &registry,
@@ -133,6 +140,23 @@ impl Metrics {
             &registry,
             IntGauge::new("portcullis_db_pool_max_size", "The most connections the pool opens").expect("valid metric"),
         );
+        let mail_sent = register(
+            &registry,
+            IntCounter::new("portcullis_mail_sent_total", "Messages handed to the mail folder or SMTP server")
+                .expect("valid metric"),
+        );
+        let mail_failed = register(
+            &registry,
+            IntCounter::new(
+                "portcullis_mail_failed_total",
+                "Messages given up on after every retry, or refused because the queue was full",
+            )
+            .expect("valid metric"),
+        );
+        let mail_queue = register(
+            &registry,
+            IntGauge::new("portcullis_mail_queue_depth", "Messages waiting for delivery").expect("valid metric"),
+        );
         let build_info = register(
             &registry,
             IntGaugeVec::new(Opts::new("portcullis_build_info", "Always 1; the version in a label"), &["version"])
@@ -158,8 +182,13 @@ impl Metrics {
             db_connections,
             db_idle,
             db_max,
+            mail_sent,
+            mail_failed,
+            mail_queue,
             pool,
             hashing,
+            mail,
+            render_lock: std::sync::Mutex::new(()),
         }
     }
 
@@ -189,11 +218,18 @@ impl Metrics {
 
     /// The registry in Prometheus text format, with the gauges read now.
     pub fn render(&self) -> String {
+        let _serialised = self.render_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let state = self.pool.state();
         self.db_connections.set(i64::from(state.connections));
         self.db_idle.set(i64::from(state.idle_connections));
         self.db_max.set(i64::from(self.pool.max_size()));
         self.hashing_queue.set(i64::try_from(self.hashing.queue_depth()).unwrap_or(i64::MAX));
+        // The mail queue counts on its own thread; bring the counters up to its totals.
+        let mail = self.mail.snapshot();
+        self.mail_sent.inc_by(mail.sent.saturating_sub(self.mail_sent.get()));
+        let failed = mail.failed.saturating_add(mail.rejected);
+        self.mail_failed.inc_by(failed.saturating_sub(self.mail_failed.get()));
+        self.mail_queue.set(i64::try_from(mail.queue_depth).unwrap_or(i64::MAX));
         let mut buffer = Vec::new();
         if let Err(error) = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::warn!(%error, "encoding the metrics failed");

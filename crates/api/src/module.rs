@@ -2,15 +2,19 @@
 
 use std::sync::Arc;
 
+use portcullis_application::account_mail::TemplatedAccountMailParameters;
 use portcullis_application::commands::login::LoginHandlerParameters;
 use portcullis_application::commands::refresh::RefreshHandlerParameters;
 use portcullis_application::ports::{StrengthPasswordPolicy, StrengthPasswordPolicyParameters, SystemClock};
 use portcullis_application::{
-    GetCurrentUserHandler, LoginHandler, LogoutHandler, RefreshHandler, SessionPolicy, SessionsHandler, SignupHandler,
-    UpdateProfileHandler,
+    AdminHandler, ApiKeysHandler, ChangePasswordHandler, DeleteAccountHandler, ForgotPasswordHandler,
+    GetCurrentUserHandler, IntrospectHandler, LoginHandler, LogoutHandler, RefreshHandler, ResendVerificationHandler,
+    ResetPasswordHandler, SessionPolicy, SessionsHandler, SignupHandler, TemplatedAccountMail, UpdateProfileHandler,
+    VerifyEmailHandler,
 };
 use portcullis_domain::{LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
+use portcullis_infrastructure::mail::{MailQueue, QueuedMailer, QueuedMailerParameters};
 use portcullis_infrastructure::persistence::{
     DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselLockoutStore, DieselLockoutStoreParameters,
     DieselRateLimiter, DieselRateLimiterParameters, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters,
@@ -29,7 +33,9 @@ module! {
             StrengthPasswordPolicy,
             SystemClock, DatabaseKeyRingReloader,
             SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, GetCurrentUserHandler, UpdateProfileHandler,
-            SessionsHandler,
+            SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler,
+            QueuedMailer, TemplatedAccountMail, VerifyEmailHandler, ResendVerificationHandler, ChangePasswordHandler,
+            ForgotPasswordHandler, ResetPasswordHandler, DeleteAccountHandler,
             DieselRateLimiter, DieselLockoutStore,
         ],
         providers = []
@@ -54,12 +60,26 @@ pub struct Infrastructure {
     pub rate_limit: Option<RateQuota>,
     /// The per-account lockout (`PORTCULLIS_LOCKOUT_THRESHOLD`, `PORTCULLIS_LOCKOUT_SECS`).
     pub lockout: LockoutPolicy,
+    /// The outgoing mail queue (`PORTCULLIS_MAIL_DIR` or `PORTCULLIS_SMTP_URL`).
+    pub mail: MailQueue,
+    /// The base of links in mail (`PORTCULLIS_PUBLIC_URL`).
+    pub public_url: String,
 }
 
 /// Builds the module. Every parameter of every component is set here; a test builds it.
 pub fn build_module(infrastructure: Infrastructure) -> AppModule {
-    let Infrastructure { pool, keys, hashing, token_settings, session_policy, min_password_score, rate_limit, lockout } =
-        infrastructure;
+    let Infrastructure {
+        pool,
+        keys,
+        hashing,
+        token_settings,
+        session_policy,
+        min_password_score,
+        rate_limit,
+        lockout,
+        mail,
+        public_url,
+    } = infrastructure;
     AppModule::builder()
         .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters { pool: pool.clone() })
         .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters { pool: pool.clone() })
@@ -85,5 +105,7 @@ pub fn build_module(infrastructure: Infrastructure) -> AppModule {
         .with_component_parameters::<StrengthPasswordPolicy>(StrengthPasswordPolicyParameters {
             min_score: min_password_score,
         })
+        .with_component_parameters::<QueuedMailer>(QueuedMailerParameters { queue: mail })
+        .with_component_parameters::<TemplatedAccountMail>(TemplatedAccountMailParameters { public_url })
         .build()
 }

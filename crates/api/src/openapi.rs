@@ -4,11 +4,15 @@ use actix_web::HttpResponse;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::dto::{FieldProblem, HealthBody, Problem, SessionBody, UserInfoBody};
+use crate::dto::{
+    AdminUpdateUserRequest, AdminUserBody, ApiKeyBody, ChangePasswordRequest, CreateApiKeyRequest, CreatedApiKeyBody,
+    DeleteAccountRequest, FieldProblem, ForgotPasswordRequest, HealthBody, IntrospectRequest, IntrospectionBody,
+    Problem, ResetPasswordRequest, SessionBody, UserInfoBody, UserPageBody, VerifyEmailRequest,
+};
 use crate::routes::discovery::OpenIdConfiguration;
 use crate::routes::oauth::{OAuthErrorBody, RevokeRequest, TokenRequest, TokenResponse};
 use crate::routes::sessions::SessionItem;
-use crate::routes::{auth, discovery, health, oauth, sessions};
+use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, sessions};
 
 /// Every endpoint of the service.
 #[derive(OpenApi)]
@@ -16,15 +20,22 @@ use crate::routes::{auth, discovery, health, oauth, sessions};
     info(title = "Portcullis", description = "Authentication service: signup, login, rotating refresh tokens, cookies or Bearer."),
     paths(
         auth::signup, auth::login, auth::refresh, auth::logout, auth::current_user, auth::update_current_user,
+        account::delete_account, account::change_password, account::forgot_password, account::reset_password,
+        account::verify_email, account::resend_verification,
         sessions::list, sessions::revoke, sessions::logout_all,
+        api_keys::create, api_keys::list, api_keys::delete, introspect::introspect,
+        admin::list, admin::get, admin::update, admin::delete,
         oauth::token, oauth::revoke,
         discovery::jwks, discovery::openid_configuration, health::live, health::ready, openapi_json,
         crate::metrics::metrics,
     ),
     components(schemas(UserInfoBody, SessionBody, SessionItem, OpenIdConfiguration, Problem, FieldProblem, HealthBody,
-        TokenRequest, RevokeRequest, TokenResponse, OAuthErrorBody)),
+        TokenRequest, RevokeRequest, TokenResponse, OAuthErrorBody, ChangePasswordRequest, ForgotPasswordRequest,
+        ResetPasswordRequest, VerifyEmailRequest, DeleteAccountRequest, AdminUserBody, UserPageBody,
+        AdminUpdateUserRequest, CreateApiKeyRequest, ApiKeyBody, CreatedApiKeyBody, IntrospectRequest,
+        IntrospectionBody)),
     modifiers(&SecuritySchemes),
-    tags((name = "auth"), (name = "sessions"), (name = "oauth"), (name = "discovery"), (name = "health"), (name = "meta"))
+    tags((name = "auth"), (name = "account"), (name = "sessions"), (name = "api-keys"), (name = "admin"), (name = "oauth"), (name = "discovery"), (name = "health"), (name = "meta"))
 )]
 pub struct ApiDoc;
 
@@ -39,6 +50,8 @@ impl Modify for SecuritySchemes {
         );
         components
             .add_security_scheme("cookie", SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new("access_token"))));
+        components
+            .add_security_scheme("api_key", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))));
     }
 }
 

@@ -117,6 +117,25 @@ impl ApiError {
         Self::new(StatusCode::FORBIDDEN, "csrf_failed", detail)
     }
 
+    /// `403 forbidden`: authenticated, but not allowed to do this.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+    }
+
+    /// `409 conflict`: the change would break a rule about the current state.
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "conflict", detail)
+    }
+
+    /// `400 invalid_token`: a mailed token that is unknown, used or expired.
+    pub fn invalid_token() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_token",
+            "This link is invalid, already used or expired; ask for a new one.",
+        )
+    }
+
     /// `503 unavailable` with `Retry-After`.
     pub fn unavailable(retry_after: u64) -> Self {
         let mut error = Self::new(

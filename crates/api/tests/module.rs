@@ -4,17 +4,20 @@ use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
 use portcullis_api::{Infrastructure, build_module};
+use portcullis_application::ports::Mailer;
 use portcullis_application::ports::{
     Clock, DatabaseProbe, LockoutStore, PasswordHasher, PasswordPolicy, RateLimiter, TokenService, UnitOfWorkFactory,
 };
 use portcullis_application::{
-    GetCurrentUserUseCase, LoginUseCase, LogoutUseCase, RefreshUseCase, SessionPolicy, SignupUseCase,
-    UpdateProfileUseCase,
+    AccountMail, AdminUseCase, ApiKeysUseCase, ChangePasswordUseCase, DeleteAccountUseCase, ForgotPasswordUseCase,
+    GetCurrentUserUseCase, IntrospectUseCase, LoginUseCase, LogoutUseCase, RefreshUseCase, ResendVerificationUseCase,
+    ResetPasswordUseCase, SessionPolicy, SessionsUseCase, SignupUseCase, UpdateProfileUseCase, VerifyEmailUseCase,
 };
 use portcullis_domain::{
     BcryptCost, Email, LockoutPolicy, MinPasswordScore, PlainPassword, RateQuota, UserId, UserName, WeakPassword,
 };
 use portcullis_infrastructure::hashing::HashingPool;
+use portcullis_infrastructure::mail::{MailSettings, MailTransport, build_mailer};
 use portcullis_infrastructure::persistence::{PoolSettings, connect, run_migrations};
 use portcullis_infrastructure::tokens::{JwksSource, TokenSettings, ensure_signing_key, load_key_ring};
 use shaku::HasComponent;
@@ -41,6 +44,12 @@ fn production_module_builds_and_resolves_every_component() {
         min_password_score: MinPasswordScore::DEFAULT,
         rate_limit: RateQuota::per_minute(2),
         lockout: LockoutPolicy::default(),
+        mail: build_mailer(&MailSettings {
+            from: "Portcullis <no-reply@localhost>".into(),
+            transport: MailTransport::Directory(dir.join("mail")),
+        })
+        .expect("mail folder"),
+        public_url: "http://localhost:8080".into(),
     });
 
     let _: Arc<dyn UnitOfWorkFactory> = module.resolve();
@@ -57,6 +66,18 @@ fn production_module_builds_and_resolves_every_component() {
     let _: Arc<dyn LogoutUseCase> = module.resolve();
     let _: Arc<dyn UpdateProfileUseCase> = module.resolve();
     let _: Arc<dyn GetCurrentUserUseCase> = module.resolve();
+    let _: Arc<dyn SessionsUseCase> = module.resolve();
+    let _: Arc<dyn AdminUseCase> = module.resolve();
+    let _: Arc<dyn ApiKeysUseCase> = module.resolve();
+    let _: Arc<dyn IntrospectUseCase> = module.resolve();
+    let _: Arc<dyn VerifyEmailUseCase> = module.resolve();
+    let _: Arc<dyn ResendVerificationUseCase> = module.resolve();
+    let _: Arc<dyn ChangePasswordUseCase> = module.resolve();
+    let _: Arc<dyn ForgotPasswordUseCase> = module.resolve();
+    let _: Arc<dyn ResetPasswordUseCase> = module.resolve();
+    let _: Arc<dyn DeleteAccountUseCase> = module.resolve();
+    let _: Arc<dyn AccountMail> = module.resolve();
+    let _: Arc<dyn Mailer> = module.resolve();
     let probe: Arc<dyn DatabaseProbe> = module.resolve();
     probe.check().expect("database answers");
     let jwks: Arc<dyn JwksSource> = module.resolve();

@@ -363,7 +363,8 @@ impl ApiKeyRepository for InMemoryApiKeys<'_> {
     }
 
     fn keys_of_user(&mut self, user_id: UserId) -> Result<Vec<ApiKey>, PortError> {
-        let mut keys: Vec<ApiKey> = self.state.api_keys.values().filter(|key| key.user_id == user_id).cloned().collect();
+        let mut keys: Vec<ApiKey> =
+            self.state.api_keys.values().filter(|key| key.user_id == user_id).cloned().collect();
         keys.sort_by_key(|key| (key.created_at, key.id));
         Ok(keys)
     }

@@ -16,9 +16,33 @@ pub mod in_memory;
 pub mod ports;
 mod validation;
 
+pub use account_mail::{AccountMail, RESET_TOKEN_TTL, TemplatedAccountMail, VERIFICATION_TOKEN_TTL};
+pub use commands::admin::{
+    AdminHandler, AdminUseCase, AdminUserView, DeleteUserError, GetUserError, ListUsersError, ListUsersQuery,
+    UpdateUserCommand, UpdateUserError, UserPage,
+};
+pub use commands::api_keys::{
+    ApiKeyAuthError, ApiKeyPrincipal, ApiKeysHandler, ApiKeysUseCase, CreateApiKeyCommand, CreateApiKeyError,
+    CreatedApiKey, DeleteApiKeyError, ListApiKeysError,
+};
 pub use commands::current_user::{CurrentUserError, GetCurrentUser, GetCurrentUserHandler, GetCurrentUserUseCase};
+pub use commands::delete_account::{
+    DeleteAccountCommand, DeleteAccountError, DeleteAccountHandler, DeleteAccountUseCase,
+};
+pub use commands::email_verification::{
+    ResendOutcome, ResendVerificationCommand, ResendVerificationError, ResendVerificationHandler,
+    ResendVerificationUseCase, VerifyEmailCommand, VerifyEmailError, VerifyEmailHandler, VerifyEmailUseCase,
+};
+pub use commands::introspect::{
+    ActiveToken, IntrospectError, IntrospectHandler, IntrospectUseCase, Introspection, TokenKind,
+};
 pub use commands::login::{LoginCommand, LoginError, LoginHandler, LoginOutcome, LoginUseCase};
 pub use commands::logout::{LogoutCommand, LogoutError, LogoutHandler, LogoutUseCase};
+pub use commands::passwords::{
+    ChangePasswordCommand, ChangePasswordError, ChangePasswordHandler, ChangePasswordUseCase, ForgotPasswordCommand,
+    ForgotPasswordError, ForgotPasswordHandler, ForgotPasswordUseCase, ResetPasswordCommand, ResetPasswordError,
+    ResetPasswordHandler, ResetPasswordUseCase,
+};
 pub use commands::refresh::{RefreshCommand, RefreshError, RefreshHandler, RefreshUseCase};
 pub use commands::sessions::{
     ListSessionsError, LogoutAllError, RevokeSessionError, SessionView, SessionsHandler, SessionsUseCase,

@@ -146,8 +146,8 @@ impl ApiKeySecret {
         let text = self.0.expose();
         let end = API_KEY_MARKER.len() + PREFIX_CHARS;
         let random = text.strip_prefix(API_KEY_MARKER)?;
-        let shaped = random.len() > PREFIX_CHARS
-            && random.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let shaped =
+            random.len() > PREFIX_CHARS && random.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         shaped.then(|| &text[..end])
     }
 

@@ -63,7 +63,6 @@ impl SecretHash {
     }
 }
 
-
 /// A refresh token as handed to a client.
 pub type RefreshTokenSecret = OpaqueSecret;
 /// What is stored of a refresh token.

@@ -61,8 +61,10 @@ impl HashingPool {
         let queued = Arc::clone(&self.queued);
         queued.fetch_add(1, Ordering::Relaxed);
         let job: Job = Box::new(move || {
-            let _ = reply.send(task());
+            let result = task();
+            // Counted out before the answer, so a caller that has its answer sees the new depth.
             queued.fetch_sub(1, Ordering::Relaxed);
+            let _ = reply.send(result);
         });
         match self.jobs.try_send(job) {
             Ok(()) => answer.recv().map_err(|_| PortError::Internal("hashing thread stopped".into())),

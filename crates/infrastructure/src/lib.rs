@@ -5,7 +5,10 @@
 //!   repositories; the rate limiter and lockout store, shared by every instance.
 //! - [`tokens`]: Ed25519 signing keys kept in the database, EdDSA JWT access tokens, JWKS.
 //! - [`hashing`]: a bounded pool of password-hashing threads.
+//! - [`mail`]: mail as `.eml` files in a folder or over SMTP, delivered from a bounded
+//!   queue by a background thread with retries.
 
 pub mod hashing;
+pub mod mail;
 pub mod persistence;
 pub mod tokens;

@@ -9,6 +9,7 @@ pub mod cookies;
 pub mod database;
 pub mod http;
 pub mod jwt;
+pub mod mail;
 pub mod problem;
 
 use std::future::Future;
@@ -180,6 +181,18 @@ impl TestApp {
         &self.inner.database
     }
 
+    /// The folder the server writes its mail to.
+    pub fn mail_dir(&self) -> std::path::PathBuf {
+        std::path::PathBuf::from(&self.inner.config.mail_dir)
+    }
+
+    /// Waits for the next mail to `address` (beyond the `already` it had) and returns the
+    /// token of its link to `path` (`/verify-email`, `/reset-password`).
+    pub async fn mailed_token(&self, address: &str, already: usize, path: &str) -> String {
+        let mail = mail::wait_for_mail(&self.mail_dir(), address, already).await;
+        mail.token_for(path).unwrap_or_else(|| panic!("the mail to {address} has a {path} link: {}", mail.text))
+    }
+
     /// Another running instance on the same database and configuration (as a second replica
     /// behind a load balancer would be). Stop it with [`TestApp::stop`].
     pub async fn another_instance(&self) -> TestApp {
@@ -338,6 +351,22 @@ impl Browser {
     pub async fn patch_profile(&mut self, body: &Value) -> TestResponse {
         let csrf = self.cookie("csrf_token").expect("the browser holds a csrf_token cookie").to_owned();
         let request = self.request(Method::PATCH, "/api/auth/current-user").header("X-CSRF-Token", csrf).json(body);
+        self.send(request).await
+    }
+
+    /// A `method path` request carrying the cookies and `X-CSRF-Token` from the `csrf_token` cookie.
+    pub fn csrf_request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let csrf = self.cookie("csrf_token").expect("the browser holds a csrf_token cookie").to_owned();
+        self.request(method, path).header("X-CSRF-Token", csrf)
+    }
+
+    /// `method path` with a JSON body and the CSRF header.
+    pub async fn send_csrf(&mut self, method: Method, path: &str, body: Option<&Value>) -> TestResponse {
+        let request = self.csrf_request(method, path);
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
         self.send(request).await
     }
 

@@ -10,11 +10,11 @@ use portcullis_application::{
     LogoutUseCase, RefreshCommand, RefreshError, RefreshUseCase, SignupCommand, SignupUseCase, UpdateProfileCommand,
     UpdateProfileUseCase, ValidationErrors,
 };
-use portcullis_domain::{RefreshTokenSecret, SecretString};
+use portcullis_domain::{RefreshTokenSecret, Scope, SecretString};
 use shaku::HasComponent;
 
 use crate::app::AppState;
-use crate::auth::{AuthMethod, Authenticated, bearer_token};
+use crate::auth::{AuthMethod, Caller, bearer_token};
 use crate::body::JsonObject;
 use crate::client_ip::session_metadata;
 use crate::cookies::{self, REFRESH_COOKIE};
@@ -135,43 +135,52 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     Ok(response.finish())
 }
 
-/// The caller's user object, read from the access token alone (no database).
+/// The caller's user object: read from the access token alone (no database), or, for an
+/// API key with scope `profile:read`, the key's owner as stored now.
 #[utoipa::path(get, path = "/api/auth/current-user", tag = "auth",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The authenticated user", body = UserInfoBody),
         (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "forbidden: an API key without scope `profile:read`", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
-pub async fn current_user(auth: Authenticated) -> HttpResponse {
-    HttpResponse::Ok().json(UserInfoBody::from(&auth.claims.user))
+pub async fn current_user(caller: Caller) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(Scope::PROFILE_READ)?;
+    let user = match &caller {
+        Caller::User(auth) => &auth.claims.user,
+        Caller::Key(key) => &key.user,
+    };
+    Ok(HttpResponse::Ok().json(UserInfoBody::from(user)))
 }
 
 /// Change the caller's name or avatar. Cookie callers send `X-CSRF-Token` and get a fresh
-/// access cookie carrying the new data.
+/// access cookie carrying the new data; an API key needs scope `profile:write`.
 #[utoipa::path(patch, path = "/api/auth/current-user", tag = "auth",
-    security(("bearer" = []), ("cookie" = [])),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     request_body(content = crate::dto::UpdateProfileRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated user", body = UserInfoBody),
         (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "csrf_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "csrf_failed, or forbidden (an API key without scope `profile:write`)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: the account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn update_current_user(
     state: web::Data<AppState>,
-    auth: Authenticated,
+    caller: Caller,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_scope(Scope::PROFILE_WRITE)?;
     let mut errors = ValidationErrors::new();
     let name = body.optional_string("name", &mut errors);
     let avatar_url = body.optional_string("avatar_url", &mut errors);
     if name == Some(None) {
         errors.add("name", "required", "name cannot be null");
     }
-    let command = UpdateProfileCommand { user_id: Some(auth.claims.user.user_id), name: name.flatten(), avatar_url };
+    let command = UpdateProfileCommand { user_id: Some(caller.user_id()), name: name.flatten(), avatar_url };
     if !errors.is_empty() {
         if let Err(rules) = command.validate() {
             errors.merge_new_fields(rules);
@@ -182,12 +191,14 @@ pub async fn update_current_user(
     let user = web::block(move || handler.handle(command)).await??;
 
     let mut response = HttpResponse::build(StatusCode::OK);
-    if auth.method == AuthMethod::Cookie {
+    let cookie_session = match &caller {
+        Caller::User(auth) if auth.method == AuthMethod::Cookie => Some(auth.claims.session_id),
+        _ => None,
+    };
+    if let Some(session_id) = cookie_session {
         let tokens: &dyn TokenService = state.module.resolve_ref();
         let clock: &dyn Clock = state.module.resolve_ref();
-        let access = tokens
-            .issue_access_token(&user, auth.claims.session_id, clock.now())
-            .map_err(|e| ApiError::internal(&e))?;
+        let access = tokens.issue_access_token(&user, session_id, clock.now()).map_err(|e| ApiError::internal(&e))?;
         cookies::set_access(&mut response, &state.settings, access.token.expose());
     }
     Ok(response.json(UserInfoBody::from(&user)))

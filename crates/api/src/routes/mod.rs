@@ -1,7 +1,11 @@
 //! Route handlers, grouped by what they serve.
 
+pub mod account;
+pub mod admin;
+pub mod api_keys;
 pub mod auth;
 pub mod discovery;
 pub mod health;
+pub mod introspect;
 pub mod oauth;
 pub mod sessions;

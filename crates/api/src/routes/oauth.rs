@@ -67,6 +67,11 @@ pub struct OAuthErrorBody {
 }
 
 impl OAuthError {
+    /// The sentence for people.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
     /// An error with a status, an RFC 6749 `error` code and a description.
     pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
         Self { status, error, description: description.into(), retry_after: None, allow: None }
@@ -252,8 +257,11 @@ fn body_kind(req: &HttpRequest) -> Option<BodyKind> {
     }
 }
 
+/// The description of the error for a body over 64 KiB.
+pub(crate) const TOO_LARGE: &str = "The body is larger than 64 KiB.";
+
 fn too_large() -> OAuthError {
-    OAuthError::invalid_request("The body is larger than 64 KiB.")
+    OAuthError::invalid_request(TOO_LARGE)
 }
 
 impl OAuthParams {

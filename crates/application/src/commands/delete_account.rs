@@ -1,1 +1,93 @@
-//! (being written)
+//! `DeleteAccountCommand`: a user deletes their own account.
+
+use std::sync::Arc;
+
+use portcullis_domain::{PlainPassword, SecretString, UserId};
+use shaku::Component;
+
+use crate::ports::{PasswordHasher, PortError, UnitOfWorkFactory};
+
+/// Input of an account deletion by its owner.
+#[derive(Clone, Debug)]
+pub struct DeleteAccountCommand {
+    /// Whose account (from the verified access token).
+    pub user_id: UserId,
+    /// The account's password, as typed, to confirm.
+    pub password: SecretString,
+}
+
+/// Why an account could not be deleted.
+#[derive(Debug, thiserror::Error)]
+pub enum DeleteAccountError {
+    /// The password is wrong.
+    #[error("the password is wrong")]
+    InvalidCredentials,
+    /// The user is the last active administrator; deleting them would leave none.
+    #[error("the last active administrator cannot be deleted")]
+    LastAdmin,
+    /// The user no longer exists.
+    #[error("user not found")]
+    NotFound,
+    /// Storage or hashing failed.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+/// Handles [`DeleteAccountCommand`].
+#[derive(Component)]
+#[shaku(interface = DeleteAccountUseCase)]
+pub struct DeleteAccountHandler {
+    #[shaku(inject)]
+    units: Arc<dyn UnitOfWorkFactory>,
+    #[shaku(inject)]
+    hasher: Arc<dyn PasswordHasher>,
+}
+
+/// Deletes one's own account. Implemented by [`DeleteAccountHandler`]; the HTTP layer and embedders call it through this trait.
+pub trait DeleteAccountUseCase: shaku::Interface {
+    /// Checks the password (outside any transaction), then in one unit of work refuses if the
+    /// user is the last active admin, and deletes the user with everything of theirs:
+    /// sessions, refresh tokens, API keys and pending mailed tokens.
+    ///
+    /// # Errors
+    /// See [`DeleteAccountError`].
+    fn handle(&self, command: DeleteAccountCommand) -> Result<(), DeleteAccountError>;
+}
+
+impl DeleteAccountHandler {
+    /// Builds the handler from its ports.
+    pub fn new(units: Arc<dyn UnitOfWorkFactory>, hasher: Arc<dyn PasswordHasher>) -> Self {
+        Self { units, hasher }
+    }
+}
+
+impl DeleteAccountUseCase for DeleteAccountHandler {
+    fn handle(&self, command: DeleteAccountCommand) -> Result<(), DeleteAccountError> {
+        let user_id = command.user_id;
+        let mut unit = self.units.begin()?;
+        let user = unit.users().find_by_id(user_id)?.ok_or(DeleteAccountError::NotFound)?;
+        unit.commit()?;
+
+        // A password that breaks the length rules cannot be the stored one.
+        let matches = match PlainPassword::parse(command.password.expose()) {
+            Ok(password) => self.hasher.verify(&password, &user.password)?,
+            Err(_) => false,
+        };
+        if !matches {
+            tracing::info!(%user_id, "account deletion refused: wrong password");
+            return Err(DeleteAccountError::InvalidCredentials);
+        }
+
+        let mut unit = self.units.begin()?;
+        let user = unit.users().find_by_id(user_id)?.ok_or(DeleteAccountError::NotFound)?;
+        if user.is_active_admin() && unit.users().count_active_admins()? <= 1 {
+            return Err(DeleteAccountError::LastAdmin);
+        }
+        if !unit.users().delete(user_id)? {
+            return Err(DeleteAccountError::NotFound);
+        }
+        unit.commit()?;
+        tracing::info!(%user_id, "account deleted by its owner");
+        Ok(())
+    }
+}

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use portcullis_domain::{
-    AvatarUrl, Email, NewUser, PlainPassword, Roles, SecretString, User, UserInfo, UserName, WeakPassword,
+    AccountToken, AccountTokenPurpose, AvatarUrl, Email, NewUser, PlainPassword, Roles, SecretString, User, UserInfo,
+    UserName, WeakPassword,
 };
 use shaku::Component;
 
-use crate::ports::{AddUserError, Clock, PasswordHasher, PasswordPolicy, PortError, UnitOfWorkFactory};
+use crate::account_mail::{AccountMail, VERIFICATION_TOKEN_TTL, log_mail_failure};
+use crate::ports::{AddUserError, Clock, PasswordHasher, PasswordPolicy, PortError, TokenService, UnitOfWorkFactory};
 use crate::validation::ValidationErrors;
 
 /// Input of a signup, as received; the handler validates it.
@@ -89,12 +91,19 @@ pub struct SignupHandler {
     password_policy: Arc<dyn PasswordPolicy>,
     #[shaku(inject)]
     clock: Arc<dyn Clock>,
+    #[shaku(inject)]
+    tokens: Arc<dyn TokenService>,
+    #[shaku(inject)]
+    account_mail: Arc<dyn AccountMail>,
 }
 
 /// Signs a user up. Implemented by [`SignupHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait SignupUseCase: shaku::Interface {
     /// Validates the input, checks the password against the [`PasswordPolicy`], hashes it
-    /// (outside any transaction) and stores the user with role `user`.
+    /// (outside any transaction) and stores the user with role `user`, unverified, together
+    /// with an email-verification token (24 hours) in the same unit of work. After the
+    /// commit, the token is mailed to the new address; a mail that cannot be sent is logged
+    /// and does not fail the signup (the user can ask for another).
     ///
     /// # Errors
     /// See [`SignupError`].
@@ -114,14 +123,19 @@ impl SignupHandler {
         hasher: Arc<dyn PasswordHasher>,
         password_policy: Arc<dyn PasswordPolicy>,
         clock: Arc<dyn Clock>,
+        tokens: Arc<dyn TokenService>,
+        account_mail: Arc<dyn AccountMail>,
     ) -> Self {
-        Self { units, hasher, password_policy, clock }
+        Self { units, hasher, password_policy, clock, tokens, account_mail }
     }
 }
 
 impl SignupUseCase for SignupHandler {
     /// Validates the input, checks the password against the [`PasswordPolicy`], hashes it
-    /// (outside any transaction) and stores the user with role `user`.
+    /// (outside any transaction) and stores the user with role `user`, unverified, together
+    /// with an email-verification token (24 hours) in the same unit of work. After the
+    /// commit, the token is mailed to the new address; a mail that cannot be sent is logged
+    /// and does not fail the signup (the user can ask for another).
     ///
     /// # Errors
     /// See [`SignupError`].
@@ -137,15 +151,31 @@ impl SignupUseCase for SignupHandler {
         let ValidSignup { name, email, password, avatar_url } = command.validate().map_err(SignupError::Validation)?;
         self.password_policy.check(&password, &name, &email).map_err(SignupError::WeakPassword)?;
         let password = self.hasher.hash(&password)?;
-        let user = User::create(NewUser { name, email, password, avatar_url, roles }, self.clock.now());
+        let now = self.clock.now();
+        let user = User::create(NewUser { name, email, password, avatar_url, roles }, now);
+        let secret = self.tokens.generate_secret();
+        let verification = AccountToken::issue(
+            &secret,
+            user.id,
+            AccountTokenPurpose::VerifyEmail,
+            user.email.as_str(),
+            now,
+            VERIFICATION_TOKEN_TTL,
+        );
 
         let mut unit = self.units.begin()?;
         unit.users().add(&user).map_err(|error| match error {
             AddUserError::EmailTaken => SignupError::EmailTaken,
             AddUserError::Port(port) => SignupError::Port(port),
         })?;
+        unit.account_tokens().add(&verification)?;
         unit.commit()?;
         tracing::info!(user_id = %user.id, "user signed up");
+        log_mail_failure(
+            AccountTokenPurpose::VerifyEmail,
+            user.id,
+            self.account_mail.send_verification(&user, &secret),
+        );
         Ok(user.info())
     }
 }

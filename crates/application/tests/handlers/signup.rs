@@ -1,10 +1,13 @@
 use std::sync::Arc;
 
+use chrono::Duration;
 use portcullis_application::ports::{PasswordPolicy, PortError, StrengthPasswordPolicy};
 use portcullis_application::{SignupError, SignupUseCase};
-use portcullis_domain::{Email, MinPasswordScore, PlainPassword, Role, Roles, UserName, WeakPassword};
+use portcullis_domain::{
+    AccountTokenPurpose, Email, MinPasswordScore, PlainPassword, Role, Roles, SecretHash, UserName, WeakPassword,
+};
 
-use crate::support::{Bench, PASSWORD, field_codes, signup_command};
+use crate::support::{Bench, PASSWORD, PUBLIC_URL, field_codes, signup_command, token_in};
 
 #[test]
 fn signup_stores_a_user_with_role_user_and_a_lower_cased_email() {
@@ -200,4 +203,65 @@ fn signup_asks_the_configured_policy_with_the_validated_name_and_email() {
     };
     assert_eq!(weak.to_string(), "nothing is good enough for Ada <ada@example.com>");
     assert!(bench.store.users().is_empty());
+}
+
+#[test]
+fn signup_stores_a_verification_token_by_hash_and_mails_its_link() {
+    let bench = Bench::new();
+    let info = bench.signup("Ada <b>&</b>", "ada@example.com");
+
+    let mails = bench.mailer.sent_to("ada@example.com");
+    assert_eq!(mails.len(), 1);
+    let mail = &mails[0];
+    assert_eq!(mail.to_name, "Ada <b>&</b>");
+    assert_eq!(mail.subject, "Confirm your email address");
+    let token = token_in(&mail.text);
+    let link = format!("{PUBLIC_URL}/verify-email?token={token}");
+    assert!(mail.text.contains(&link), "{}", mail.text);
+    assert!(mail.html.contains(&format!("href=\"{link}\"")), "{}", mail.html);
+    assert!(mail.text.contains("24 hours") && mail.html.contains("24 hours"));
+    assert!(mail.text.contains("If you did not ask for this, ignore this mail"));
+    assert!(mail.html.contains("Hello Ada &lt;b&gt;&amp;&lt;/b&gt;,"), "{}", mail.html);
+    assert!(!mail.html.contains("<b>&</b>"));
+    assert!(!format!("{mail:?}").contains(&token), "Debug of a mail hides the token");
+
+    let stored = bench.store.account_tokens();
+    assert_eq!(stored.len(), 1);
+    let stored = &stored[0];
+    assert_eq!(stored.hash, SecretHash::of(&token));
+    assert_eq!(stored.user_id, info.user_id);
+    assert_eq!(stored.purpose, AccountTokenPurpose::VerifyEmail);
+    assert_eq!(stored.email, "ada@example.com");
+    assert_eq!(stored.expires_at, bench.now() + Duration::hours(24));
+    assert!(stored.used_at.is_none());
+    assert!(!format!("{stored:?}").contains(&token), "only the hash is stored");
+}
+
+#[test]
+fn signup_succeeds_and_is_committed_when_the_mail_cannot_be_sent() {
+    let bench = Bench::new();
+    bench.mailer.set_failing(true);
+    let info = bench
+        .signup_handler()
+        .handle(signup_command("Ada", "ada@example.com", PASSWORD, None))
+        .expect("a mail failure does not fail the signup");
+    assert!(bench.mailer.sent().is_empty());
+    assert_eq!(bench.store.users().len(), 1);
+    assert_eq!(bench.store.account_tokens().len(), 1, "the token is committed; the user can ask for another mail");
+    assert_eq!(bench.store.account_tokens()[0].user_id, info.user_id);
+}
+
+#[test]
+fn a_failed_signup_sends_no_mail_and_stores_no_token() {
+    let bench = Bench::new();
+    bench.signup("Ada", "ada@example.com");
+    let result = bench.signup_handler().handle(signup_command("Impostor", "ada@example.com", PASSWORD, None));
+    assert!(matches!(result, Err(SignupError::EmailTaken)), "{result:?}");
+    assert_eq!(bench.mailer.sent().len(), 1);
+    assert_eq!(bench.store.account_tokens().len(), 1);
+
+    bench.store.set_failing_commits(true);
+    let result = bench.signup_handler().handle(signup_command("Bo", "bo@example.com", PASSWORD, None));
+    assert!(matches!(result, Err(SignupError::Port(_))), "{result:?}");
+    assert!(bench.mailer.sent_to("bo@example.com").is_empty(), "no mail for an uncommitted signup");
 }

@@ -3,9 +3,15 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemoryLockoutStore, InMemoryStore};
+use portcullis_application::account_mail::{AccountMail, TemplatedAccountMail};
+use portcullis_application::commands::delete_account::DeleteAccountHandler;
+use portcullis_application::commands::email_verification::{ResendVerificationHandler, VerifyEmailHandler};
+use portcullis_application::commands::passwords::{ChangePasswordHandler, ForgotPasswordHandler, ResetPasswordHandler};
+use portcullis_application::in_memory::{
+    FakeTokenService, FixedClock, InMemoryLockoutStore, InMemoryMailer, InMemoryStore,
+};
 use portcullis_application::ports::{
-    Clock, InlinePasswordHasher, PasswordHasher, PasswordPolicy, StrengthPasswordPolicy, TokenService,
+    Clock, InlinePasswordHasher, OutgoingMail, PasswordHasher, PasswordPolicy, StrengthPasswordPolicy, TokenService,
     UnitOfWorkFactory,
 };
 use portcullis_application::{
@@ -20,6 +26,9 @@ use portcullis_domain::{
 /// The password every bench user signs up with.
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// Where the bench's mails link to.
+pub const PUBLIC_URL: &str = "http://localhost:8080";
+
 /// One store, one clock, one token service, one hasher, shared by all handlers of a test.
 pub struct Bench {
     pub store: InMemoryStore,
@@ -31,6 +40,8 @@ pub struct Bench {
     pub policy: SessionPolicy,
     /// Failed-login records, for handlers made with [`Bench::login_handler_with_lockout`].
     pub lockouts: InMemoryLockoutStore,
+    /// Every mail the handlers sent, through a [`TemplatedAccountMail`] linking to [`PUBLIC_URL`].
+    pub mailer: InMemoryMailer,
 }
 
 impl Bench {
@@ -44,7 +55,8 @@ impl Bench {
         let hasher = Arc::new(InlinePasswordHasher::new(BcryptCost::new(4).expect("cost 4 is valid")).expect("hasher"));
         let password_policy = Arc::new(StrengthPasswordPolicy::default());
         let lockouts = InMemoryLockoutStore::new();
-        Self { store: InMemoryStore::new(), clock, tokens, hasher, password_policy, policy, lockouts }
+        let mailer = InMemoryMailer::new();
+        Self { store: InMemoryStore::new(), clock, tokens, hasher, password_policy, policy, lockouts, mailer }
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -67,8 +79,53 @@ impl Bench {
         self.hasher.clone()
     }
 
+    fn account_mail_port(&self) -> Arc<dyn AccountMail> {
+        Arc::new(TemplatedAccountMail::new(Arc::new(self.mailer.clone()), PUBLIC_URL))
+    }
+
     pub fn signup_handler(&self) -> SignupHandler {
-        SignupHandler::new(self.units(), self.hasher_port(), self.password_policy.clone(), self.clock_port())
+        SignupHandler::new(
+            self.units(),
+            self.hasher_port(),
+            self.password_policy.clone(),
+            self.clock_port(),
+            self.token_port(),
+            self.account_mail_port(),
+        )
+    }
+
+    pub fn verify_email_handler(&self) -> VerifyEmailHandler {
+        VerifyEmailHandler::new(self.units(), self.clock_port())
+    }
+
+    pub fn resend_verification_handler(&self) -> ResendVerificationHandler {
+        ResendVerificationHandler::new(self.units(), self.token_port(), self.clock_port(), self.account_mail_port())
+    }
+
+    pub fn change_password_handler(&self) -> ChangePasswordHandler {
+        ChangePasswordHandler::new(self.units(), self.hasher_port(), self.password_policy.clone(), self.clock_port())
+    }
+
+    pub fn forgot_password_handler(&self) -> ForgotPasswordHandler {
+        ForgotPasswordHandler::new(self.units(), self.token_port(), self.clock_port(), self.account_mail_port())
+    }
+
+    pub fn reset_password_handler(&self) -> ResetPasswordHandler {
+        ResetPasswordHandler::new(self.units(), self.hasher_port(), self.password_policy.clone(), self.clock_port())
+    }
+
+    pub fn delete_account_handler(&self) -> DeleteAccountHandler {
+        DeleteAccountHandler::new(self.units(), self.hasher_port())
+    }
+
+    /// The last mail sent to `address`.
+    pub fn last_mail_to(&self, address: &str) -> OutgoingMail {
+        self.mailer.sent_to(address).pop().unwrap_or_else(|| panic!("a mail was sent to {address}"))
+    }
+
+    /// The token in the link of the last mail sent to `address`.
+    pub fn token_mailed_to(&self, address: &str) -> SecretString {
+        SecretString::new(token_in(&self.last_mail_to(address).text))
     }
 
     pub fn login_handler(&self) -> LoginHandler {
@@ -124,6 +181,12 @@ impl Bench {
         unit.users().update(&user).expect("updates");
         unit.commit().expect("commits");
     }
+}
+
+/// The token of the first `?token=` link in `text`.
+pub fn token_in(text: &str) -> String {
+    let (_, rest) = text.split_once("?token=").expect("the mail has a link with a token");
+    rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_').collect()
 }
 
 pub fn signup_command(name: &str, email: &str, password: &str, avatar_url: Option<&str>) -> SignupCommand {

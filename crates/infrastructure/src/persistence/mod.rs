@@ -1,5 +1,7 @@
 //! Database access: connections, pool, migrations, unit of work and repositories.
 
+mod account_token_repository;
+mod api_key_repository;
 mod connection;
 mod errors;
 mod limits;

@@ -5,10 +5,11 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use portcullis_application::ports::PortError;
 use portcullis_domain::{
-    AvatarUrl, Email, PasswordHash, RefreshToken, RefreshTokenHash, Roles, Session, SessionId, User, UserId, UserName,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, ApiKeyName, AvatarUrl, Email, PasswordHash, RefreshToken,
+    RefreshTokenHash, Roles, Scopes, SecretHash, Session, SessionId, User, UserId, UserName,
 };
 
-use super::schema::{refresh_tokens, sessions, users};
+use super::schema::{account_tokens, api_keys, refresh_tokens, sessions, users};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset, Debug)]
 #[diesel(table_name = users)]
@@ -46,6 +47,33 @@ pub(crate) struct RefreshTokenRow {
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug)]
+#[diesel(table_name = account_tokens)]
+pub(crate) struct AccountTokenRow {
+    pub token_hash: String,
+    pub user_id: String,
+    pub purpose: String,
+    pub email: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+}
+
+#[derive(Queryable, Selectable, Insertable, Debug)]
+#[diesel(table_name = api_keys)]
+pub(crate) struct ApiKeyRow {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    pub prefix: String,
+    pub key_hash: String,
+    /// Space-separated.
+    pub scopes: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: Option<NaiveDateTime>,
+    pub last_used_at: Option<NaiveDateTime>,
 }
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> PortError {
@@ -153,6 +181,72 @@ impl TryFrom<RefreshTokenRow> for RefreshToken {
             created_at: utc(row.created_at),
             expires_at: utc(row.expires_at),
             used_at: row.used_at.map(utc),
+        })
+    }
+}
+
+impl From<&AccountToken> for AccountTokenRow {
+    fn from(token: &AccountToken) -> Self {
+        Self {
+            token_hash: token.hash.as_str().to_owned(),
+            user_id: token.user_id.to_string(),
+            purpose: token.purpose.as_str().to_owned(),
+            email: token.email.clone(),
+            created_at: naive(token.created_at),
+            expires_at: naive(token.expires_at),
+            used_at: token.used_at.map(naive),
+        }
+    }
+}
+
+impl TryFrom<AccountTokenRow> for AccountToken {
+    type Error = PortError;
+
+    fn try_from(row: AccountTokenRow) -> Result<Self, PortError> {
+        Ok(AccountToken {
+            hash: SecretHash::from_stored(row.token_hash),
+            user_id: row.user_id.parse::<UserId>().map_err(|e| corrupt("account token user id", e))?,
+            purpose: AccountTokenPurpose::parse(&row.purpose)
+                .ok_or_else(|| corrupt("account token purpose", &row.purpose))?,
+            email: row.email,
+            created_at: utc(row.created_at),
+            expires_at: utc(row.expires_at),
+            used_at: row.used_at.map(utc),
+        })
+    }
+}
+
+impl From<&ApiKey> for ApiKeyRow {
+    fn from(key: &ApiKey) -> Self {
+        Self {
+            id: key.id.to_string(),
+            user_id: key.user_id.to_string(),
+            name: key.name.as_str().to_owned(),
+            prefix: key.prefix.clone(),
+            key_hash: key.hash.as_str().to_owned(),
+            scopes: key.scopes.names().join(" "),
+            created_at: naive(key.created_at),
+            expires_at: key.expires_at.map(naive),
+            last_used_at: key.last_used_at.map(naive),
+        }
+    }
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = PortError;
+
+    fn try_from(row: ApiKeyRow) -> Result<Self, PortError> {
+        Ok(ApiKey {
+            id: row.id.parse::<ApiKeyId>().map_err(|e| corrupt("api key id", e))?,
+            user_id: row.user_id.parse::<UserId>().map_err(|e| corrupt("api key user id", e))?,
+            name: ApiKeyName::parse(&row.name).map_err(|e| corrupt("api key name", e))?,
+            prefix: row.prefix,
+            hash: SecretHash::from_stored(row.key_hash),
+            scopes: Scopes::parse(row.scopes.split(' ').filter(|s| !s.is_empty()))
+                .map_err(|e| corrupt("api key scopes", e))?,
+            created_at: utc(row.created_at),
+            expires_at: row.expires_at.map(utc),
+            last_used_at: row.last_used_at.map(utc),
         })
     }
 }

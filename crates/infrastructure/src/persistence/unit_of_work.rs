@@ -1,8 +1,13 @@
 use diesel::connection::SimpleConnection;
-use portcullis_application::ports::{PortError, SessionRepository, UnitOfWork, UnitOfWorkFactory, UserRepository};
+use portcullis_application::ports::{
+    AccountTokenRepository, ApiKeyRepository, PortError, SessionRepository, UnitOfWork, UnitOfWorkFactory,
+    UserRepository,
+};
 use r2d2::PooledConnection;
 use shaku::Component;
 
+use super::account_token_repository::DieselAccountTokenRepository;
+use super::api_key_repository::DieselApiKeyRepository;
 use super::session_repository::DieselSessionRepository;
 use super::user_repository::DieselUserRepository;
 use super::{DbConnection, DbConnectionManager, DbPool, db_error};
@@ -51,6 +56,14 @@ impl UnitOfWork for DieselUnitOfWork {
 
     fn sessions(&mut self) -> Box<dyn SessionRepository + '_> {
         Box::new(DieselSessionRepository::new(&mut self.conn))
+    }
+
+    fn account_tokens(&mut self) -> Box<dyn AccountTokenRepository + '_> {
+        Box::new(DieselAccountTokenRepository::new(&mut self.conn))
+    }
+
+    fn api_keys(&mut self) -> Box<dyn ApiKeyRepository + '_> {
+        Box::new(DieselApiKeyRepository::new(&mut self.conn))
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), PortError> {

@@ -1,0 +1,183 @@
+//! The account's lifecycle: password change, forgot and reset; email verification and
+//! resend; deleting the account.
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use portcullis_application::ValidationErrors;
+use portcullis_application::commands::delete_account::{DeleteAccountCommand, DeleteAccountUseCase};
+use portcullis_application::commands::email_verification::{
+    ResendVerificationCommand, ResendVerificationUseCase, VerifyEmailCommand, VerifyEmailUseCase,
+};
+use portcullis_application::commands::passwords::{
+    ChangePasswordCommand, ChangePasswordUseCase, ForgotPasswordCommand, ForgotPasswordUseCase, ResetPasswordCommand,
+    ResetPasswordUseCase,
+};
+use portcullis_domain::{Email, SecretString};
+use shaku::HasComponent;
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::body::JsonObject;
+use crate::cookies;
+use crate::dto::UserInfoBody;
+use crate::problem::ApiError;
+
+/// The required string fields of a body, all present, or `422` naming every missing one.
+fn required_fields<const N: usize>(body: &JsonObject, fields: [&str; N]) -> Result<[String; N], ApiError> {
+    let mut errors = ValidationErrors::new();
+    let values = fields.map(|field| body.required_string(field, &mut errors));
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    Ok(values.map(Option::unwrap_or_default))
+}
+
+/// Change the caller's password. Every other session of the caller ends; this one stays.
+#[utoipa::path(post, path = "/api/auth/password/change", tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body(content = crate::dto::ChangePasswordRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Changed; every other session has ended"),
+        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "invalid_credentials (the current password is wrong), csrf_failed, or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: the account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed or weak_password (field `new_password`)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn change_password(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let [current, new] = required_fields(&body, ["current_password", "new_password"])?;
+    let command = ChangePasswordCommand {
+        user_id: auth.claims.user.user_id,
+        session_id: auth.claims.session_id,
+        current_password: SecretString::new(current),
+        new_password: SecretString::new(new),
+    };
+    let handler: Arc<dyn ChangePasswordUseCase> = state.module.resolve();
+    web::block(move || handler.handle(command)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Ask for a password-reset mail. The answer is the same, and comes as fast, whether or not
+/// the address belongs to an account: the work happens after the answer.
+#[utoipa::path(post, path = "/api/auth/password/forgot", tag = "account",
+    request_body(content = crate::dto::ForgotPasswordRequest, content_type = "application/json"),
+    responses(
+        (status = 202, description = "Accepted; if the address has an account, a reset link (valid 30 minutes) is mailed"),
+        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed (not an email address)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn forgot_password(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
+    let [email] = required_fields(&body, ["email"])?;
+    let mut errors = ValidationErrors::new();
+    if errors.check("email", Email::parse(&email)).is_none() {
+        return Err(ApiError::validation(errors));
+    }
+    let handler: Arc<dyn ForgotPasswordUseCase> = state.module.resolve();
+    let command = ForgotPasswordCommand { email };
+    // Detached: the answer must not wait for (and so reveal) the lookup, the write or the mail.
+    actix_web::rt::spawn(async move {
+        match web::block(move || handler.handle(command)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "password-reset request failed"),
+            Err(error) => tracing::warn!(%error, "password-reset request did not run"),
+        }
+    });
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// Set a new password with the token from a reset mail. Every session of the account ends.
+#[utoipa::path(post, path = "/api/auth/password/reset", tag = "account",
+    request_body(content = crate::dto::ResetPasswordRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "Password replaced; every session has ended; the address counts as verified"),
+        (status = 400, description = "invalid_token (unknown, used or expired) or malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed or weak_password (field `new_password`)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn reset_password(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
+    let [token, new] = required_fields(&body, ["token", "new_password"])?;
+    let command = ResetPasswordCommand { token: SecretString::new(token), new_password: SecretString::new(new) };
+    let handler: Arc<dyn ResetPasswordUseCase> = state.module.resolve();
+    web::block(move || handler.handle(command)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Confirm the address with the token from a verification mail. Needs no login: the link
+/// may be opened on another device. Access tokens say `email_verified: true` from the next
+/// refresh on.
+#[utoipa::path(post, path = "/api/auth/email/verify", tag = "account",
+    request_body(content = crate::dto::VerifyEmailRequest, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Verified", body = UserInfoBody),
+        (status = 400, description = "invalid_token (unknown, used or expired) or malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn verify_email(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
+    let [token] = required_fields(&body, ["token"])?;
+    let handler: Arc<dyn VerifyEmailUseCase> = state.module.resolve();
+    let command = VerifyEmailCommand { token: SecretString::new(token) };
+    let user = web::block(move || handler.handle(command)).await??;
+    Ok(HttpResponse::Ok().json(UserInfoBody::from(&user)))
+}
+
+/// Mail a new verification link to the caller (earlier links stop working). Nothing is sent
+/// when the address is already verified; the answer is the same.
+#[utoipa::path(post, path = "/api/auth/email/resend", tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 202, description = "Accepted; a new link is mailed unless the address is already verified"),
+        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "csrf_failed or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: the account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "rate_limited", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn resend_verification(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
+    let handler: Arc<dyn ResendVerificationUseCase> = state.module.resolve();
+    let command = ResendVerificationCommand { user_id: auth.claims.user.user_id };
+    web::block(move || handler.handle(command)).await??;
+    Ok(HttpResponse::Accepted().finish())
+}
+
+/// Delete the caller's account, with its sessions, API keys and pending mailed tokens. The
+/// cookies are cleared. The last active admin cannot delete themself.
+#[utoipa::path(delete, path = "/api/auth/current-user", tag = "account",
+    security(("bearer" = []), ("cookie" = [])),
+    request_body(content = crate::dto::DeleteAccountRequest, content_type = "application/json"),
+    responses(
+        (status = 204, description = "The account and everything of it are gone"),
+        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "invalid_credentials (wrong password), csrf_failed, or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "not_found: the account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 409, description = "conflict: the caller is the last active admin", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn delete_account(
+    state: web::Data<AppState>,
+    auth: Authenticated,
+    body: JsonObject,
+) -> Result<HttpResponse, ApiError> {
+    let [password] = required_fields(&body, ["password"])?;
+    let command = DeleteAccountCommand { user_id: auth.claims.user.user_id, password: SecretString::new(password) };
+    let handler: Arc<dyn DeleteAccountUseCase> = state.module.resolve();
+    web::block(move || handler.handle(command)).await??;
+    let mut response = HttpResponse::NoContent();
+    cookies::clear_session(&mut response, &state.settings);
+    Ok(response.finish())
+}

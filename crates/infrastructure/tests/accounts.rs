@@ -1,0 +1,385 @@
+//! The account-lifecycle repositories on SQLite and on PostgreSQL: listing and searching
+//! users, counting active admins, deleting a user with everything of theirs, mailed
+//! single-use tokens (compare-and-set redemption) and API keys.
+//!
+//! PostgreSQL: `PORTCULLIS_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
+//! unreachable → these tests fail under `CI=true` and are skipped loudly otherwise.
+
+use std::sync::{Arc, Barrier};
+
+use chrono::{DateTime, Duration, Utc};
+use diesel::{Connection, ExpressionMethods, PgConnection, QueryDsl, RunQueryDsl};
+use portcullis_application::ports::{LockoutStore, PortError, UnitOfWork, UnitOfWorkFactory, UserQuery};
+use portcullis_domain::{
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyName, ApiKeySecret, BcryptCost, Email, LockoutPolicy, NewApiKey,
+    NewUser, OpaqueSecret, PasswordHash, PlainPassword, RefreshToken, Role, Roles, Scopes, SecretHash, Session,
+    SessionMetadata, User, UserId, UserName,
+};
+use portcullis_infrastructure::persistence::schema::{
+    account_tokens, api_keys, login_failures, refresh_tokens, sessions,
+};
+use portcullis_infrastructure::persistence::{
+    DbPool, DieselLockoutStore, DieselUnitOfWorkFactory, PoolSettings, connect, run_migrations,
+};
+
+/// A migrated database that exists for one test, removed on drop.
+struct TestDb {
+    pool: Option<DbPool>,
+    dir: std::path::PathBuf,
+    postgres: Option<(String, String)>,
+    /// One hash for every test user: bcrypt is the slow part of making a user.
+    password: PasswordHash,
+}
+
+impl TestDb {
+    fn sqlite() -> Self {
+        let dir = std::env::temp_dir().join(format!("portcullis-accounts-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = format!("sqlite://{}", dir.join("accounts.db").display());
+        Self::open(&url, dir, None)
+    }
+
+    /// `None` (loudly) when PostgreSQL is unreachable outside CI.
+    fn postgres() -> Option<Self> {
+        let admin_url = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+            .ok()
+            .filter(|url| !url.trim().is_empty())
+            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let mut admin = match PgConnection::establish(&admin_url) {
+            Ok(admin) => admin,
+            Err(error) if std::env::var("CI").is_ok_and(|ci| ci.eq_ignore_ascii_case("true")) => {
+                panic!("PostgreSQL is unreachable at {admin_url} and CI=true: {error}")
+            }
+            Err(error) => {
+                eprintln!("SKIPPED: PostgreSQL is unreachable at {admin_url} ({error})");
+                return None;
+            }
+        };
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).expect("creates a database");
+        let mut url = url::Url::parse(&admin_url).expect("a URL");
+        url.set_path(&format!("/{name}"));
+        let dir = std::env::temp_dir().join(format!("portcullis-accounts-{name}"));
+        Some(Self::open(url.as_str(), dir, Some((admin_url, name))))
+    }
+
+    fn open(url: &str, dir: std::path::PathBuf, postgres: Option<(String, String)>) -> Self {
+        let pool = connect(url, PoolSettings { max_size: 8, ..PoolSettings::default() }).expect("connects");
+        run_migrations(&pool).expect("migrates");
+        let password = PlainPassword::parse("correct horse battery staple").expect("a password");
+        let password = PasswordHash::from_plain(&password, BcryptCost::new(4).expect("cost")).expect("hashes");
+        Self { pool: Some(pool), dir, postgres, password }
+    }
+
+    fn pool(&self) -> DbPool {
+        self.pool.clone().expect("open")
+    }
+
+    fn units(&self) -> DieselUnitOfWorkFactory {
+        DieselUnitOfWorkFactory::new(self.pool())
+    }
+
+    /// Runs `work` in one unit of work and commits it.
+    fn with_unit<T>(&self, work: impl FnOnce(&mut dyn UnitOfWork) -> T) -> T {
+        let mut unit = self.units().begin().expect("begins");
+        let result = work(&mut *unit);
+        unit.commit().expect("commits");
+        result
+    }
+
+    /// Stores a user with this name, email and roles.
+    fn user_with(&self, name: &str, email: &str, roles: Roles) -> User {
+        let user = User::create(
+            NewUser {
+                name: UserName::parse(name).expect("a name"),
+                email: Email::parse(email).expect("an email"),
+                password: self.password.clone(),
+                avatar_url: None,
+                roles,
+            },
+            Utc::now(),
+        );
+        self.with_unit(|unit| unit.users().add(&user).expect("adds"));
+        user
+    }
+
+    fn user(&self) -> User {
+        self.user_with("Ada", &format!("{}@example.com", uuid::Uuid::new_v4().simple()), Roles::default_for_new_user())
+    }
+
+    /// How many rows of `table` belong to `user` (refresh tokens through their sessions).
+    fn rows_of(&self, user: UserId) -> [i64; 5] {
+        let mut conn = self.pool().get().expect("a connection");
+        let user = user.to_string();
+        let conn = &mut *conn;
+        let family = sessions::table.filter(sessions::user_id.eq(user.clone())).select(sessions::id);
+        [
+            sessions::table.filter(sessions::user_id.eq(&user)).count().get_result(conn).expect("counts"),
+            refresh_tokens::table
+                .filter(refresh_tokens::session_id.eq_any(family))
+                .count()
+                .get_result(conn)
+                .expect("counts"),
+            account_tokens::table.filter(account_tokens::user_id.eq(&user)).count().get_result(conn).expect("counts"),
+            api_keys::table.filter(api_keys::user_id.eq(&user)).count().get_result(conn).expect("counts"),
+            login_failures::table.filter(login_failures::user_id.eq(&user)).count().get_result(conn).expect("counts"),
+        ]
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        drop(self.pool.take());
+        if let Some((admin_url, name)) = &self.postgres {
+            if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                let _ =
+                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn now() -> DateTime<Utc> {
+    DateTime::<Utc>::UNIX_EPOCH + Duration::seconds(1_767_225_600)
+}
+
+fn secret(seed: u8) -> OpaqueSecret {
+    OpaqueSecret::from_random_bytes([seed; 32])
+}
+
+fn token_for(user: &User, seed: u8, purpose: AccountTokenPurpose) -> AccountToken {
+    AccountToken::issue(&secret(seed), user.id, purpose, user.email.as_str(), now(), Duration::minutes(30))
+}
+
+fn key_for(user: &User, key_secret: &ApiKeySecret, scopes: &[&str], created_at: DateTime<Utc>) -> ApiKey {
+    let new = NewApiKey {
+        user_id: user.id,
+        name: ApiKeyName::parse("ci deploy").expect("a name"),
+        scopes: Scopes::parse(scopes.iter().copied()).expect("scopes"),
+        expires_at: Some(created_at + Duration::days(30)),
+    };
+    ApiKey::create(new, key_secret, created_at).expect("a prefix")
+}
+
+fn list(db: &TestDb, search: Option<&str>, after: Option<UserId>, limit: usize) -> Vec<UserId> {
+    let query = UserQuery { search: search.map(str::to_owned), after, limit };
+    db.with_unit(|unit| unit.users().list(&query).expect("lists")).into_iter().map(|user| user.id).collect()
+}
+
+fn users_are_listed_in_id_order_page_by_page(db: &TestDb) {
+    let mut ids: Vec<UserId> =
+        (0..5).map(|i| db.user_with(&format!("User {i}"), &format!("u{i}@example.com"), Roles::default()).id).collect();
+    ids.sort();
+    assert_eq!(list(db, None, None, 100), ids);
+    assert_eq!(list(db, None, None, 2), ids[..2]);
+    assert_eq!(list(db, None, Some(ids[1]), 2), ids[2..4]);
+    assert_eq!(list(db, None, Some(ids[3]), 2), ids[4..]);
+    assert_eq!(list(db, None, Some(ids[4]), 2), []);
+    assert_eq!(list(db, None, None, 0), []);
+    // Paging and searching together.
+    assert_eq!(list(db, Some("USER"), Some(ids[2]), 10), ids[3..]);
+}
+
+fn search_is_a_literal_case_insensitive_substring_of_email_or_name(db: &TestDb) {
+    let ada = db.user_with("Ada Lovelace", "ada@example.com", Roles::default()).id;
+    let percent = db.user_with("Bob 100% sure", "bob@example.org", Roles::default()).id;
+    let underscore = db.user_with("Carol", "carol_c@example.org", Roles::default()).id;
+    let backslash = db.user_with(r"Dan \ Slash", "dan@example.net", Roles::default()).id;
+    let plain = db.user_with("Erin", "erin1005@example.net", Roles::default()).id;
+    let sorted = |mut ids: Vec<UserId>| {
+        ids.sort();
+        ids
+    };
+    assert_eq!(list(db, Some("LOVELACE"), None, 10), [ada], "name, any case");
+    assert_eq!(list(db, Some("Ada@Example.COM"), None, 10), [ada], "email, any case");
+    assert_eq!(list(db, Some("example.org"), None, 10), sorted(vec![percent, underscore]));
+    assert_eq!(list(db, Some("%"), None, 10), [percent], "% is literal");
+    assert_eq!(list(db, Some("100%"), None, 10), [percent]);
+    assert_eq!(list(db, Some("10_"), None, 10), [], "_ is literal, not any character");
+    assert_eq!(list(db, Some("_"), None, 10), [underscore]);
+    assert_eq!(list(db, Some(r"\"), None, 10), [backslash], "the escape character is literal too");
+    assert_eq!(list(db, Some("nobody"), None, 10), []);
+    assert_eq!(list(db, Some("1005"), None, 10), [plain]);
+    assert_eq!(list(db, Some("e"), None, 2).len(), 2, "the limit applies to matches");
+}
+
+fn active_admins_have_the_whole_role_and_are_enabled(db: &TestDb) {
+    let count = || db.with_unit(|unit| unit.users().count_active_admins().expect("counts"));
+    assert_eq!(count(), 0);
+    let role = |name: &str| Role::parse(name).expect("a role");
+    db.user_with("Root", "root@example.com", Roles::new([role("admin")]));
+    db.user_with("Both", "both@example.com", Roles::new([role("user"), role("admin"), role("billing")]));
+    db.user_with("Super", "super@example.com", Roles::new([role("superadmin")]));
+    db.user_with("Plural", "plural@example.com", Roles::new([role("admins"), role("admin-readonly")]));
+    db.user_with("Plain", "plain@example.com", Roles::default_for_new_user());
+    let mut off = db.user_with("Off", "off@example.com", Roles::new([role("admin")]));
+    assert_eq!(count(), 3);
+    off.set_disabled(true, Utc::now());
+    db.with_unit(|unit| unit.users().update(&off).expect("updates"));
+    assert_eq!(count(), 2);
+}
+
+fn deleting_a_user_deletes_everything_of_theirs(db: &TestDb) {
+    let doomed = db.user();
+    let other = db.user();
+    let lockout = DieselLockoutStore::new(db.pool());
+    for (seed, user) in [(1u8, &doomed), (2, &other)] {
+        let session = Session::start(user.id, SessionMetadata::default(), now(), Duration::days(30));
+        let refresh = RefreshToken::issue(&secret(seed), &session, now(), Duration::days(30));
+        let key = ApiKeySecret::from_secret(&secret(seed + 10));
+        db.with_unit(|unit| {
+            unit.sessions().add_session(&session).expect("adds a session");
+            unit.sessions().add_refresh_token(&refresh).expect("adds a refresh token");
+            unit.account_tokens().add(&token_for(user, seed + 20, AccountTokenPurpose::VerifyEmail)).expect("adds");
+            unit.api_keys().add(&key_for(user, &key, &[], now())).expect("adds a key");
+        });
+        lockout.admit(user.id, &LockoutPolicy::new(5, 900), now()).expect("records a failure");
+        assert_eq!(db.rows_of(user.id), [1, 1, 1, 1, 1]);
+    }
+    assert!(db.with_unit(|unit| unit.users().delete(doomed.id).expect("deletes")));
+    assert_eq!(db.rows_of(doomed.id), [0; 5], "sessions, refresh tokens, mailed tokens, keys, lockout");
+    assert!(db.with_unit(|unit| unit.users().find_by_id(doomed.id).expect("finds")).is_none());
+    assert_eq!(db.rows_of(other.id), [1, 1, 1, 1, 1], "other users keep theirs");
+    assert!(!db.with_unit(|unit| unit.users().delete(doomed.id).expect("deletes")), "already gone");
+    // A delete that is not committed changes nothing.
+    {
+        let mut unit = db.units().begin().expect("begins");
+        assert!(unit.users().delete(other.id).expect("deletes"));
+    }
+    assert_eq!(db.rows_of(other.id), [1, 1, 1, 1, 1]);
+}
+
+fn mailed_tokens_are_found_by_hash_and_used_once(db: &TestDb) {
+    let user = db.user();
+    let reset = token_for(&user, 1, AccountTokenPurpose::ResetPassword);
+    let verify = token_for(&user, 2, AccountTokenPurpose::VerifyEmail);
+    db.with_unit(|unit| {
+        unit.account_tokens().add(&reset).expect("adds");
+        unit.account_tokens().add(&verify).expect("adds");
+    });
+    let found = db.with_unit(|unit| unit.account_tokens().find(&secret(1).hash()).expect("finds"));
+    assert_eq!(found.as_ref(), Some(&reset));
+    assert_eq!(db.with_unit(|unit| unit.account_tokens().find(&SecretHash::of("unknown")).expect("finds")), None);
+
+    let used_at = now() + Duration::milliseconds(1500);
+    assert!(db.with_unit(|unit| unit.account_tokens().mark_used(&reset.hash, used_at).expect("marks")));
+    assert!(!db.with_unit(|unit| unit.account_tokens().mark_used(&reset.hash, used_at).expect("marks")), "only once");
+    assert!(!db.with_unit(|unit| unit.account_tokens().mark_used(&SecretHash::of("unknown"), used_at).expect("marks")));
+    let used = db.with_unit(|unit| unit.account_tokens().find(&reset.hash).expect("finds")).expect("still stored");
+    assert_eq!(used.used_at, Some(now() + Duration::seconds(1)), "stored to the second");
+    assert!(!used.is_redeemable(AccountTokenPurpose::ResetPassword, now()));
+
+    // A token that was marked in an uncommitted unit is still unused.
+    {
+        let mut unit = db.units().begin().expect("begins");
+        assert!(unit.account_tokens().mark_used(&verify.hash, now()).expect("marks"));
+    }
+    let verify_found = db.with_unit(|unit| unit.account_tokens().find(&verify.hash).expect("finds"));
+    assert_eq!(verify_found.and_then(|token| token.used_at), None);
+
+    let again = token_for(&user, 3, AccountTokenPurpose::ResetPassword);
+    db.with_unit(|unit| unit.account_tokens().add(&again).expect("adds"));
+    let deleted = db.with_unit(|unit| {
+        unit.account_tokens().delete_for_user(user.id, AccountTokenPurpose::ResetPassword).expect("deletes")
+    });
+    assert_eq!(deleted, 2);
+    assert!(db.with_unit(|unit| unit.account_tokens().find(&verify.hash).expect("finds")).is_some(), "other purpose");
+    assert!(db.with_unit(|unit| unit.account_tokens().find(&again.hash).expect("finds")).is_none());
+    let other = db.user();
+    let deleted = db.with_unit(|unit| {
+        unit.account_tokens().delete_for_user(other.id, AccountTokenPurpose::VerifyEmail).expect("deletes")
+    });
+    assert_eq!(deleted, 0, "only the user's own tokens");
+}
+
+fn concurrent_redemptions_of_one_token_have_one_winner(db: &TestDb) {
+    let user = db.user();
+    let token = token_for(&user, 7, AccountTokenPurpose::ResetPassword);
+    db.with_unit(|unit| unit.account_tokens().add(&token).expect("adds"));
+    let units = Arc::new(db.units());
+    let barrier = Arc::new(Barrier::new(6));
+    let handles: Vec<_> = (0..6)
+        .map(|_| {
+            let units = Arc::clone(&units);
+            let barrier = Arc::clone(&barrier);
+            let hash = token.hash.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut unit = units.begin().expect("begins");
+                let won = unit.account_tokens().mark_used(&hash, now()).expect("marks");
+                unit.commit().expect("commits");
+                won
+            })
+        })
+        .collect();
+    let winners = handles.into_iter().map(|handle| handle.join().expect("joins")).filter(|won| *won).count();
+    assert_eq!(winners, 1);
+}
+
+fn api_keys_are_found_by_prefix_listed_touched_and_deleted_by_their_owner(db: &TestDb) {
+    let owner = db.user();
+    let stranger = db.user();
+    let first_secret = ApiKeySecret::from_secret(&secret(1));
+    let first = key_for(&owner, &first_secret, &["introspect", "billing.read", "admin"], now());
+    let second = key_for(&owner, &ApiKeySecret::from_secret(&secret(2)), &[], now() + Duration::seconds(5));
+    db.with_unit(|unit| {
+        // Added newest first: the listing orders by creation.
+        unit.api_keys().add(&second).expect("adds");
+        unit.api_keys().add(&first).expect("adds");
+    });
+    let keys = db.with_unit(|unit| unit.api_keys().keys_of_user(owner.id).expect("lists"));
+    assert_eq!(keys, vec![first.clone(), second.clone()]);
+    assert_eq!(keys[0].scopes.names(), ["admin", "billing.read", "introspect"]);
+    assert_eq!(keys[1].scopes.names(), ["profile:read"]);
+    assert!(db.with_unit(|unit| unit.api_keys().keys_of_user(stranger.id).expect("lists")).is_empty());
+
+    let prefix = first_secret.prefix().expect("a prefix");
+    let found = db.with_unit(|unit| unit.api_keys().find_by_prefix(prefix).expect("finds")).expect("found");
+    assert_eq!(found, first);
+    assert!(found.matches(&first_secret));
+    assert_eq!(db.with_unit(|unit| unit.api_keys().find_by_prefix("pc_nothere").expect("finds")), None);
+
+    let used = now() + Duration::milliseconds(61_500);
+    db.with_unit(|unit| unit.api_keys().touch(first.id, used).expect("touches"));
+    let touched = db.with_unit(|unit| unit.api_keys().find_by_prefix(prefix).expect("finds")).expect("found");
+    assert_eq!(touched.last_used_at, Some(now() + Duration::seconds(61)));
+
+    // Same first bytes, same prefix: the second key with it is refused.
+    let mut clash_bytes = [1u8; 32];
+    clash_bytes[31] = 2;
+    let clash =
+        key_for(&stranger, &ApiKeySecret::from_secret(&OpaqueSecret::from_random_bytes(clash_bytes)), &[], now());
+    assert_eq!(clash.prefix, first.prefix);
+    let mut unit = db.units().begin().expect("begins");
+    let refused = unit.api_keys().add(&clash);
+    assert!(matches!(refused, Err(PortError::Internal(_))), "{refused:?}");
+    drop(unit);
+
+    assert!(!db.with_unit(|unit| unit.api_keys().delete(stranger.id, first.id).expect("deletes")), "not theirs");
+    assert_eq!(db.with_unit(|unit| unit.api_keys().keys_of_user(owner.id).expect("lists")).len(), 2);
+    assert!(db.with_unit(|unit| unit.api_keys().delete(owner.id, first.id).expect("deletes")));
+    assert!(!db.with_unit(|unit| unit.api_keys().delete(owner.id, first.id).expect("deletes")), "already gone");
+    assert_eq!(db.with_unit(|unit| unit.api_keys().keys_of_user(owner.id).expect("lists")), vec![second]);
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(&super::TestDb::sqlite()); })*
+        }
+        mod postgres {
+            $(#[test] fn $name() { if let Some(db) = super::TestDb::postgres() { super::$name(&db); } })*
+        }
+    };
+}
+
+on_both_backends!(
+    users_are_listed_in_id_order_page_by_page,
+    search_is_a_literal_case_insensitive_substring_of_email_or_name,
+    active_admins_have_the_whole_role_and_are_enabled,
+    deleting_a_user_deletes_everything_of_theirs,
+    mailed_tokens_are_found_by_hash_and_used_once,
+    concurrent_redemptions_of_one_token_have_one_winner,
+    api_keys_are_found_by_prefix_listed_touched_and_deleted_by_their_owner,
+);

@@ -1,0 +1,396 @@
+//! The mailers end to end: `.eml` files in a folder, delivery to a real SMTP server
+//! (Python's `aiosmtpd`, started by the test), and retries against a server that is not there.
+//!
+//! The SMTP test needs `python3` with `aiosmtpd`; it installs the package with pip once if
+//! missing. Without it the test is skipped loudly, or fails under `CI=true`.
+
+use std::io::{BufRead, BufReader};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use portcullis_application::ports::{MailError, Mailer, OutgoingMail};
+use portcullis_domain::SecretString;
+use portcullis_infrastructure::mail::{
+    MailConfigError, MailSettings, MailTransport, QueuedMailer, RetryPolicy, build_mailer, build_mailer_with,
+};
+
+/// A 43-character base64url token, as the service mails them.
+const TOKEN: &str = "Xy9_-QwErTyUiOp1234567890aSdFgHjKlZxCvBnM-_";
+
+fn link() -> String {
+    format!("https://auth.example.com/reset-password?token={TOKEN}")
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|ci| ci.eq_ignore_ascii_case("true"))
+}
+
+/// A folder for one test, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(label: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("portcullis-mail-{label}-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        Self(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn reset_mail(to: &str, name: &str, subject: &str) -> OutgoingMail {
+    let link = link();
+    OutgoingMail {
+        to: to.to_owned(),
+        to_name: name.to_owned(),
+        subject: subject.to_owned(),
+        text: format!("Hello {name},\n\nTo choose a new password, open this link:\n\n{link}\n\nThe link works once.\n"),
+        html: format!(
+            "<!DOCTYPE html>\n<html><body>\n<p>Hello {name},</p>\n<p><a href=\"{link}\">{link}</a></p>\n</body></html>\n"
+        ),
+    }
+}
+
+/// Short pauses between attempts, for tests.
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy { capacity: 10, backoff: vec![Duration::from_millis(20), Duration::from_millis(40)] }
+}
+
+/// One MIME part (or the whole message): unfolded headers and the raw body.
+struct Part {
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Part {
+    fn parse(source: &str) -> Self {
+        let (head, body) = source.split_once("\r\n\r\n").expect("headers end with an empty line");
+        let mut headers: Vec<(String, String)> = Vec::new();
+        for line in head.split("\r\n") {
+            if line.starts_with([' ', '\t']) {
+                let last = headers.last_mut().expect("a folded line follows a header");
+                last.1.push(' ');
+                last.1.push_str(line.trim());
+            } else {
+                let (name, value) = line.split_once(':').expect("a header line");
+                headers.push((name.to_ascii_lowercase(), value.trim().to_owned()));
+            }
+        }
+        Self { headers, body: body.to_owned() }
+    }
+
+    fn header(&self, name: &str) -> &str {
+        self.headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_else(|| panic!("no {name} header"))
+    }
+
+    /// The parts of a multipart body.
+    fn parts(&self) -> Vec<Part> {
+        let content_type = self.header("content-type");
+        let boundary = content_type.split("boundary=").nth(1).expect("a boundary").trim_matches('"');
+        let delimiter = format!("--{boundary}");
+        let body = self.body.split(&format!("{delimiter}--")).next().expect("a closing delimiter");
+        body.split(&delimiter).skip(1).map(|part| Part::parse(part.trim_start_matches("\r\n"))).collect()
+    }
+}
+
+/// The `.eml` files of a folder, in name order; fails on left-over temporary files.
+fn eml_files(folder: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(folder).expect("reads the folder") {
+        let path = entry.expect("an entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).expect("a name").to_owned();
+        assert!(name.ends_with(".eml") && !name.starts_with('.'), "unexpected file {name}");
+        files.push(path);
+    }
+    files.sort();
+    files
+}
+
+/// Checks one delivered message: headers, both bodies with the link whole.
+fn check_message(source: &str, to: &str, name_header: &str, subject: &str) {
+    let message = Part::parse(source);
+    assert_eq!(message.header("from"), r#""Portcullis Test" <auth@example.com>"#);
+    assert_eq!(message.header("to"), format!("{name_header} <{to}>"));
+    assert_eq!(message.header("subject"), subject);
+    assert_eq!(message.header("mime-version"), "1.0");
+    assert!(message.header("message-id").ends_with("@example.com>"), "{}", message.header("message-id"));
+    assert!(chrono::DateTime::parse_from_rfc2822(message.header("date")).is_ok(), "{}", message.header("date"));
+    assert!(message.header("content-type").starts_with("multipart/alternative;"));
+    let parts = message.parts();
+    assert_eq!(parts.len(), 2);
+    assert_eq!(parts[0].header("content-type"), "text/plain; charset=utf-8");
+    assert_eq!(parts[1].header("content-type"), "text/html; charset=utf-8");
+    for part in &parts {
+        assert!(["7bit", "8bit"].contains(&part.header("content-transfer-encoding")), "links stay greppable");
+    }
+    assert!(parts[0].body.contains(&format!("\r\n{}\r\n", link())), "{}", parts[0].body);
+    assert!(parts[1].body.contains(&format!("<a href=\"{}\">{}</a>", link(), link())), "{}", parts[1].body);
+    assert!(source.matches(TOKEN).count() == 3, "the token appears whole, in both bodies");
+}
+
+#[test]
+fn the_folder_mailer_writes_one_complete_eml_file_per_message() {
+    let temp = TempDir::new("folder");
+    let folder = temp.0.join("not").join("yet");
+    let settings = MailSettings {
+        from: "Portcullis Test <auth@example.com>".to_owned(),
+        transport: MailTransport::Directory(folder.clone()),
+    };
+    let queue = build_mailer(&settings).expect("builds");
+    assert!(folder.is_dir(), "the folder is made at start");
+    assert_eq!(queue.description(), format!("the folder {}", folder.display()));
+    let mailer = QueuedMailer::new(queue.clone());
+    mailer.send(reset_mail("ada@example.com", "Ada", "Reset your password")).expect("queued");
+    mailer.send(reset_mail("zoe@example.com", "Zoë", "Réinitialisation")).expect("queued");
+    assert!(queue.flush(Duration::from_secs(10)));
+    assert_eq!((queue.stats().sent(), queue.stats().failed()), (2, 0));
+
+    let files = eml_files(&folder);
+    assert_eq!(files.len(), 2);
+    for file in &files {
+        let name = file.file_name().and_then(|n| n.to_str()).expect("a name");
+        let (micros, rest) = name.split_once('-').expect("<micros>-<uuid>.eml");
+        assert!(micros.len() == 20 && micros.bytes().all(|b| b.is_ascii_digit()), "{name}");
+        assert_eq!(rest.len(), "0123456789abcdef0123456789abcdef.eml".len(), "{name}");
+    }
+    // Names sort by time: the first file holds the first message.
+    let first = std::fs::read_to_string(&files[0]).expect("reads");
+    check_message(&first, "ada@example.com", "Ada", "Reset your password");
+    let second = std::fs::read_to_string(&files[1]).expect("reads");
+    assert!(second.contains("\r\nContent-Transfer-Encoding: 8bit\r\n"), "non-ASCII text goes as 8bit");
+    assert!(second.contains("Hello Zoë,"));
+    let encoded_name = Part::parse(&second).header("to").to_owned();
+    assert!(encoded_name.starts_with("=?utf-8?") && encoded_name.ends_with(" <zoe@example.com>"), "{encoded_name}");
+    check_with_python(&files[1], "zoe@example.com", "Zoë", "Réinitialisation");
+    assert!(queue.shutdown(Duration::from_secs(5)));
+}
+
+/// Has Python's own e-mail parser read the message back, decoding headers and both parts.
+fn check_with_python(file: &Path, to: &str, name: &str, subject: &str) {
+    let script = r#"
+import email, email.policy, sys
+with open(sys.argv[1], "rb") as f:
+    message = email.message_from_binary_file(f, policy=email.policy.default)
+assert message.get_content_type() == "multipart/alternative", message.get_content_type()
+plain = message.get_body(("plain",)).get_content()
+html = message.get_body(("html",)).get_content()
+print(message["To"].addresses[0].display_name)
+print(message["To"].addresses[0].addr_spec)
+print(message["Subject"])
+print(sys.argv[2] in plain, ('href="' + sys.argv[2] + '"') in html)
+"#;
+    let output = match Command::new("python3").arg("-c").arg(script).arg(file).arg(link()).output() {
+        Ok(output) => output,
+        Err(error) if !in_ci() => {
+            eprintln!("SKIPPED the Python parse of the .eml: python3 cannot run ({error})");
+            return;
+        }
+        Err(error) => panic!("python3 cannot run and CI=true: {error}"),
+    };
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).expect("utf-8");
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), [name, to, subject, "True True"]);
+}
+
+/// Whether `python3` can import `aiosmtpd`, installing it with pip once if not.
+fn aiosmtpd_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| {
+        let imports = || {
+            Command::new("python3")
+                .args(["-c", "import aiosmtpd"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|status| status.success())
+        };
+        if imports() {
+            return true;
+        }
+        eprintln!("aiosmtpd is missing: trying `python3 -m pip install --quiet aiosmtpd`");
+        let _ = Command::new("python3").args(["-m", "pip", "install", "--quiet", "aiosmtpd"]).status();
+        imports()
+    })
+}
+
+/// A port nothing listens on (it was free a moment ago).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("binds").local_addr().expect("an address").port()
+}
+
+/// An SMTP server on 127.0.0.1 that writes each message it accepts to `<folder>/<id>.eml`,
+/// preceded by `X-Envelope-To:`; killed on drop.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    folder: TempDir,
+}
+
+const SINK_SCRIPT: &str = r#"
+import os, sys, time, uuid
+from aiosmtpd.controller import Controller
+
+port, folder = int(sys.argv[1]), sys.argv[2]
+
+class Sink:
+    async def handle_DATA(self, server, session, envelope):
+        name = uuid.uuid4().hex
+        temporary = os.path.join(folder, "." + name + ".tmp")
+        with open(temporary, "wb") as f:
+            f.write(("X-Envelope-To: " + ",".join(envelope.rcpt_tos) + "\r\n").encode())
+            f.write(envelope.original_content)
+        os.rename(temporary, os.path.join(folder, name + ".eml"))
+        return "250 OK"
+
+controller = Controller(Sink(), hostname="127.0.0.1", port=port)
+controller.start()
+print("ready", flush=True)
+while True:
+    time.sleep(3600)
+"#;
+
+impl SmtpSink {
+    /// `None` (loudly) when aiosmtpd cannot be had outside CI.
+    fn start() -> Option<Self> {
+        if !aiosmtpd_available() {
+            assert!(!in_ci(), "python3 with aiosmtpd is needed for the SMTP test and CI=true");
+            eprintln!("\n*** SKIPPED: the SMTP test needs python3 with aiosmtpd (pip install aiosmtpd) ***\n");
+            return None;
+        }
+        let folder = TempDir::new("smtp");
+        let port = free_port();
+        let mut child = Command::new("python3")
+            .arg("-c")
+            .arg(SINK_SCRIPT)
+            .arg(port.to_string())
+            .arg(&folder.0)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starts python3");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut ready = String::new();
+        let _ = BufReader::new(stdout).read_line(&mut ready);
+        let sink = Self { child, port, folder };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "the SMTP sink did not start listening (said {ready:?})");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Some(sink)
+    }
+
+    /// The messages received so far, waiting up to `timeout` for `count` of them.
+    fn messages(&self, count: usize, timeout: Duration) -> Vec<String> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let files = eml_files(&self.folder.0);
+            if files.len() >= count || Instant::now() >= deadline {
+                return files.iter().map(|file| std::fs::read_to_string(file).expect("reads")).collect();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn smtp_settings(url: String) -> MailSettings {
+    MailSettings {
+        from: "Portcullis Test <auth@example.com>".to_owned(),
+        transport: MailTransport::Smtp(SecretString::new(url)),
+    }
+}
+
+#[test]
+fn mail_reaches_a_real_smtp_server_and_starttls_is_never_skipped() {
+    let Some(sink) = SmtpSink::start() else { return };
+    let queue = build_mailer_with(&smtp_settings(format!("smtp://127.0.0.1:{}?tls=none", sink.port)), fast_retries())
+        .expect("builds");
+    assert_eq!(queue.description(), format!("SMTP relay 127.0.0.1:{} (no TLS)", sink.port));
+    let mailer = QueuedMailer::new(queue.clone());
+    mailer.send(reset_mail("ada@example.com", "Ada", "Reset your password")).expect("queued");
+    mailer.send(reset_mail("zoe@example.net", "Zoë", "Réinitialisation")).expect("queued");
+    assert!(queue.flush(Duration::from_secs(30)));
+    assert_eq!((queue.stats().sent(), queue.stats().failed()), (2, 0));
+
+    let mut messages = sink.messages(2, Duration::from_secs(10));
+    assert_eq!(messages.len(), 2);
+    messages.sort_by_key(|message| !message.starts_with("X-Envelope-To: ada@example.com\r\n"));
+    let ada = messages[0].strip_prefix("X-Envelope-To: ada@example.com\r\n").expect("the envelope recipient");
+    check_message(ada, "ada@example.com", "Ada", "Reset your password");
+    let zoe = messages[1].strip_prefix("X-Envelope-To: zoe@example.net\r\n").expect("the envelope recipient");
+    assert!(zoe.contains("Hello Zoë,") && zoe.contains(&link()), "8bit text arrives whole");
+
+    // `smtp://` without `tls=none` requires STARTTLS, which this server does not offer:
+    // the message is refused on every attempt, never sent in clear text.
+    let strict =
+        build_mailer_with(&smtp_settings(format!("smtp://127.0.0.1:{}", sink.port)), fast_retries()).expect("builds");
+    QueuedMailer::new(strict.clone()).send(reset_mail("ada@example.com", "Ada", "Again")).expect("queued");
+    assert!(strict.flush(Duration::from_secs(30)));
+    let stats = strict.stats().snapshot();
+    assert_eq!((stats.sent, stats.failed, stats.retried), (0, 1, 2));
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(sink.messages(3, Duration::ZERO).len(), 2, "nothing more arrived");
+    assert!(queue.shutdown(Duration::from_secs(5)) && strict.shutdown(Duration::from_secs(5)));
+}
+
+#[test]
+fn an_unreachable_server_is_retried_counted_and_never_blocks_the_sender() {
+    let port = free_port();
+    let queue =
+        build_mailer_with(&smtp_settings(format!("smtp://127.0.0.1:{port}?tls=none")), fast_retries()).expect("builds");
+    let mailer = QueuedMailer::new(queue.clone());
+    let started = Instant::now();
+    for to in ["ada@example.com", "bob@example.com"] {
+        mailer.send(reset_mail(to, "Ada", "Reset your password")).expect("queued at once");
+    }
+    assert!(started.elapsed() < Duration::from_millis(500), "send only queues");
+    assert!(queue.flush(Duration::from_secs(30)));
+    let stats = queue.stats().snapshot();
+    assert_eq!((stats.sent, stats.failed, stats.retried, stats.queue_depth), (0, 2, 4, 0));
+    // The queue still works after failures.
+    mailer.send(reset_mail("carol@example.com", "Carol", "Again")).expect("queued");
+    assert!(queue.shutdown(Duration::from_secs(30)));
+    assert_eq!(queue.stats().failed(), 3);
+    assert_eq!(
+        mailer.send(reset_mail("dan@example.com", "Dan", "Late")),
+        Err(MailError::Transport("mail queue is shut down".to_owned()))
+    );
+}
+
+#[test]
+fn bad_settings_are_refused_up_front_without_the_password() {
+    let error = build_mailer(&smtp_settings("smtp://mailer:hunter2-secret@smtp.example.com?tls=maybe".to_owned()))
+        .expect_err("a bad tls parameter");
+    assert!(matches!(error, MailConfigError::InvalidSmtpUrl(_)));
+    let shown = format!("{error} {error:?}");
+    assert!(shown.contains("PORTCULLIS_SMTP_URL") && !shown.contains("hunter2"), "{shown}");
+
+    let settings = MailSettings { from: "not a mailbox".to_owned(), ..MailSettings::default() };
+    assert!(matches!(build_mailer(&settings), Err(MailConfigError::InvalidFrom(_))));
+
+    let temp = TempDir::new("blocked");
+    let file = temp.0.join("a-file");
+    std::fs::write(&file, b"not a folder").expect("writes");
+    let settings = MailSettings { transport: MailTransport::Directory(file.join("mail")), ..MailSettings::default() };
+    let error = build_mailer(&settings).expect_err("a folder under a file");
+    assert!(matches!(error, MailConfigError::Folder { .. }), "{error:?}");
+    assert!(error.to_string().contains("PORTCULLIS_MAIL_DIR"));
+}
