@@ -22,7 +22,7 @@ async fn scrape(app: &TestApp) -> String {
     response.text()
 }
 
-const METRIC_NAMES: [&str; 10] = [
+const METRIC_NAMES: [&str; 13] = [
     "portcullis_http_requests_total",
     "portcullis_http_request_duration_seconds",
     "portcullis_logins_total",
@@ -33,13 +33,18 @@ const METRIC_NAMES: [&str; 10] = [
     "portcullis_db_pool_connections",
     "portcullis_db_pool_idle_connections",
     "portcullis_build_info",
+    "portcullis_mail_sent_total",
+    "portcullis_mail_failed_total",
+    "portcullis_mail_queue_depth",
 ];
 
 backend_tests!(metrics_answers_prometheus_text_with_every_metric, |app| async move {
     // Something in every labelled family, so each one is written out.
     app.get("/health/live").await.assert_status(200);
-    let (_, mut browser) = app.signed_in("Ada", &unique_email("ada")).await;
+    let email = unique_email("ada");
+    let (_, mut browser) = app.signed_in("Ada", &email).await;
     browser.refresh().await.assert_status(200);
+    crate::support::mail::wait_for_mail(&app.mail_dir(), &email, 0).await;
     let response = app.get("/metrics").await;
     response.assert_status(200);
     let content_type = response.header("content-type").expect("a content type");
@@ -53,6 +58,8 @@ backend_tests!(metrics_answers_prometheus_text_with_every_metric, |app| async mo
     assert_eq!(sample(&text, &format!("portcullis_build_info{{version=\"{version}\"}}")), 1.0, "{text}");
     assert!(sample(&text, "portcullis_db_pool_connections") >= 1.0, "{text}");
     assert_eq!(sample(&text, "portcullis_refreshes_total"), 1.0, "{text}");
+    assert_eq!(sample(&text, "portcullis_mail_sent_total"), 1.0, "the verification mail: {text}");
+    assert_eq!(sample(&text, "portcullis_mail_failed_total"), 0.0, "{text}");
 });
 
 backend_tests!(request_counter_rises_by_route_pattern_not_raw_path, |app| async move {
