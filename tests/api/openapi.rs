@@ -36,6 +36,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/health/ready"),
     ("get", "/api/openapi.json"),
     ("get", "/metrics"),
+    ("get", "/docs"),
 ];
 
 backend_tests!(document_lists_exactly_the_served_routes, |app| async move {
@@ -75,4 +76,28 @@ backend_tests!(every_listed_route_is_served, |app| async move {
     }
     // And something unlisted is not.
     app.get("/api/auth/unlisted").await.assert_status(404);
+});
+
+backend_tests!(docs_is_a_browsable_reference_served_from_the_binary, |app| async move {
+    let redirect = app.get("/docs").await;
+    redirect.assert_status(308);
+    assert_eq!(redirect.header("location"), Some("/docs/"));
+    let page = app.get("/docs/").await;
+    page.assert_status(200);
+    assert!(
+        page.header("content-type").is_some_and(|t| t.starts_with("text/html")),
+        "{:?}",
+        page.header("content-type")
+    );
+    let html = page.text();
+    assert!(html.contains("swagger-ui"), "{html}");
+    // Every script and stylesheet is local: no CDN, nothing fetched at run time.
+    for reference in html.split(['"', '\'']).filter(|part| part.ends_with(".js") || part.ends_with(".css")) {
+        assert!(!reference.contains("://"), "{reference} is not served by Portcullis");
+        let asset = app.get(&format!("/docs/{}", reference.trim_start_matches("./"))).await;
+        asset.assert_status(200);
+    }
+    let initializer = app.get("/docs/swagger-initializer.js").await;
+    initializer.assert_status(200);
+    assert!(initializer.text().contains("/api/openapi.json"), "{}", initializer.text());
 });

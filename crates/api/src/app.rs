@@ -194,6 +194,8 @@ pub fn build_app(
                 .route(web::get().to(discovery::openid_configuration))
                 .default_service(not_allowed("GET")),
         )
+        .service(web::resource("/docs").route(web::get().to(openapi::docs_page)).default_service(not_allowed("GET")))
+        .service(openapi::swagger_ui())
         .service(web::resource("/metrics").route(web::get().to(metrics::metrics)).default_service(not_allowed("GET")))
         .service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
         .service(web::resource("/health/ready").route(web::get().to(health::ready)).default_service(not_allowed("GET")))

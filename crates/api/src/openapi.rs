@@ -27,7 +27,7 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         admin::list, admin::get, admin::update, admin::delete,
         oauth::token, oauth::revoke,
         discovery::jwks, discovery::openid_configuration, health::live, health::ready, openapi_json,
-        crate::metrics::metrics,
+        crate::metrics::metrics, docs_page,
     ),
     components(schemas(UserInfoBody, SessionBody, SessionItem, OpenIdConfiguration, Problem, FieldProblem, HealthBody,
         TokenRequest, RevokeRequest, TokenResponse, OAuthErrorBody, ChangePasswordRequest, ForgotPasswordRequest,
@@ -60,4 +60,17 @@ impl Modify for SecuritySchemes {
     responses((status = 200, description = "OpenAPI 3.1 document", body = Object)))]
 pub async fn openapi_json() -> HttpResponse {
     HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+/// The browsable API reference: Swagger UI over this document, served from assets compiled
+/// into the binary (nothing is fetched from elsewhere). `/docs` redirects to `/docs/`.
+#[utoipa::path(get, path = "/docs", tag = "meta",
+    responses((status = 308, description = "Redirects to `/docs/`, the Swagger UI page (text/html)")))]
+pub async fn docs_page() -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header((actix_web::http::header::LOCATION, "/docs/")).finish()
+}
+
+/// The Swagger UI pages under `/docs/`, reading `/api/openapi.json`.
+pub fn swagger_ui() -> utoipa_swagger_ui::SwaggerUi {
+    utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::new(["/api/openapi.json"]))
 }
