@@ -145,13 +145,13 @@ pub async fn verify_access_token(state: &AppState, token: String) -> Result<Acce
 /// `500` when the blocking pool is gone.
 pub async fn reload_keys_throttled(state: &AppState) -> Result<bool, ApiError> {
     let reloader: Arc<dyn KeyRingReloader> = state.module.resolve();
-    Ok(web::block(move || reloader.reload_throttled()).await?)
+    Ok(crate::blocking::run(move || reloader.reload_throttled()).await?)
 }
 
 /// Checks an API key against the database (on the blocking pool).
 async fn authenticate_api_key(state: &AppState, key: String) -> Result<ApiKeyPrincipal, ApiError> {
     let keys: Arc<dyn ApiKeysUseCase> = state.module.resolve();
-    match web::block(move || keys.authenticate(&key)).await? {
+    match crate::blocking::run(move || keys.authenticate(&key)).await? {
         Ok(principal) => Ok(principal),
         Err(ApiKeyAuthError::Invalid) => Err(ApiError::unauthorized(true)),
         Err(ApiKeyAuthError::Port(port)) => Err(port.into()),

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod auth;
+pub mod blocking;
 pub mod body;
 pub mod client_ip;
 pub mod cookies;

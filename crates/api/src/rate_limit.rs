@@ -66,7 +66,7 @@ pub async fn limit_per_client_ip(
     let clock: Arc<dyn Clock> = state.module.resolve();
     let checked = {
         let key = key.clone();
-        web::block(move || limiter.check(bucket, &key, clock.now())).await
+        crate::blocking::run(move || limiter.check(bucket, &key, clock.now())).await
     };
     let refusal = match checked {
         Ok(Ok(decision)) => decision.retry_after_secs().map(|retry_after| {

@@ -60,7 +60,7 @@ pub async fn change_password(
         new_password: SecretString::new(new),
     };
     let handler: Arc<dyn ChangePasswordUseCase> = state.module.resolve();
-    web::block(move || handler.handle(command)).await??;
+    crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -85,7 +85,7 @@ pub async fn forgot_password(state: web::Data<AppState>, body: JsonObject) -> Re
     let command = ForgotPasswordCommand { email };
     // Detached: the answer must not wait for (and so reveal) the lookup, the write or the mail.
     actix_web::rt::spawn(async move {
-        match web::block(move || handler.handle(command)).await {
+        match crate::blocking::run(move || handler.handle(command)).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => tracing::warn!(%error, "password-reset request failed"),
             Err(error) => tracing::warn!(%error, "password-reset request did not run"),
@@ -109,7 +109,7 @@ pub async fn reset_password(state: web::Data<AppState>, body: JsonObject) -> Res
     let [token, new] = required_fields(&body, ["token", "new_password"])?;
     let command = ResetPasswordCommand { token: SecretString::new(token), new_password: SecretString::new(new) };
     let handler: Arc<dyn ResetPasswordUseCase> = state.module.resolve();
-    web::block(move || handler.handle(command)).await??;
+    crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -129,7 +129,7 @@ pub async fn verify_email(state: web::Data<AppState>, body: JsonObject) -> Resul
     let [token] = required_fields(&body, ["token"])?;
     let handler: Arc<dyn VerifyEmailUseCase> = state.module.resolve();
     let command = VerifyEmailCommand { token: SecretString::new(token) };
-    let user = web::block(move || handler.handle(command)).await??;
+    let user = crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::Ok().json(UserInfoBody::from(&user)))
 }
 
@@ -148,7 +148,7 @@ pub async fn verify_email(state: web::Data<AppState>, body: JsonObject) -> Resul
 pub async fn resend_verification(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler: Arc<dyn ResendVerificationUseCase> = state.module.resolve();
     let command = ResendVerificationCommand { user_id: auth.claims.user.user_id };
-    web::block(move || handler.handle(command)).await??;
+    crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::Accepted().finish())
 }
 
@@ -176,7 +176,7 @@ pub async fn delete_account(
     let [password] = required_fields(&body, ["password"])?;
     let command = DeleteAccountCommand { user_id: auth.claims.user.user_id, password: SecretString::new(password) };
     let handler: Arc<dyn DeleteAccountUseCase> = state.module.resolve();
-    web::block(move || handler.handle(command)).await??;
+    crate::blocking::run(move || handler.handle(command)).await??;
     let mut response = HttpResponse::NoContent();
     cookies::clear_session(&mut response, &state.settings);
     Ok(response.finish())

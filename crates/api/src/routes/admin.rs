@@ -86,7 +86,8 @@ pub async fn list(
     let search = param("q");
     let handler: Arc<dyn AdminUseCase> = state.module.resolve();
     let actor = admin.caller.user_id();
-    let page = web::block(move || handler.list_users(ListUsersQuery { actor, search, after, limit })).await??;
+    let page =
+        crate::blocking::run(move || handler.list_users(ListUsersQuery { actor, search, after, limit })).await??;
     Ok(HttpResponse::Ok().json(UserPageBody {
         items: page.items.iter().map(AdminUserBody::from).collect(),
         next_cursor: page.next_cursor.map(|id| id.to_string()),
@@ -112,7 +113,7 @@ pub async fn get(
     let target = user_id(&id)?;
     let handler: Arc<dyn AdminUseCase> = state.module.resolve();
     let actor = admin.caller.user_id();
-    let view = web::block(move || handler.get_user(actor, target)).await??;
+    let view = crate::blocking::run(move || handler.get_user(actor, target)).await??;
     Ok(HttpResponse::Ok().json(AdminUserBody::from(&view)))
 }
 
@@ -145,7 +146,7 @@ pub async fn update(
     errors.into_result().map_err(ApiError::validation)?;
     let command = UpdateUserCommand { actor: admin.caller.user_id(), user_id: target, roles, disabled };
     let handler: Arc<dyn AdminUseCase> = state.module.resolve();
-    let view = web::block(move || handler.update_user(command)).await??;
+    let view = crate::blocking::run(move || handler.update_user(command)).await??;
     Ok(HttpResponse::Ok().json(AdminUserBody::from(&view)))
 }
 
@@ -169,6 +170,6 @@ pub async fn delete(
     let target = user_id(&id)?;
     let handler: Arc<dyn AdminUseCase> = state.module.resolve();
     let actor = admin.caller.user_id();
-    web::block(move || handler.delete_user(actor, target)).await??;
+    crate::blocking::run(move || handler.delete_user(actor, target)).await??;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -67,7 +67,7 @@ pub async fn create(
         return Err(ApiError::validation(errors));
     }
     let handler: Arc<dyn ApiKeysUseCase> = state.module.resolve();
-    let created = web::block(move || handler.create(command)).await??;
+    let created = crate::blocking::run(move || handler.create(command)).await??;
     let key = ApiKeyBody::from(&created.key);
     Ok(HttpResponse::Created().json(CreatedApiKeyBody {
         api_key_id: key.api_key_id,
@@ -92,7 +92,7 @@ pub async fn create(
 pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler: Arc<dyn ApiKeysUseCase> = state.module.resolve();
     let user_id = auth.claims.user.user_id;
-    let keys = web::block(move || handler.list(user_id)).await??;
+    let keys = crate::blocking::run(move || handler.list(user_id)).await??;
     Ok(HttpResponse::Ok().json(keys.iter().map(ApiKeyBody::from).collect::<Vec<_>>()))
 }
 
@@ -115,6 +115,6 @@ pub async fn delete(
     let key_id = id.parse().map_err(|_| ApiError::not_found())?;
     let handler: Arc<dyn ApiKeysUseCase> = state.module.resolve();
     let user_id = auth.claims.user.user_id;
-    web::block(move || handler.delete(user_id, key_id)).await??;
+    crate::blocking::run(move || handler.delete(user_id, key_id)).await??;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -54,7 +54,7 @@ pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<Http
         return Err(ApiError::validation(errors));
     }
     let handler: Arc<dyn SignupUseCase> = state.module.resolve();
-    let user = web::block(move || handler.handle(command)).await??;
+    let user = crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::Created().json(UserInfoBody::from(&user)))
 }
 
@@ -81,7 +81,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObjec
     let metadata = session_metadata(&req, &state.settings.trusted_proxies);
     let command = LoginCommand { email, password: SecretString::new(password), metadata };
     let handler: Arc<dyn LoginUseCase> = state.module.resolve();
-    let outcome = web::block(move || handler.handle(command)).await?;
+    let outcome = crate::blocking::run(move || handler.handle(command)).await?;
     record_login(&state, &outcome);
     let issued = outcome?;
     Ok(session_response(&state, &issued))
@@ -101,7 +101,7 @@ pub async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
     };
     let command = RefreshCommand { refresh_token: RefreshTokenSecret::presented(token) };
     let handler: Arc<dyn RefreshUseCase> = state.module.resolve();
-    let outcome = web::block(move || handler.handle(command)).await?;
+    let outcome = crate::blocking::run(move || handler.handle(command)).await?;
     record_refresh(&state, &outcome);
     let issued = outcome?;
     Ok(session_response(&state, &issued))
@@ -128,7 +128,7 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     };
     if refresh_token.is_some() || session_id.is_some() {
         let handler: Arc<dyn LogoutUseCase> = state.module.resolve();
-        web::block(move || handler.handle(LogoutCommand { refresh_token, session_id })).await??;
+        crate::blocking::run(move || handler.handle(LogoutCommand { refresh_token, session_id })).await??;
     }
     let mut response = HttpResponse::NoContent();
     cookies::clear_session(&mut response, &state.settings);
@@ -188,7 +188,7 @@ pub async fn update_current_user(
         return Err(ApiError::validation(errors));
     }
     let handler: Arc<dyn UpdateProfileUseCase> = state.module.resolve();
-    let user = web::block(move || handler.handle(command)).await??;
+    let user = crate::blocking::run(move || handler.handle(command)).await??;
 
     let mut response = HttpResponse::build(StatusCode::OK);
     let cookie_session = match &caller {

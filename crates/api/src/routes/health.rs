@@ -29,7 +29,7 @@ pub async fn live() -> HttpResponse {
     ))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let probe: Arc<dyn DatabaseProbe> = state.module.resolve();
-    let check = web::block(move || probe.check());
+    let check = crate::blocking::run(move || probe.check());
     match actix_web::rt::time::timeout(READY_TIMEOUT, check).await {
         Ok(Ok(Ok(()))) => Ok(HttpResponse::Ok().json(HealthBody { status: "ok" })),
         Ok(Ok(Err(error))) => {

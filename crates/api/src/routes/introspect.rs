@@ -99,7 +99,8 @@ pub async fn introspect(
         return Err(ApiError::validation(errors));
     };
     let handler: Arc<dyn IntrospectUseCase> = state.module.resolve();
-    let ask = |handler: Arc<dyn IntrospectUseCase>, token: String| web::block(move || handler.introspect(&token));
+    let ask =
+        |handler: Arc<dyn IntrospectUseCase>, token: String| crate::blocking::run(move || handler.introspect(&token));
     let mut outcome = ask(Arc::clone(&handler), token.clone()).await?;
     if matches!(outcome, Err(IntrospectError::UnknownKey)) && reload_keys_throttled(&state).await? {
         outcome = ask(handler, token).await?;

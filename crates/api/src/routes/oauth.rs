@@ -443,7 +443,7 @@ pub async fn token(
                 metadata: session_metadata(&req, &state.settings.trusted_proxies),
             };
             let handler: Arc<dyn LoginUseCase> = state.module.resolve();
-            let outcome = web::block(move || handler.handle(command)).await?;
+            let outcome = crate::blocking::run(move || handler.handle(command)).await?;
             super::auth::record_login(&state, &outcome);
             outcome.map_err(oauth_error_for_login)?
         }
@@ -451,7 +451,7 @@ pub async fn token(
             let token = params.required("refresh_token")?;
             let command = RefreshCommand { refresh_token: RefreshTokenSecret::presented(token) };
             let handler: Arc<dyn RefreshUseCase> = state.module.resolve();
-            let outcome = web::block(move || handler.handle(command)).await?;
+            let outcome = crate::blocking::run(move || handler.handle(command)).await?;
             super::auth::record_refresh(&state, &outcome);
             outcome.map_err(oauth_error_for_refresh)?
         }
@@ -483,7 +483,7 @@ pub async fn revoke(state: web::Data<AppState>, params: OAuthParams) -> Result<H
     let session_id = verifier.handle(GetCurrentUser { access_token: &token }).ok().map(|claims| claims.session_id);
     let command = LogoutCommand { refresh_token: Some(RefreshTokenSecret::presented(token)), session_id };
     let handler: Arc<dyn LogoutUseCase> = state.module.resolve();
-    web::block(move || handler.handle(command)).await?.map_err(oauth_error_for_logout)?;
+    crate::blocking::run(move || handler.handle(command)).await?.map_err(oauth_error_for_logout)?;
     let mut response = HttpResponse::Ok();
     no_store(&mut response);
     Ok(response.finish())

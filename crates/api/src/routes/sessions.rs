@@ -44,7 +44,7 @@ pub struct SessionItem {
 pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
     let (user_id, current) = (auth.claims.user.user_id, auth.claims.session_id);
-    let views = web::block(move || handler.list(user_id, current)).await??;
+    let views = crate::blocking::run(move || handler.list(user_id, current)).await??;
     let items: Vec<SessionItem> = views
         .into_iter()
         .map(|view| SessionItem {
@@ -79,7 +79,7 @@ pub async fn revoke(
     let session_id = id.parse().map_err(|_| ApiError::not_found())?;
     let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
     let user_id = auth.claims.user.user_id;
-    web::block(move || handler.revoke(user_id, session_id)).await??;
+    crate::blocking::run(move || handler.revoke(user_id, session_id)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -95,7 +95,7 @@ pub async fn revoke(
 pub async fn logout_all(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
     let user_id = auth.claims.user.user_id;
-    web::block(move || handler.logout_all(user_id)).await??;
+    crate::blocking::run(move || handler.logout_all(user_id)).await??;
     let mut response = HttpResponse::NoContent();
     cookies::clear_session(&mut response, &state.settings);
     Ok(response.finish())

@@ -208,6 +208,7 @@ fn parse_roles(roles: Option<&[String]>) -> Result<Option<Roles>, ValidationErro
 }
 
 impl AdminUseCase for AdminHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "admin_list_users"))]
     fn list_users(&self, query: ListUsersQuery) -> Result<UserPage, ListUsersError> {
         let limit = query.limit.clamp(1, MAX_USERS_PAGE);
         let mut unit = self.units.begin()?;
@@ -222,6 +223,7 @@ impl AdminUseCase for AdminHandler {
         Ok(UserPage { items: users.iter().map(AdminUserView::from).collect(), next_cursor })
     }
 
+    #[tracing::instrument(name = "command", skip_all, fields(command = "admin_get_user"))]
     fn get_user(&self, actor: UserId, user_id: UserId) -> Result<AdminUserView, GetUserError> {
         let mut unit = self.units.begin()?;
         require_admin(unit.as_mut(), actor, GetUserError::Forbidden)?;
@@ -230,6 +232,7 @@ impl AdminUseCase for AdminHandler {
         Ok(AdminUserView::from(&user))
     }
 
+    #[tracing::instrument(name = "command", skip_all, fields(command = "admin_update_user"))]
     fn update_user(&self, command: UpdateUserCommand) -> Result<AdminUserView, UpdateUserError> {
         let roles = parse_roles(command.roles.as_deref());
         let now = self.clock.now();
@@ -270,6 +273,7 @@ impl AdminUseCase for AdminHandler {
         Ok(AdminUserView::from(&user))
     }
 
+    #[tracing::instrument(name = "command", skip_all, fields(command = "admin_delete_user"))]
     fn delete_user(&self, actor: UserId, user_id: UserId) -> Result<(), DeleteUserError> {
         let mut unit = self.units.begin()?;
         require_admin(unit.as_mut(), actor, DeleteUserError::Forbidden)?;

@@ -203,6 +203,7 @@ fn use_is_due(last_used_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
 }
 
 impl ApiKeysUseCase for ApiKeysHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "api_key_create"))]
     fn create(&self, command: CreateApiKeyCommand) -> Result<CreatedApiKey, CreateApiKeyError> {
         let now = self.clock.now();
         let new = command.validate(now).map_err(CreateApiKeyError::Validation)?;
@@ -225,6 +226,7 @@ impl ApiKeysUseCase for ApiKeysHandler {
         Ok(CreatedApiKey { key, secret })
     }
 
+    #[tracing::instrument(name = "command", skip_all, fields(command = "api_key_list"))]
     fn list(&self, user_id: UserId) -> Result<Vec<ApiKey>, ListApiKeysError> {
         let mut unit = self.units.begin()?;
         let keys = unit.api_keys().keys_of_user(user_id)?;
@@ -232,6 +234,7 @@ impl ApiKeysUseCase for ApiKeysHandler {
         Ok(keys)
     }
 
+    #[tracing::instrument(name = "command", skip_all, fields(command = "api_key_delete"))]
     fn delete(&self, user_id: UserId, key_id: ApiKeyId) -> Result<(), DeleteApiKeyError> {
         let mut unit = self.units.begin()?;
         if !unit.api_keys().delete(user_id, key_id)? {
@@ -242,6 +245,7 @@ impl ApiKeysUseCase for ApiKeysHandler {
         Ok(())
     }
 
+    #[tracing::instrument(name = "command", skip_all, fields(command = "api_key_authenticate"))]
     fn authenticate(&self, presented: &str) -> Result<ApiKeyPrincipal, ApiKeyAuthError> {
         let secret = ApiKeySecret::presented(presented);
         if secret.prefix().is_none() {

@@ -62,6 +62,7 @@ impl DeleteAccountHandler {
 }
 
 impl DeleteAccountUseCase for DeleteAccountHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "delete_account"))]
     fn handle(&self, command: DeleteAccountCommand) -> Result<(), DeleteAccountError> {
         let user_id = command.user_id;
         let mut unit = self.units.begin()?;

@@ -58,6 +58,7 @@ impl VerifyEmailHandler {
 }
 
 impl VerifyEmailUseCase for VerifyEmailHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "verify_email"))]
     fn handle(&self, command: VerifyEmailCommand) -> Result<UserInfo, VerifyEmailError> {
         let hash = OpaqueSecret::presented(command.token.expose()).hash();
         let now = self.clock.now();
@@ -149,6 +150,7 @@ impl ResendVerificationHandler {
 }
 
 impl ResendVerificationUseCase for ResendVerificationHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "resend_verification"))]
     fn handle(&self, command: ResendVerificationCommand) -> Result<ResendOutcome, ResendVerificationError> {
         let now = self.clock.now();
         let mut unit = self.units.begin()?;

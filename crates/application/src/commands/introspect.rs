@@ -152,6 +152,7 @@ fn active_access_token(claims: &AccessClaims, user: &User) -> ActiveToken {
 }
 
 impl IntrospectUseCase for IntrospectHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "introspect"))]
     fn introspect(&self, token: &str) -> Result<Introspection, IntrospectError> {
         if token.starts_with(API_KEY_MARKER) {
             self.introspect_api_key(token)

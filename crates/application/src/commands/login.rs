@@ -148,6 +148,7 @@ impl LoginUseCase for LoginHandler {
     ///
     /// # Errors
     /// See [`LoginError`].
+    #[tracing::instrument(name = "command", skip_all, fields(command = "login"))]
     fn handle(&self, command: LoginCommand) -> Result<LoginOutcome, LoginError> {
         let email = Email::parse(&command.email).ok();
         let password = PlainPassword::parse(command.password.expose()).ok();

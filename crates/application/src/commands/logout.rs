@@ -55,6 +55,7 @@ impl LogoutUseCase for LogoutHandler {
     ///
     /// # Errors
     /// [`LogoutError::Port`] when storage fails.
+    #[tracing::instrument(name = "command", skip_all, fields(command = "logout"))]
     fn handle(&self, command: LogoutCommand) -> Result<bool, LogoutError> {
         let mut unit = self.units.begin()?;
         let from_token = match &command.refresh_token {

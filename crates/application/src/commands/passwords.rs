@@ -98,6 +98,7 @@ impl ChangePasswordHandler {
 }
 
 impl ChangePasswordUseCase for ChangePasswordHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "change_password"))]
     fn handle(&self, command: ChangePasswordCommand) -> Result<(), ChangePasswordError> {
         let new_password = parse_new_password(&command.new_password).map_err(ChangePasswordError::Validation)?;
         let user_id = command.user_id;
@@ -197,6 +198,7 @@ impl ForgotPasswordHandler {
 }
 
 impl ForgotPasswordUseCase for ForgotPasswordHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "forgot_password"))]
     fn handle(&self, command: ForgotPasswordCommand) -> Result<(), ForgotPasswordError> {
         let mut errors = ValidationErrors::new();
         let email =
@@ -325,6 +327,7 @@ impl ResetPasswordHandler {
 }
 
 impl ResetPasswordUseCase for ResetPasswordHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "reset_password"))]
     fn handle(&self, command: ResetPasswordCommand) -> Result<(), ResetPasswordError> {
         let new_password = parse_new_password(&command.new_password).map_err(ResetPasswordError::Validation)?;
         let secret = OpaqueSecret::presented(command.token.expose());

@@ -77,6 +77,7 @@ impl RefreshUseCase for RefreshHandler {
     ///
     /// # Errors
     /// See [`RefreshError`].
+    #[tracing::instrument(name = "command", skip_all, fields(command = "refresh"))]
     fn handle(&self, command: RefreshCommand) -> Result<IssuedTokens, RefreshError> {
         let hash = command.refresh_token.hash();
         let now = self.clock.now();

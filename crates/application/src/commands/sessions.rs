@@ -82,6 +82,7 @@ impl SessionsHandler {
 }
 
 impl SessionsUseCase for SessionsHandler {
+    #[tracing::instrument(name = "command", skip_all, fields(command = "sessions_list"))]
     fn list(&self, user_id: UserId, current: SessionId) -> Result<Vec<SessionView>, ListSessionsError> {
         let now = self.clock.now();
         let mut unit = self.units.begin()?;
@@ -94,6 +95,7 @@ impl SessionsUseCase for SessionsHandler {
             .collect())
     }
 
+    #[tracing::instrument(name = "command", skip_all, fields(command = "session_revoke"))]
     fn revoke(&self, user_id: UserId, session_id: SessionId) -> Result<(), RevokeSessionError> {
         let mut unit = self.units.begin()?;
         let owned = unit.sessions().find_session(session_id)?.is_some_and(|session| session.user_id == user_id);
@@ -106,6 +108,7 @@ impl SessionsUseCase for SessionsHandler {
         Ok(())
     }
 
+    #[tracing::instrument(name = "command", skip_all, fields(command = "logout_all"))]
     fn logout_all(&self, user_id: UserId) -> Result<usize, LogoutAllError> {
         let mut unit = self.units.begin()?;
         let ended = unit.sessions().delete_sessions_of_user(user_id)?;

@@ -147,6 +147,7 @@ impl SignupUseCase for SignupHandler {
     ///
     /// # Errors
     /// See [`SignupError`].
+    #[tracing::instrument(name = "command", skip_all, fields(command = "signup"))]
     fn handle_with_roles(&self, command: SignupCommand, roles: Roles) -> Result<UserInfo, SignupError> {
         let ValidSignup { name, email, password, avatar_url } = command.validate().map_err(SignupError::Validation)?;
         self.password_policy.check(&password, &name, &email).map_err(SignupError::WeakPassword)?;

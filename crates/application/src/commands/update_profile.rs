@@ -96,6 +96,7 @@ impl UpdateProfileUseCase for UpdateProfileHandler {
     ///
     /// # Errors
     /// See [`UpdateProfileError`].
+    #[tracing::instrument(name = "command", skip_all, fields(command = "update_profile"))]
     fn handle(&self, command: UpdateProfileCommand) -> Result<UserInfo, UpdateProfileError> {
         let ValidProfileChange { name, avatar_url } = command.validate().map_err(UpdateProfileError::Validation)?;
         let user_id = command.user_id.ok_or(UpdateProfileError::UserNotFound)?;
