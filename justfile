@@ -25,6 +25,12 @@ fmt:
 bench:
     scripts/load.sh
 
+# Run the worked examples: embedding, extending the domain, a verifier-protected service.
+examples:
+    cargo run --example embed
+    cargo run --example extend_domain
+    cargo run --example protected_service
+
 # Everything CI runs.
 ci:
     bash .ci/run

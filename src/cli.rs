@@ -40,8 +40,15 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Migrate the database if needed, then serve HTTP on PORTCULLIS_BIND.
+    #[command(after_help = "Every PORTCULLIS_* variable matters here; `portcullis config check` prints them. \
+The ones to set in production: PORTCULLIS_DATABASE_URL, PORTCULLIS_BIND, PORTCULLIS_PUBLIC_URL \
+(the issuer and the base of mailed links), PORTCULLIS_ALLOWED_ORIGINS, PORTCULLIS_TRUSTED_PROXIES, \
+PORTCULLIS_SMTP_URL and PORTCULLIS_MAIL_FROM. Stops gracefully on SIGTERM or SIGINT (in-flight \
+requests get 10 s, queued mail 10 s more).")]
     Serve,
     /// Apply pending database migrations (PORTCULLIS_DATABASE_URL) and exit.
+    #[command(after_help = "Variables: PORTCULLIS_DATABASE_URL. `serve` migrates by itself; this is for \
+deployments that migrate as a separate step.")]
     Migrate,
     /// Manage users directly in the database.
     #[command(subcommand)]
@@ -59,6 +66,8 @@ pub enum Command {
 pub enum ConfigCommand {
     /// Print the effective configuration (defaults, file, environment merged) with secrets
     /// redacted, and exit non-zero if any value is bad.
+    #[command(after_help = "Reads every PORTCULLIS_* variable and PORTCULLIS_CONFIG (the TOML file; \
+default ./portcullis.toml). Passwords in URLs print as ***.")]
     Check,
 }
 
@@ -67,6 +76,10 @@ pub enum ConfigCommand {
 pub enum UserCommand {
     /// Create a user; the password is the first line of standard input. Same rules as signup,
     /// the password policy included (PORTCULLIS_MIN_PASSWORD_SCORE).
+    #[command(after_help = "Variables: PORTCULLIS_DATABASE_URL, PORTCULLIS_BCRYPT_COST, \
+PORTCULLIS_MIN_PASSWORD_SCORE, and for the verification mail PORTCULLIS_PUBLIC_URL, \
+PORTCULLIS_MAIL_DIR or PORTCULLIS_SMTP_URL, PORTCULLIS_MAIL_FROM.\n\n\
+Example: echo 'Trellis-Quartz-Harbor-48' | portcullis user create --email root@example.com --name Root --admin")]
     Create {
         /// Login address.
         #[arg(long)]
@@ -79,18 +92,22 @@ pub enum UserCommand {
         admin: bool,
     },
     /// List users, oldest first: id, email, name, roles, and whether each is verified or disabled.
+    #[command(after_help = "Variables: PORTCULLIS_DATABASE_URL.")]
     List {
-        /// Only users whose email or name contains this (case-insensitive).
-        #[arg(long)]
-        q: Option<String>,
+        /// Only users whose email or name contains this (case-insensitive, taken literally).
+        #[arg(long, short = 'q', value_name = "TEXT")]
+        search: Option<String>,
     },
     /// Replace a user's roles, e.g. `--roles admin,user`. Refused if it would leave no active admin.
+    #[command(after_help = "Variables: PORTCULLIS_DATABASE_URL. The user's access tokens show the new roles \
+from their next refresh (at most PORTCULLIS_ACCESS_TTL_SECS later); the admin API checks the \
+database at once.")]
     SetRoles {
         /// The user's login address.
         #[arg(long)]
         email: String,
         /// The complete new role list, comma-separated (names of a-z, 0-9, '_' and '-').
-        #[arg(long, value_delimiter = ',')]
+        #[arg(long, value_delimiter = ',', required = true, value_name = "ROLE,...")]
         roles: Vec<String>,
     },
 }
@@ -100,6 +117,7 @@ pub enum UserCommand {
 pub enum KeysCommand {
     /// Add a new signing key and make it current. Old tokens stay valid until they expire;
     /// running instances accept the new key at once and sign with it within 30 seconds.
+    #[command(after_help = "Variables: PORTCULLIS_DATABASE_URL (every instance on that database shares the keys).")]
     Rotate,
 }
 
@@ -116,7 +134,7 @@ pub fn run_offline(command: Command, config: &Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::User(UserCommand::Create { email, name, admin }) => create_user(config, email, name, admin),
-        Command::User(UserCommand::List { q }) => list_users(config, q),
+        Command::User(UserCommand::List { search }) => list_users(config, search),
         Command::User(UserCommand::SetRoles { email, roles }) => set_roles(config, &email, &roles),
         Command::Config(ConfigCommand::Check) => {
             println!("{}", describe_config(config));

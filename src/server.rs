@@ -7,14 +7,14 @@ use std::sync::{Arc, RwLock};
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use chrono::Utc;
-use portcullis_api::{ApiSettings, AppState, Infrastructure, Metrics, build_app, build_module};
+use portcullis_api::{ApiSettings, AppModule, AppState, Infrastructure, Metrics, build_app, module_builder};
 use portcullis_application::SessionPolicy;
 use portcullis_domain::{BcryptCost, LockoutPolicy, MinPasswordScore, RateQuota, SecretString};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::mail::{MailQueue, MailSettings, MailTransport, build_mailer};
 use portcullis_infrastructure::persistence::{DbPool, PoolSettings, connect, run_migrations};
 use portcullis_infrastructure::tokens::{KeyRingReloader, TokenSettings, ensure_signing_key, load_key_ring};
-use shaku::HasComponent;
+use shaku::{HasComponent, ModuleBuilder};
 
 use crate::config::Config;
 
@@ -101,7 +101,10 @@ pub fn mail_settings(config: &Config) -> MailSettings {
     MailSettings { from: config.mail_sender(), transport }
 }
 
-fn build_state(config: &Config) -> anyhow::Result<(AppState, MailQueue)> {
+/// How a caller changes the shaku module before it is built (see [`spawn_with`]).
+pub type Customize = Box<dyn FnOnce(ModuleBuilder<AppModule>) -> ModuleBuilder<AppModule> + Send>;
+
+fn build_state(config: &Config, customize: Customize) -> anyhow::Result<(AppState, MailQueue)> {
     let trusted_proxies = portcullis_api::client_ip::parse_trusted_proxies(&config.trusted_proxies)
         .map_err(anyhow::Error::msg)
         .context("PORTCULLIS_TRUSTED_PROXIES")?;
@@ -112,7 +115,7 @@ fn build_state(config: &Config) -> anyhow::Result<(AppState, MailQueue)> {
     let hashing = HashingPool::start(config.hash_workers, config.hash_queue, cost)?;
     let mail = build_mailer(&mail_settings(config))?;
     let metrics = Metrics::new(pool.clone(), Arc::clone(&hashing), mail.stats());
-    let module = build_module(Infrastructure {
+    let module = customize(module_builder(Infrastructure {
         pool,
         keys,
         hashing,
@@ -132,7 +135,8 @@ fn build_state(config: &Config) -> anyhow::Result<(AppState, MailQueue)> {
         lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_secs),
         mail: mail.clone(),
         public_url: issuer(config),
-    });
+    }))
+    .build();
     let state = AppState {
         module: Arc::new(module),
         settings: ApiSettings {
@@ -153,9 +157,20 @@ fn build_state(config: &Config) -> anyhow::Result<(AppState, MailQueue)> {
 /// # Errors
 /// Anything that stops start-up: database unreachable, migration or key failure, bind failure.
 pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
+    spawn_with(config, Box::new(|builder| builder)).await
+}
+
+/// As [`spawn`], letting `customize` override components of the shaku module first: the way a
+/// team plugs its own [`SignupPolicy`](portcullis_application::ports::SignupPolicy) or
+/// [`ClaimsExtension`](portcullis_application::ports::ClaimsExtension) into the service
+/// (see `examples/extend_domain.rs`).
+///
+/// # Errors
+/// As [`spawn`].
+pub async fn spawn_with(config: Config, customize: Customize) -> anyhow::Result<RunningServer> {
     let setup = config.clone();
     let (state, mail) =
-        tokio::task::spawn_blocking(move || build_state(&setup)).await.context("start-up task failed")??;
+        tokio::task::spawn_blocking(move || build_state(&setup, customize)).await.context("start-up task failed")??;
     let reloader: Arc<dyn KeyRingReloader> = state.module.resolve();
     let key_refresh = tokio::spawn(refresh_keys_periodically(reloader));
     let state = web::Data::new(state);

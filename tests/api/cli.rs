@@ -144,6 +144,24 @@ async fn help_lists_the_subcommands() {
     for flag in ["--email", "--name", "--admin"] {
         assert!(help.contains(flag), "user create --help mentions {flag}: {help}");
     }
+    // Every subcommand says what it does and which variables matter.
+    for args in [
+        &["serve"][..],
+        &["migrate"],
+        &["user", "create"],
+        &["user", "list"],
+        &["user", "set-roles"],
+        &["keys", "rotate"],
+        &["config", "check"],
+    ] {
+        let mut with_help = args.to_vec();
+        with_help.push("--help");
+        let output = run(command(&db, &with_help), "").await;
+        assert!(output.status.success(), "{args:?} --help: {}", describe(&output));
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("PORTCULLIS_"), "{args:?} --help names its variables: {help}");
+        assert!(help.lines().next().is_some_and(|first| first.len() > 20), "{args:?} --help says what it does: {help}");
+    }
 }
 
 #[tokio::test]

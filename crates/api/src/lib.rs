@@ -24,5 +24,5 @@ pub mod settings;
 
 pub use app::{AppState, build_app};
 pub use metrics::Metrics;
-pub use module::{AppModule, Infrastructure, build_module};
+pub use module::{AppModule, Infrastructure, build_module, module_builder};
 pub use settings::ApiSettings;

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use portcullis_application::account_mail::TemplatedAccountMailParameters;
 use portcullis_application::commands::login::LoginHandlerParameters;
 use portcullis_application::commands::refresh::RefreshHandlerParameters;
-use portcullis_application::ports::{StrengthPasswordPolicy, StrengthPasswordPolicyParameters, SystemClock};
+use portcullis_application::ports::{
+    NoExtraClaims, OpenSignup, StrengthPasswordPolicy, StrengthPasswordPolicyParameters, SystemClock,
+};
 use portcullis_application::{
     AdminHandler, ApiKeysHandler, ChangePasswordHandler, DeleteAccountHandler, ForgotPasswordHandler,
     GetCurrentUserHandler, IntrospectHandler, LoginHandler, LogoutHandler, RefreshHandler, ResendVerificationHandler,
@@ -23,7 +25,7 @@ use portcullis_infrastructure::tokens::{
     DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, JwksDocument, JwksDocumentParameters, JwtTokenService,
     JwtTokenServiceParameters, SharedKeyRing, TokenSettings,
 };
-use shaku::module;
+use shaku::{ModuleBuilder, module};
 
 // Everything one Portcullis process serves with.
 module! {
@@ -35,7 +37,7 @@ module! {
             SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, GetCurrentUserHandler, UpdateProfileHandler,
             SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler,
             QueuedMailer, TemplatedAccountMail, VerifyEmailHandler, ResendVerificationHandler, ChangePasswordHandler,
-            ForgotPasswordHandler, ResetPasswordHandler, DeleteAccountHandler,
+            ForgotPasswordHandler, ResetPasswordHandler, DeleteAccountHandler, OpenSignup, NoExtraClaims,
             DieselRateLimiter, DieselLockoutStore,
         ],
         providers = []
@@ -68,6 +70,17 @@ pub struct Infrastructure {
 
 /// Builds the module. Every parameter of every component is set here; a test builds it.
 pub fn build_module(infrastructure: Infrastructure) -> AppModule {
+    module_builder(infrastructure).build()
+}
+
+/// The module's builder with every parameter set, for a team that plugs in its own
+/// components before building, e.g.
+/// `module_builder(infra).with_component_override::<dyn SignupPolicy>(Box::new(MyPolicy)).build()`.
+/// The extension points meant for this are
+/// [`SignupPolicy`](portcullis_application::ports::SignupPolicy) and
+/// [`ClaimsExtension`](portcullis_application::ports::ClaimsExtension); any other interface
+/// of the module can be overridden the same way.
+pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule> {
     let Infrastructure {
         pool,
         keys,
@@ -107,5 +120,4 @@ pub fn build_module(infrastructure: Infrastructure) -> AppModule {
         })
         .with_component_parameters::<QueuedMailer>(QueuedMailerParameters { queue: mail })
         .with_component_parameters::<TemplatedAccountMail>(TemplatedAccountMailParameters { public_url })
-        .build()
 }

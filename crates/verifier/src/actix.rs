@@ -153,3 +153,44 @@ impl ResponseError for VerifierError {
         response.body(body.to_string())
     }
 }
+
+/// A role a route can require, named at compile time (see [`RequireRole`]).
+pub trait RoleName {
+    /// The role's name, as in the token's `roles` claim.
+    const NAME: &'static str;
+}
+
+/// The `admin` role.
+#[derive(Clone, Copy, Debug)]
+pub struct Admin;
+
+impl RoleName for Admin {
+    const NAME: &'static str = "admin";
+}
+
+/// An [`AuthenticatedUser`] that holds role `R`; anyone else gets `403 forbidden` (and no
+/// token `401`), before the handler runs.
+///
+/// ```rust,ignore
+/// async fn reports(admin: RequireRole<Admin>) -> HttpResponse { /* admin.user … */ }
+/// ```
+#[derive(Clone, Debug)]
+pub struct RequireRole<R: RoleName> {
+    /// The verified user.
+    pub user: AuthenticatedUser,
+    role: std::marker::PhantomData<R>,
+}
+
+impl<R: RoleName + 'static> FromRequest for RequireRole<R> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, Self::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let user = AuthenticatedUser::from_request(req, payload);
+        Box::pin(async move {
+            let user = user.await?;
+            user.require_role(R::NAME)?;
+            Ok(Self { user, role: std::marker::PhantomData })
+        })
+    }
+}

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "actix")]
 mod actix;
 #[cfg(feature = "actix")]
-pub use actix::{ACCESS_TOKEN_COOKIE, AuthenticatedUser};
+pub use actix::{ACCESS_TOKEN_COOKIE, Admin, AuthenticatedUser, RequireRole, RoleName};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds (the Portcullis contract's maximum).
 pub const LEEWAY_SECS: u64 = 5;
@@ -98,6 +98,9 @@ pub struct Claims {
     /// When the account was made, seconds since the epoch.
     #[serde(default)]
     pub created_at: i64,
+    /// Any other claim, e.g. those a team adds with a `ClaimsExtension` (`"tenant"`, …).
+    #[serde(flatten, default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Claims {

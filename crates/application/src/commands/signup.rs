@@ -9,7 +9,10 @@ use portcullis_domain::{
 use shaku::Component;
 
 use crate::account_mail::{AccountMail, VERIFICATION_TOKEN_TTL, log_mail_failure};
-use crate::ports::{AddUserError, Clock, PasswordHasher, PasswordPolicy, PortError, TokenService, UnitOfWorkFactory};
+use crate::ports::{
+    AddUserError, Clock, OpenSignup, PasswordHasher, PasswordPolicy, PortError, SignupPolicy, TokenService,
+    UnitOfWorkFactory,
+};
 use crate::validation::ValidationErrors;
 
 /// Input of a signup, as received; the handler validates it.
@@ -95,6 +98,8 @@ pub struct SignupHandler {
     tokens: Arc<dyn TokenService>,
     #[shaku(inject)]
     account_mail: Arc<dyn AccountMail>,
+    #[shaku(inject)]
+    signup_policy: Arc<dyn SignupPolicy>,
 }
 
 /// Signs a user up. Implemented by [`SignupHandler`]; the HTTP layer and embedders call it through this trait.
@@ -126,7 +131,22 @@ impl SignupHandler {
         tokens: Arc<dyn TokenService>,
         account_mail: Arc<dyn AccountMail>,
     ) -> Self {
-        Self { units, hasher, password_policy, clock, tokens, account_mail }
+        Self { units, hasher, password_policy, clock, tokens, account_mail, signup_policy: Arc::new(OpenSignup) }
+    }
+
+    /// The same handler with a team's own [`SignupPolicy`] (the default lets everyone in).
+    #[must_use]
+    pub fn with_signup_policy(mut self, signup_policy: Arc<dyn SignupPolicy>) -> Self {
+        self.signup_policy = signup_policy;
+        self
+    }
+
+    #[tracing::instrument(name = "command", skip_all, fields(command = "signup"))]
+    fn create(&self, signup: ValidSignup, roles: Roles, apply_policy: bool) -> Result<UserInfo, SignupError> {
+        if apply_policy {
+            self.signup_policy.check(&signup).map_err(SignupError::Validation)?;
+        }
+        self.store_and_mail(signup, roles)
     }
 }
 
@@ -140,16 +160,24 @@ impl SignupUseCase for SignupHandler {
     /// # Errors
     /// See [`SignupError`].
     fn handle(&self, command: SignupCommand) -> Result<UserInfo, SignupError> {
-        self.handle_with_roles(command, Roles::default_for_new_user())
+        let signup = command.validate().map_err(SignupError::Validation)?;
+        self.create(signup, Roles::default_for_new_user(), true)
     }
 
-    /// As [`SignupUseCase::handle`], with chosen roles (used by `portcullis user create --admin`).
+    /// As [`SignupUseCase::handle`], with chosen roles and without the [`SignupPolicy`] (used
+    /// by `portcullis user create --admin`: the operator decides).
     ///
     /// # Errors
     /// See [`SignupError`].
-    #[tracing::instrument(name = "command", skip_all, fields(command = "signup"))]
     fn handle_with_roles(&self, command: SignupCommand, roles: Roles) -> Result<UserInfo, SignupError> {
-        let ValidSignup { name, email, password, avatar_url } = command.validate().map_err(SignupError::Validation)?;
+        let signup = command.validate().map_err(SignupError::Validation)?;
+        self.create(signup, roles, false)
+    }
+}
+
+impl SignupHandler {
+    fn store_and_mail(&self, signup: ValidSignup, roles: Roles) -> Result<UserInfo, SignupError> {
+        let ValidSignup { name, email, password, avatar_url } = signup;
         self.password_policy.check(&password, &name, &email).map_err(SignupError::WeakPassword)?;
         let password = self.hasher.hash(&password)?;
         let now = self.clock.now();

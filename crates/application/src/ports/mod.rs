@@ -3,6 +3,7 @@
 
 mod clock;
 mod error;
+mod extensions;
 mod limits;
 mod mailer;
 mod password_hasher;
@@ -14,6 +15,7 @@ mod unit_of_work;
 
 pub use clock::{Clock, SystemClock};
 pub use error::PortError;
+pub use extensions::{ClaimsExtension, NoExtraClaims, OpenSignup, RESERVED_CLAIMS, SignupPolicy};
 pub use limits::{LockoutStore, RateLimiter};
 pub use mailer::{MailError, Mailer, OutgoingMail};
 pub use password_hasher::{InlinePasswordHasher, PasswordHasher, dummy_attempt, dummy_hash};

@@ -265,3 +265,41 @@ fn a_failed_signup_sends_no_mail_and_stores_no_token() {
     assert!(matches!(result, Err(SignupError::Port(_))), "{result:?}");
     assert!(bench.mailer.sent_to("bo@example.com").is_empty(), "no mail for an uncommitted signup");
 }
+
+/// A team's rule: only `example.org` addresses.
+struct OnlyExampleOrg;
+
+impl portcullis_application::ports::SignupPolicy for OnlyExampleOrg {
+    fn check(
+        &self,
+        signup: &portcullis_application::ValidSignup,
+    ) -> Result<(), portcullis_application::ValidationErrors> {
+        if signup.email.as_str().ends_with("@example.org") {
+            return Ok(());
+        }
+        let mut errors = portcullis_application::ValidationErrors::new();
+        errors.add("email", "domain_not_allowed", "only example.org");
+        Err(errors)
+    }
+}
+
+#[test]
+fn a_signup_policy_refuses_before_anything_is_stored_and_the_operator_path_skips_it() {
+    let bench = Bench::new();
+    let handler = bench.signup_handler().with_signup_policy(Arc::new(OnlyExampleOrg));
+    let refused = handler.handle(signup_command("Eve", "eve@example.com", PASSWORD, None));
+    match refused {
+        Err(SignupError::Validation(errors)) => {
+            assert_eq!(field_codes(&errors), vec![("email", "domain_not_allowed")]);
+        }
+        other => panic!("expected the policy's refusal, got {other:?}"),
+    }
+    assert!(bench.store.users().is_empty(), "nothing stored");
+    assert!(bench.mailer.sent().is_empty(), "nothing mailed");
+
+    handler.handle(signup_command("Ada", "ada@example.org", PASSWORD, None)).expect("an allowed domain");
+    handler
+        .handle_with_roles(signup_command("Op", "op@example.com", PASSWORD, None), Roles::default_for_new_user())
+        .expect("the operator's path (portcullis user create) is not subject to the policy");
+    assert_eq!(bench.store.users().len(), 2);
+}

@@ -19,4 +19,8 @@ pub(crate) struct Claims {
     /// When the account was made (seconds since the epoch), so that `current-user` can
     /// answer from the token alone.
     pub created_at: i64,
+    /// Claims added by a [`portcullis_application::ports::ClaimsExtension`] (never one of the
+    /// names above).
+    #[serde(flatten, default)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
 }

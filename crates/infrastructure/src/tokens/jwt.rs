@@ -3,7 +3,10 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
-use portcullis_application::ports::{AccessClaims, AccessToken, TokenIssueError, TokenService, TokenVerifyError};
+use portcullis_application::ports::{
+    AccessClaims, AccessToken, ClaimsExtension, NoExtraClaims, RESERVED_CLAIMS, TokenIssueError, TokenService,
+    TokenVerifyError,
+};
 use portcullis_domain::{RefreshTokenSecret, SecretString, SessionId, UserId, UserInfo};
 use shaku::{Component, Interface};
 
@@ -31,12 +34,33 @@ pub struct TokenSettings {
 pub struct JwtTokenService {
     keys: SharedKeyRing,
     settings: TokenSettings,
+    #[shaku(inject)]
+    claims_extension: Arc<dyn ClaimsExtension>,
 }
 
 impl JwtTokenService {
-    /// A token service over a shared key ring.
+    /// A token service over a shared key ring, adding no extra claims.
     pub fn new(keys: SharedKeyRing, settings: TokenSettings) -> Self {
-        Self { keys, settings }
+        Self { keys, settings, claims_extension: Arc::new(NoExtraClaims) }
+    }
+
+    /// The same service, adding `extension`'s claims to every access token.
+    #[must_use]
+    pub fn with_claims_extension(mut self, extension: Arc<dyn ClaimsExtension>) -> Self {
+        self.claims_extension = extension;
+        self
+    }
+
+    fn extra_claims(&self, user: &UserInfo) -> serde_json::Map<String, serde_json::Value> {
+        let mut extra = self.claims_extension.extra_claims(user);
+        extra.retain(|name, _| {
+            let reserved = RESERVED_CLAIMS.contains(&name.as_str());
+            if reserved {
+                tracing::warn!(claim = %name, "a claims extension tried to set a standard claim; ignored");
+            }
+            !reserved
+        });
+        extra
     }
 
     fn ring(&self) -> Arc<KeyRing> {
@@ -93,6 +117,7 @@ impl TokenService for JwtTokenService {
             roles: user.roles.clone(),
             email_verified: user.email_verified,
             created_at: user.created_at.timestamp(),
+            extra: self.extra_claims(user),
         };
         let mut header = Header::new(Algorithm::EdDSA);
         header.kid = Some(ring.current.kid.clone());
