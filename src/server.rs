@@ -12,8 +12,10 @@ use portcullis_application::SessionPolicy;
 use portcullis_domain::{BcryptCost, LockoutPolicy, MinPasswordScore, RateQuota, SecretString};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::mail::{MailQueue, MailSettings, MailTransport, build_mailer};
-use portcullis_infrastructure::persistence::{DbPool, PoolSettings, connect, run_migrations};
-use portcullis_infrastructure::tokens::{KeyRingReloader, TokenSettings, ensure_signing_key, load_key_ring};
+use portcullis_infrastructure::persistence::{DbPool, PoolSettings, connect, run_migrations, sweep_expired};
+use portcullis_infrastructure::tokens::{
+    KeyRingReloader, TokenSettings, ensure_signing_key, load_key_ring, prune_retired_keys,
+};
 use shaku::{HasComponent, ModuleBuilder};
 
 use crate::config::Config;
@@ -24,6 +26,7 @@ pub struct RunningServer {
     handle: actix_web::dev::ServerHandle,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
     key_refresh: tokio::task::JoinHandle<()>,
+    maintenance: tokio::task::JoinHandle<()>,
     mail: MailQueue,
 }
 
@@ -51,6 +54,7 @@ impl RunningServer {
     /// Stops accepting, finishes in-flight requests, and waits until it is down.
     pub async fn stop(self) {
         self.key_refresh.abort();
+        self.maintenance.abort();
         self.handle.stop(true).await;
         let _ = self.task.await;
         drain_mail(self.mail).await;
@@ -63,6 +67,7 @@ impl RunningServer {
     pub async fn wait(self) -> anyhow::Result<()> {
         let result = self.task.await;
         self.key_refresh.abort();
+        self.maintenance.abort();
         drain_mail(self.mail).await;
         result.context("server task failed")?.context("server failed")
     }
@@ -104,7 +109,7 @@ pub fn mail_settings(config: &Config) -> MailSettings {
 /// How a caller changes the shaku module before it is built (see [`spawn_with`]).
 pub type Customize = Box<dyn FnOnce(ModuleBuilder<AppModule>) -> ModuleBuilder<AppModule> + Send>;
 
-fn build_state(config: &Config, customize: Customize) -> anyhow::Result<(AppState, MailQueue)> {
+fn build_state(config: &Config, customize: Customize) -> anyhow::Result<(AppState, MailQueue, DbPool)> {
     let trusted_proxies = portcullis_api::client_ip::parse_trusted_proxies(&config.trusted_proxies)
         .map_err(anyhow::Error::msg)
         .context("PORTCULLIS_TRUSTED_PROXIES")?;
@@ -115,6 +120,7 @@ fn build_state(config: &Config, customize: Customize) -> anyhow::Result<(AppStat
     let hashing = HashingPool::start(config.hash_workers, config.hash_queue, cost)?;
     let mail = build_mailer(&mail_settings(config))?;
     let metrics = Metrics::new(pool.clone(), Arc::clone(&hashing), mail.stats());
+    let maintenance_pool = pool.clone();
     let module = customize(module_builder(Infrastructure {
         pool,
         keys,
@@ -149,7 +155,7 @@ fn build_state(config: &Config, customize: Customize) -> anyhow::Result<(AppStat
         },
         metrics,
     };
-    Ok((state, mail))
+    Ok((state, mail, maintenance_pool))
 }
 
 /// Migrates the database, builds the service from `config`, binds, and serves in the background.
@@ -169,10 +175,11 @@ pub async fn spawn(config: Config) -> anyhow::Result<RunningServer> {
 /// As [`spawn`].
 pub async fn spawn_with(config: Config, customize: Customize) -> anyhow::Result<RunningServer> {
     let setup = config.clone();
-    let (state, mail) =
+    let (state, mail, pool) =
         tokio::task::spawn_blocking(move || build_state(&setup, customize)).await.context("start-up task failed")??;
     let reloader: Arc<dyn KeyRingReloader> = state.module.resolve();
     let key_refresh = tokio::spawn(refresh_keys_periodically(reloader));
+    let maintenance = tokio::spawn(sweep_periodically(pool, secs(config.access_ttl_secs) + KEY_RETIREMENT_MARGIN));
     let state = web::Data::new(state);
     let workers = std::thread::available_parallelism().map(usize::from).unwrap_or(2).max(2);
     let server = HttpServer::new(move || build_app(state.clone()))
@@ -185,7 +192,42 @@ pub async fn spawn_with(config: Config, customize: Customize) -> anyhow::Result<
     let handle = server.handle();
     let task = tokio::spawn(server);
     tracing::info!(%addr, public_url = %config.public_url, "Portcullis is listening");
-    Ok(RunningServer { addr, handle, task, key_refresh, mail })
+    Ok(RunningServer { addr, handle, task, key_refresh, maintenance, mail })
+}
+
+/// How often each instance deletes expired sessions, refresh and mailed tokens, and signing
+/// keys whose tokens have all expired.
+const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// How long after its successor a retired key is kept beyond the access-token lifetime: time
+/// for every instance to start signing with the successor, plus clock skew.
+const KEY_RETIREMENT_MARGIN: chrono::Duration = chrono::Duration::minutes(5);
+
+async fn sweep_periodically(pool: DbPool, keep_retired_keys_for: chrono::Duration) {
+    let mut ticks = tokio::time::interval(SWEEP_INTERVAL);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        let pool = pool.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let now = Utc::now();
+            let swept = sweep_expired(&pool, now).map_err(anyhow::Error::from)?;
+            let keys = prune_retired_keys(&pool, now, keep_retired_keys_for).map_err(anyhow::Error::from)?;
+            Ok::<_, anyhow::Error>((swept, keys))
+        })
+        .await;
+        match outcome {
+            Ok(Ok((swept, keys))) => tracing::info!(
+                sessions = swept.sessions,
+                refresh_tokens = swept.refresh_tokens,
+                account_tokens = swept.account_tokens,
+                signing_keys = keys,
+                "expired rows swept"
+            ),
+            Ok(Err(error)) => tracing::warn!(%error, "sweeping expired rows failed"),
+            Err(error) => tracing::warn!(%error, "sweeping expired rows did not finish"),
+        }
+    }
 }
 
 /// How often every instance re-reads the signing keys, so a key rotated anywhere signs

@@ -1,6 +1,7 @@
 //! The account-lifecycle repositories on SQLite and on PostgreSQL: listing and searching
 //! users, counting active admins, deleting a user with everything of theirs, mailed
-//! single-use tokens (compare-and-set redemption) and API keys.
+//! single-use tokens (compare-and-set redemption) and API keys; and the housekeeping that
+//! deletes expired rows and retired signing keys.
 //!
 //! PostgreSQL: `PORTCULLIS_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
 //! unreachable → these tests fail under `CI=true` and are skipped loudly otherwise.
@@ -19,8 +20,10 @@ use portcullis_infrastructure::persistence::schema::{
     account_tokens, api_keys, login_failures, refresh_tokens, sessions,
 };
 use portcullis_infrastructure::persistence::{
-    DbPool, DieselLockoutStore, DieselUnitOfWorkFactory, PoolSettings, connect, run_migrations,
+    DbPool, DieselLockoutStore, DieselUnitOfWorkFactory, PoolSettings, SweepReport, connect, run_migrations,
+    sweep_expired,
 };
+use portcullis_infrastructure::tokens::{ensure_signing_key, load_key_ring, prune_retired_keys, rotate_signing_key};
 
 /// A migrated database that exists for one test, removed on drop.
 struct TestDb {
@@ -363,6 +366,64 @@ fn api_keys_are_found_by_prefix_listed_touched_and_deleted_by_their_owner(db: &T
     assert_eq!(db.with_unit(|unit| unit.api_keys().keys_of_user(owner.id).expect("lists")), vec![second]);
 }
 
+fn expired_rows_are_swept_and_live_ones_kept(db: &TestDb) {
+    let user = db.user();
+    let start = now();
+    let policy_ttl = Duration::days(7);
+    let old = Session::start(user.id, SessionMetadata::default(), start - Duration::days(40), Duration::days(30));
+    let live = Session::start(user.id, SessionMetadata::default(), start, Duration::days(30));
+    let old_token = RefreshToken::issue(&secret(1), &old, start - Duration::days(40), policy_ttl);
+    let stale_token = RefreshToken::issue(&secret(2), &live, start - Duration::days(8), policy_ttl);
+    let live_token = RefreshToken::issue(&secret(3), &live, start, policy_ttl);
+    let mut old_mail = token_for(&user, 4, AccountTokenPurpose::ResetPassword);
+    old_mail.expires_at = start - Duration::minutes(1);
+    let live_mail = token_for(&user, 5, AccountTokenPurpose::VerifyEmail);
+    db.with_unit(|unit| {
+        for session in [&old, &live] {
+            unit.sessions().add_session(session).expect("adds a session");
+        }
+        for token in [&old_token, &stale_token, &live_token] {
+            unit.sessions().add_refresh_token(token).expect("adds a token");
+        }
+        unit.account_tokens().add(&old_mail).expect("adds");
+        unit.account_tokens().add(&live_mail).expect("adds");
+    });
+
+    let report = sweep_expired(&db.pool(), start).expect("sweeps");
+    assert_eq!(report, SweepReport { sessions: 1, refresh_tokens: 1, account_tokens: 1 });
+    db.with_unit(|unit| {
+        assert!(unit.sessions().find_session(old.id).expect("reads").is_none());
+        assert!(unit.sessions().find_session(live.id).expect("reads").is_some());
+        assert!(unit.sessions().find_refresh_token(&old_token.hash).expect("reads").is_none(), "went with its session");
+        assert!(unit.sessions().find_refresh_token(&stale_token.hash).expect("reads").is_none());
+        assert!(unit.sessions().find_refresh_token(&live_token.hash).expect("reads").is_some());
+        assert!(unit.account_tokens().find(&old_mail.hash).expect("reads").is_none());
+        assert!(unit.account_tokens().find(&live_mail.hash).expect("reads").is_some());
+    });
+    assert_eq!(sweep_expired(&db.pool(), start).expect("sweeps again"), SweepReport::default());
+}
+
+fn retired_signing_keys_are_pruned_once_their_tokens_have_expired(db: &TestDb) {
+    let pool = db.pool();
+    let start = Utc::now() - Duration::hours(3);
+    ensure_signing_key(&pool, start).expect("first key");
+    let first = load_key_ring(&pool).expect("ring").current.kid;
+    let second = rotate_signing_key(&pool, start + Duration::hours(1)).expect("rotates");
+    let keep_for = Duration::minutes(20);
+    // The second key is two hours old: the first one's tokens are long expired.
+    let third = rotate_signing_key(&pool, Utc::now()).expect("rotates again");
+    assert_eq!(prune_retired_keys(&pool, Utc::now(), keep_for).expect("prunes"), 1);
+    let ring = load_key_ring(&pool).expect("ring");
+    assert_eq!(ring.current.kid, third, "the newest key signs");
+    assert!(!ring.verifying.contains_key(&first), "the first key is gone");
+    assert!(ring.verifying.contains_key(&second), "retired a moment ago: tokens it signed may still be valid");
+    assert_eq!(prune_retired_keys(&pool, Utc::now(), keep_for).expect("prunes"), 0);
+    assert_eq!(prune_retired_keys(&pool, Utc::now() + Duration::hours(1), keep_for).expect("prunes"), 1);
+    let ring = load_key_ring(&pool).expect("ring");
+    assert_eq!(ring.verifying.len(), 1, "the newest key is never pruned");
+    assert_eq!(ring.current.kid, third);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -382,4 +443,6 @@ on_both_backends!(
     mailed_tokens_are_found_by_hash_and_used_once,
     concurrent_redemptions_of_one_token_have_one_winner,
     api_keys_are_found_by_prefix_listed_touched_and_deleted_by_their_owner,
+    expired_rows_are_swept_and_live_ones_kept,
+    retired_signing_keys_are_pruned_once_their_tokens_have_expired,
 );

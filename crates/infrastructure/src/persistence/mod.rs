@@ -5,6 +5,7 @@ mod api_key_repository;
 mod connection;
 mod errors;
 mod limits;
+mod maintenance;
 mod models;
 mod probe;
 pub mod schema;
@@ -17,5 +18,6 @@ pub use connection::{
 };
 pub(crate) use errors::db_error;
 pub use limits::{DieselLockoutStore, DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters};
+pub use maintenance::{SweepReport, sweep_expired};
 pub use probe::{DieselDatabaseProbe, DieselDatabaseProbeParameters};
 pub use unit_of_work::{DieselUnitOfWork, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters};

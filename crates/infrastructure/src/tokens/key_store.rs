@@ -125,6 +125,35 @@ pub fn rotate_signing_key(pool: &DbPool, now: DateTime<Utc>) -> Result<String, K
     Ok(row.kid)
 }
 
+/// Deletes signing keys that can no longer have a valid token: an older key is retired when
+/// a newer one is made, and once the newer one is older than `keep_for` (the access-token
+/// lifetime plus a margin for instances still signing with the old key) every token the old
+/// key signed has expired. The newest key is never deleted. Returns how many were deleted;
+/// they leave the JWKS at the next key reload.
+///
+/// # Errors
+/// [`KeyStoreError`] when the database fails.
+pub fn prune_retired_keys(
+    pool: &DbPool,
+    now: DateTime<Utc>,
+    keep_for: chrono::Duration,
+) -> Result<usize, KeyStoreError> {
+    let rows = read_rows(pool)?;
+    let retired: Vec<String> = rows
+        .windows(2)
+        .filter(|pair| pair[0].created_at.and_utc() + keep_for < now)
+        .map(|pair| pair[1].kid.clone())
+        .collect();
+    if retired.is_empty() {
+        return Ok(0);
+    }
+    let mut conn = pool.get().map_err(|e| KeyStoreError::Database(e.to_string()))?;
+    let deleted = diesel::delete(signing_keys::table.filter(signing_keys::kid.eq_any(&retired)))
+        .execute(&mut *conn)
+        .map_err(|e| KeyStoreError::Database(db_error(e).to_string()))?;
+    Ok(deleted)
+}
+
 /// Reads every key from the database into a ring (newest signs).
 ///
 /// # Errors

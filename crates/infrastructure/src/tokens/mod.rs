@@ -10,5 +10,7 @@ pub use jwt::{
     JwksDocument, JwksDocumentParameters, JwksSource, JwtTokenService, JwtTokenServiceParameters, TokenSettings,
     random_bytes,
 };
-pub use key_store::{KeyRing, KeyStoreError, SharedKeyRing, ensure_signing_key, load_key_ring, rotate_signing_key};
+pub use key_store::{
+    KeyRing, KeyStoreError, SharedKeyRing, ensure_signing_key, load_key_ring, prune_retired_keys, rotate_signing_key,
+};
 pub use reload::{DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, KeyRingReloader};

@@ -1,0 +1,41 @@
+//! Housekeeping: deleting rows nobody can use any more, so tables do not grow forever.
+//!
+//! Safe to run on every instance at any time (plain `DELETE`s of rows past their end; two
+//! instances deleting the same rows is harmless).
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use portcullis_application::ports::PortError;
+
+use super::schema::{account_tokens, refresh_tokens, sessions};
+use super::{DbPool, db_error};
+
+/// How many rows one sweep deleted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Sessions past their absolute end (their refresh tokens went with them).
+    pub sessions: usize,
+    /// Refresh tokens past their end in sessions that live on.
+    pub refresh_tokens: usize,
+    /// Mailed verification and reset tokens past their end.
+    pub account_tokens: usize,
+}
+
+/// Deletes sessions, refresh tokens and mailed tokens whose end is before `now`. An expired
+/// refresh token is refused whether it is stored or not, so nothing observable changes.
+///
+/// # Errors
+/// [`PortError`] when the database fails.
+pub fn sweep_expired(pool: &DbPool, now: DateTime<Utc>) -> Result<SweepReport, PortError> {
+    let mut conn = pool.get().map_err(|error| PortError::Unavailable(error.to_string()))?;
+    let now = now.naive_utc();
+    let sessions =
+        diesel::delete(sessions::table.filter(sessions::expires_at.lt(now))).execute(&mut *conn).map_err(db_error)?;
+    let refresh_tokens = diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)))
+        .execute(&mut *conn)
+        .map_err(db_error)?;
+    let account_tokens = diesel::delete(account_tokens::table.filter(account_tokens::expires_at.lt(now)))
+        .execute(&mut *conn)
+        .map_err(db_error)?;
+    Ok(SweepReport { sessions, refresh_tokens, account_tokens })
+}
