@@ -6,11 +6,11 @@
 
 use std::sync::Arc;
 
-use chrono::Duration;
-use portcullis_domain::{AccountTokenPurpose, OpaqueSecret, User, UserId};
+use chrono::{DateTime, Duration, Utc};
+use portcullis_domain::{AccountToken, AccountTokenPurpose, OpaqueSecret, User, UserId};
 use shaku::{Component, Interface};
 
-use crate::ports::{MailError, Mailer, OutgoingMail};
+use crate::ports::{MailError, Mailer, OutgoingMail, PortError, TokenService, UnitOfWork};
 
 /// How long an email-verification token works: 24 hours.
 pub const VERIFICATION_TOKEN_TTL: Duration = Duration::hours(24);
@@ -139,6 +139,30 @@ impl AccountMail for TemplatedAccountMail {
 
 /// Logs that the `purpose` mail to `user_id` could not be sent, if it could not. The token
 /// and the mail's bodies are never logged; the command that issued the token still succeeds.
+/// How long a mailed token of `purpose` lasts.
+pub fn token_ttl(purpose: AccountTokenPurpose) -> Duration {
+    match purpose {
+        AccountTokenPurpose::VerifyEmail => VERIFICATION_TOKEN_TTL,
+        AccountTokenPurpose::ResetPassword => RESET_TOKEN_TTL,
+    }
+}
+
+/// Inside `unit`: replaces `user`'s tokens for `purpose` with a fresh one issued at `now`;
+/// returns its secret, to be mailed after the commit.
+pub(crate) fn replace_mailed_token(
+    unit: &mut dyn UnitOfWork,
+    tokens: &dyn TokenService,
+    user: &User,
+    purpose: AccountTokenPurpose,
+    now: DateTime<Utc>,
+) -> Result<OpaqueSecret, PortError> {
+    let secret = tokens.generate_secret();
+    let token = AccountToken::issue(&secret, user.id, purpose, user.email.as_str(), now, token_ttl(purpose));
+    unit.account_tokens().delete_for_user(user.id, purpose)?;
+    unit.account_tokens().add(&token)?;
+    Ok(secret)
+}
+
 pub(crate) fn log_mail_failure(purpose: AccountTokenPurpose, user_id: UserId, sent: Result<(), MailError>) {
     if let Err(error) = sent {
         tracing::warn!(%user_id, purpose = purpose.as_str(), %error, "account mail could not be sent");

@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use portcullis_domain::{AccountToken, AccountTokenPurpose, OpaqueSecret, SecretString, UserId, UserInfo};
+use portcullis_domain::{AccountTokenPurpose, OpaqueSecret, SecretString, UserId, UserInfo};
 use shaku::Component;
 
-use crate::account_mail::{AccountMail, VERIFICATION_TOKEN_TTL, log_mail_failure};
+use crate::account_mail::{AccountMail, log_mail_failure, replace_mailed_token};
 use crate::ports::{Clock, PortError, TokenService, UnitOfWorkFactory};
 
 /// Input of an email verification: the token from the mailed link. No authentication is
@@ -159,17 +159,7 @@ impl ResendVerificationUseCase for ResendVerificationHandler {
             unit.commit()?;
             return Ok(ResendOutcome::AlreadyVerified);
         }
-        let secret = self.tokens.generate_secret();
-        let token = AccountToken::issue(
-            &secret,
-            user.id,
-            AccountTokenPurpose::VerifyEmail,
-            user.email.as_str(),
-            now,
-            VERIFICATION_TOKEN_TTL,
-        );
-        unit.account_tokens().delete_for_user(user.id, AccountTokenPurpose::VerifyEmail)?;
-        unit.account_tokens().add(&token)?;
+        let secret = replace_mailed_token(&mut *unit, &*self.tokens, &user, AccountTokenPurpose::VerifyEmail, now)?;
         unit.commit()?;
         tracing::info!(user_id = %user.id, "verification mail requested again");
         log_mail_failure(

@@ -10,7 +10,7 @@ use portcullis_domain::{
 };
 use shaku::Component;
 
-use crate::account_mail::{AccountMail, RESET_TOKEN_TTL, log_mail_failure};
+use crate::account_mail::{AccountMail, log_mail_failure, replace_mailed_token};
 use crate::ports::{Clock, PasswordHasher, PasswordPolicy, PortError, TokenService, UnitOfWork, UnitOfWorkFactory};
 use crate::validation::ValidationErrors;
 
@@ -215,17 +215,7 @@ impl ForgotPasswordUseCase for ForgotPasswordHandler {
                 return Ok(());
             }
         };
-        let secret = self.tokens.generate_secret();
-        let token = AccountToken::issue(
-            &secret,
-            user.id,
-            AccountTokenPurpose::ResetPassword,
-            user.email.as_str(),
-            now,
-            RESET_TOKEN_TTL,
-        );
-        unit.account_tokens().delete_for_user(user.id, AccountTokenPurpose::ResetPassword)?;
-        unit.account_tokens().add(&token)?;
+        let secret = replace_mailed_token(&mut *unit, &*self.tokens, &user, AccountTokenPurpose::ResetPassword, now)?;
         unit.commit()?;
         tracing::info!(user_id = %user.id, "password reset requested");
         log_mail_failure(
