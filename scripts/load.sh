@@ -3,7 +3,8 @@
 #
 # Starts a release build of Portcullis on a throw-away SQLite database, signs a user up,
 # then measures GET /api/auth/current-user (Bearer) with wrk: alone, and again while a
-# second wrk floods POST /api/auth/login. Prints both latency summaries.
+# second wrk floods POST /api/auth/login; and by X-API-Key (a database read per request).
+# Prints the latency summaries.
 #
 #   scripts/load.sh            # bcrypt cost 10, 10 s per phase
 #   COST=12 SECS=20 scripts/load.sh
@@ -32,6 +33,9 @@ login='{"email":"load@example.com","password":"Trellis-Quartz-Harbor-48"}'
 token=$(curl -fs -D - -o /dev/null "$BASE/api/auth/login" -H 'content-type: application/json' -d "$login" \
   | sed -n 's/^set-cookie: access_token=\([^;]*\).*/\1/Ip')
 
+key=$(curl -fs "$BASE/api/auth/api-keys" -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+  -d '{"name":"load"}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+
 cat > "$work/login.lua" <<LUA
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
@@ -40,6 +44,10 @@ LUA
 
 echo "== current-user alone (16 connections, ${SECS}s)"
 wrk -t1 -c16 -d"${SECS}s" --latency -H "Authorization: Bearer $token" "$BASE/api/auth/current-user" \
+  | grep -E 'Requests/sec|50%|99%|Non-2xx'
+
+echo "== current-user by API key (a database read per request; 16 connections, ${SECS}s)"
+wrk -t1 -c16 -d"${SECS}s" --latency -H "X-API-Key: $key" "$BASE/api/auth/current-user" \
   | grep -E 'Requests/sec|50%|99%|Non-2xx'
 
 echo "== current-user during a login flood (16 + 16 connections, ${SECS}s, bcrypt cost $COST)"
