@@ -3,13 +3,16 @@
 //! single-use tokens (compare-and-set redemption) and API keys; and the housekeeping that
 //! deletes expired rows and retired signing keys.
 //!
-//! PostgreSQL: `PORTCULLIS_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
-//! unreachable → these tests fail under `CI=true` and are skipped loudly otherwise.
+//! Databases and the two-backend macro come from `support`.
 
 use std::sync::{Arc, Barrier};
 
+mod support;
+
+use support::TestDb;
+
 use chrono::{DateTime, Duration, Utc};
-use diesel::{Connection, ExpressionMethods, PgConnection, QueryDsl, RunQueryDsl};
+use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
 use portcullis_application::ports::{LockoutStore, PortError, UnitOfWork, UnitOfWorkFactory, UserQuery};
 use portcullis_domain::{
     AccountToken, AccountTokenPurpose, ApiKey, ApiKeyName, ApiKeySecret, BcryptCost, Email, LockoutPolicy, NewApiKey,
@@ -19,65 +22,10 @@ use portcullis_domain::{
 use portcullis_infrastructure::persistence::schema::{
     account_tokens, api_keys, login_failures, refresh_tokens, sessions,
 };
-use portcullis_infrastructure::persistence::{
-    DbPool, DieselLockoutStore, DieselUnitOfWorkFactory, PoolSettings, SweepReport, connect, run_migrations,
-    sweep_expired,
-};
+use portcullis_infrastructure::persistence::{DieselLockoutStore, DieselUnitOfWorkFactory, SweepReport, sweep_expired};
 use portcullis_infrastructure::tokens::{ensure_signing_key, load_key_ring, prune_retired_keys, rotate_signing_key};
 
-/// A migrated database that exists for one test, removed on drop.
-struct TestDb {
-    pool: Option<DbPool>,
-    dir: std::path::PathBuf,
-    postgres: Option<(String, String)>,
-    /// One hash for every test user: bcrypt is the slow part of making a user.
-    password: PasswordHash,
-}
-
 impl TestDb {
-    fn sqlite() -> Self {
-        let dir = std::env::temp_dir().join(format!("portcullis-accounts-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let url = format!("sqlite://{}", dir.join("accounts.db").display());
-        Self::open(&url, dir, None)
-    }
-
-    /// `None` (loudly) when PostgreSQL is unreachable outside CI.
-    fn postgres() -> Option<Self> {
-        let admin_url = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|url| !url.trim().is_empty())
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let mut admin = match PgConnection::establish(&admin_url) {
-            Ok(admin) => admin,
-            Err(error) if std::env::var("CI").is_ok_and(|ci| ci.eq_ignore_ascii_case("true")) => {
-                panic!("PostgreSQL is unreachable at {admin_url} and CI=true: {error}")
-            }
-            Err(error) => {
-                eprintln!("SKIPPED: PostgreSQL is unreachable at {admin_url} ({error})");
-                return None;
-            }
-        };
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).expect("creates a database");
-        let mut url = url::Url::parse(&admin_url).expect("a URL");
-        url.set_path(&format!("/{name}"));
-        let dir = std::env::temp_dir().join(format!("portcullis-accounts-{name}"));
-        Some(Self::open(url.as_str(), dir, Some((admin_url, name))))
-    }
-
-    fn open(url: &str, dir: std::path::PathBuf, postgres: Option<(String, String)>) -> Self {
-        let pool = connect(url, PoolSettings { max_size: 8, ..PoolSettings::default() }).expect("connects");
-        run_migrations(&pool).expect("migrates");
-        let password = PlainPassword::parse("correct horse battery staple").expect("a password");
-        let password = PasswordHash::from_plain(&password, BcryptCost::new(4).expect("cost")).expect("hashes");
-        Self { pool: Some(pool), dir, postgres, password }
-    }
-
-    fn pool(&self) -> DbPool {
-        self.pool.clone().expect("open")
-    }
-
     fn units(&self) -> DieselUnitOfWorkFactory {
         DieselUnitOfWorkFactory::new(self.pool())
     }
@@ -96,7 +44,7 @@ impl TestDb {
             NewUser {
                 name: UserName::parse(name).expect("a name"),
                 email: Email::parse(email).expect("an email"),
-                password: self.password.clone(),
+                password: shared_password(),
                 avatar_url: None,
                 roles,
             },
@@ -130,17 +78,14 @@ impl TestDb {
     }
 }
 
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        drop(self.pool.take());
-        if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ =
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+/// One hash for every test user: bcrypt is the slow part of making a user.
+fn shared_password() -> PasswordHash {
+    static HASH: std::sync::OnceLock<PasswordHash> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| {
+        let password = PlainPassword::parse("correct horse battery staple").expect("a password");
+        PasswordHash::from_plain(&password, BcryptCost::new(4).expect("cost")).expect("hashes")
+    })
+    .clone()
 }
 
 fn now() -> DateTime<Utc> {
@@ -422,17 +367,6 @@ fn retired_signing_keys_are_pruned_once_their_tokens_have_expired(db: &TestDb) {
     let ring = load_key_ring(&pool).expect("ring");
     assert_eq!(ring.verifying.len(), 1, "the newest key is never pruned");
     assert_eq!(ring.current.kid, third);
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(&super::TestDb::sqlite()); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() { if let Some(db) = super::TestDb::postgres() { super::$name(&db); } })*
-        }
-    };
 }
 
 on_both_backends!(

@@ -1,72 +1,25 @@
 //! The database adapters of the abuse limits, on SQLite and on PostgreSQL: their
 //! compare-and-set writes keep the limits exact when many requests race on one key.
 //!
-//! PostgreSQL: `PORTCULLIS_TEST_POSTGRES_URL` (default `postgres://postgres@127.0.0.1:5432/postgres`);
-//! unreachable → these tests fail under `CI=true` and are skipped loudly otherwise.
+//! Databases and the two-backend macro come from `support`.
 
 use std::sync::{Arc, Barrier};
 
+mod support;
+
+use support::TestDb;
+
 use chrono::{DateTime, Duration, Utc};
-use diesel::{Connection, PgConnection, QueryDsl, RunQueryDsl};
+use diesel::{QueryDsl, RunQueryDsl};
 use portcullis_application::ports::{LockoutStore, RateLimiter, UnitOfWorkFactory};
 use portcullis_domain::{
     BcryptCost, Email, FailedLogins, LockoutPolicy, LoginAdmission, NewUser, PasswordHash, PlainPassword, RateQuota,
     Roles, User, UserId, UserName,
 };
 use portcullis_infrastructure::persistence::schema::rate_limits;
-use portcullis_infrastructure::persistence::{
-    DbPool, DieselLockoutStore, DieselRateLimiter, DieselUnitOfWorkFactory, PoolSettings, connect, run_migrations,
-};
-
-/// A migrated database that exists for one test, removed on drop.
-struct TestDb {
-    pool: Option<DbPool>,
-    dir: std::path::PathBuf,
-    postgres: Option<(String, String)>,
-}
+use portcullis_infrastructure::persistence::{DieselLockoutStore, DieselRateLimiter, DieselUnitOfWorkFactory};
 
 impl TestDb {
-    fn sqlite() -> Self {
-        let dir = std::env::temp_dir().join(format!("portcullis-limits-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).expect("temp dir");
-        let url = format!("sqlite://{}", dir.join("limits.db").display());
-        Self::open(&url, dir, None)
-    }
-
-    /// `None` (loudly) when PostgreSQL is unreachable outside CI.
-    fn postgres() -> Option<Self> {
-        let admin_url = std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
-            .ok()
-            .filter(|url| !url.trim().is_empty())
-            .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
-        let mut admin = match PgConnection::establish(&admin_url) {
-            Ok(admin) => admin,
-            Err(error) if std::env::var("CI").is_ok_and(|ci| ci.eq_ignore_ascii_case("true")) => {
-                panic!("PostgreSQL is unreachable at {admin_url} and CI=true: {error}")
-            }
-            Err(error) => {
-                eprintln!("SKIPPED: PostgreSQL is unreachable at {admin_url} ({error})");
-                return None;
-            }
-        };
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        diesel::sql_query(format!("CREATE DATABASE \"{name}\"")).execute(&mut admin).expect("creates a database");
-        let mut url = url::Url::parse(&admin_url).expect("a URL");
-        url.set_path(&format!("/{name}"));
-        let dir = std::env::temp_dir().join(format!("portcullis-limits-{name}"));
-        Some(Self::open(url.as_str(), dir, Some((admin_url, name))))
-    }
-
-    fn open(url: &str, dir: std::path::PathBuf, postgres: Option<(String, String)>) -> Self {
-        let pool = connect(url, PoolSettings { max_size: 8, ..PoolSettings::default() }).expect("connects");
-        run_migrations(&pool).expect("migrates");
-        Self { pool: Some(pool), dir, postgres }
-    }
-
-    fn pool(&self) -> DbPool {
-        self.pool.clone().expect("open")
-    }
-
     fn rate_limit_rows(&self) -> i64 {
         let mut conn = self.pool().get().expect("a connection");
         rate_limits::table.count().get_result(&mut *conn).expect("counts")
@@ -90,19 +43,6 @@ impl TestDb {
         unit.users().add(&user).expect("adds");
         unit.commit().expect("commits");
         user.id
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        drop(self.pool.take());
-        if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ =
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin);
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -181,17 +121,6 @@ fn concurrent_attempts_admit_exactly_the_threshold(db: &TestDb) {
     store.clear(user).expect("clears");
     assert_eq!(store.record(user).expect("reads"), FailedLogins::default());
     store.withdraw(user, &policy).expect("nothing to withdraw is fine");
-}
-
-macro_rules! on_both_backends {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[test] fn $name() { super::$name(&super::TestDb::sqlite()); })*
-        }
-        mod postgres {
-            $(#[test] fn $name() { if let Some(db) = super::TestDb::postgres() { super::$name(&db); } })*
-        }
-    };
 }
 
 on_both_backends!(
