@@ -369,6 +369,19 @@ fn retired_signing_keys_are_pruned_once_their_tokens_have_expired(db: &TestDb) {
     assert_eq!(ring.current.kid, third);
 }
 
+fn a_read_unit_does_not_wait_for_an_open_writer(db: &TestDb) {
+    let user = db.user();
+    let mut writer = db.units().begin().expect("a writing unit holds the write lock");
+    writer.users().update(&user).expect("writes");
+    let started = std::time::Instant::now();
+    let mut reader = db.units().begin_read().expect("a read unit begins");
+    let found = reader.users().find_by_id(user.id).expect("reads");
+    reader.commit().expect("a read unit commits");
+    assert_eq!(found.map(|found| found.id), Some(user.id));
+    assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
+    writer.commit().expect("the writer commits");
+}
+
 on_both_backends!(
     users_are_listed_in_id_order_page_by_page,
     search_is_a_literal_case_insensitive_substring_of_email_or_name,
@@ -379,4 +392,5 @@ on_both_backends!(
     api_keys_are_found_by_prefix_listed_touched_and_deleted_by_their_owner,
     expired_rows_are_swept_and_live_ones_kept,
     retired_signing_keys_are_pruned_once_their_tokens_have_expired,
+    a_read_unit_does_not_wait_for_an_open_writer,
 );

@@ -211,7 +211,7 @@ impl AdminUseCase for AdminHandler {
     #[tracing::instrument(name = "command", skip_all, fields(command = "admin_list_users"))]
     fn list_users(&self, query: ListUsersQuery) -> Result<UserPage, ListUsersError> {
         let limit = query.limit.clamp(1, MAX_USERS_PAGE);
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         require_admin(unit.as_mut(), query.actor, ListUsersError::Forbidden)?;
         let user_query = UserQuery { search: normalise_search(query.search), after: query.after, limit: limit + 1 };
         let mut users = unit.users().list(&user_query)?;
@@ -225,7 +225,7 @@ impl AdminUseCase for AdminHandler {
 
     #[tracing::instrument(name = "command", skip_all, fields(command = "admin_get_user"))]
     fn get_user(&self, actor: UserId, user_id: UserId) -> Result<AdminUserView, GetUserError> {
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         require_admin(unit.as_mut(), actor, GetUserError::Forbidden)?;
         let user = unit.users().find_by_id(user_id)?.ok_or(GetUserError::NotFound)?;
         unit.commit()?;

@@ -228,7 +228,7 @@ impl ApiKeysUseCase for ApiKeysHandler {
 
     #[tracing::instrument(name = "command", skip_all, fields(command = "api_key_list"))]
     fn list(&self, user_id: UserId) -> Result<Vec<ApiKey>, ListApiKeysError> {
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let keys = unit.api_keys().keys_of_user(user_id)?;
         unit.commit()?;
         Ok(keys)
@@ -252,7 +252,7 @@ impl ApiKeysUseCase for ApiKeysHandler {
             return Err(ApiKeyAuthError::Invalid);
         }
         let now = self.clock.now();
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let (key, owner) = find_valid_key(unit.as_mut(), &secret, now)?.ok_or(ApiKeyAuthError::Invalid)?;
         unit.commit()?;
 

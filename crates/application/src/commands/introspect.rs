@@ -99,7 +99,7 @@ impl IntrospectHandler {
             return Ok(Introspection::Inactive);
         }
         let now = self.clock.now();
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let found = find_valid_key(unit.as_mut(), &secret, now)?;
         unit.commit()?;
         Ok(match found {
@@ -122,7 +122,7 @@ impl IntrospectHandler {
             Err(TokenVerifyError::Expired | TokenVerifyError::Invalid) => return Ok(Introspection::Inactive),
         };
         let now = self.clock.now();
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let session = unit.sessions().find_session(claims.session_id)?;
         let session_live = session.is_some_and(|s| s.user_id == claims.user.user_id && !s.is_expired(now));
         let user = if session_live { unit.users().find_by_id(claims.user.user_id)? } else { None };

@@ -85,7 +85,7 @@ impl SessionsUseCase for SessionsHandler {
     #[tracing::instrument(name = "command", skip_all, fields(command = "sessions_list"))]
     fn list(&self, user_id: UserId, current: SessionId) -> Result<Vec<SessionView>, ListSessionsError> {
         let now = self.clock.now();
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let sessions = unit.sessions().sessions_of_user(user_id)?;
         unit.commit()?;
         Ok(sessions

@@ -31,4 +31,15 @@ pub trait UnitOfWorkFactory: Interface {
     /// # Errors
     /// [`PortError::Unavailable`] when no connection can be had in time.
     fn begin(&self) -> Result<Box<dyn UnitOfWork>, PortError>;
+
+    /// Begins a transaction that only reads (a consistent snapshot). It must not write: a
+    /// store may refuse writes in it. Reads here never wait for writers, so hot read paths
+    /// (API-key checks, listings, introspection) use it. By default the same as
+    /// [`begin`](Self::begin).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when no connection can be had in time.
+    fn begin_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        self.begin()
+    }
 }

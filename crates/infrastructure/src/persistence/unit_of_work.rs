@@ -18,6 +18,9 @@ use super::{DbConnection, DbConnectionManager, DbPool, db_error};
 /// so two writers never deadlock on a lock upgrade (the busy timeout makes the second
 /// wait). On PostgreSQL it is a plain `BEGIN` (read committed); the refresh rotation's
 /// compare-and-set update is what keeps concurrent refreshes correct there.
+///
+/// A read-only unit ([`UnitOfWorkFactory::begin_read`]) is a deferred `BEGIN` on SQLite
+/// (a WAL snapshot: it never waits for the write lock) and `BEGIN READ ONLY` on PostgreSQL.
 #[derive(Component)]
 #[shaku(interface = UnitOfWorkFactory)]
 pub struct DieselUnitOfWorkFactory {
@@ -33,12 +36,25 @@ impl DieselUnitOfWorkFactory {
 
 impl UnitOfWorkFactory for DieselUnitOfWorkFactory {
     fn begin(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
-        let mut conn = self.pool.get().map_err(|e| PortError::Unavailable(format!("database: {e}")))?;
-        let begin = match &*conn {
+        self.open_unit(|conn| match conn {
             DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
             DbConnection::Pg(_) => "BEGIN",
-        };
-        conn.batch_execute(begin).map_err(db_error)?;
+        })
+    }
+
+    fn begin_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        self.open_unit(|conn| match conn {
+            DbConnection::Sqlite(_) => "BEGIN DEFERRED",
+            DbConnection::Pg(_) => "BEGIN READ ONLY",
+        })
+    }
+}
+
+impl DieselUnitOfWorkFactory {
+    fn open_unit(&self, begin: fn(&DbConnection) -> &'static str) -> Result<Box<dyn UnitOfWork>, PortError> {
+        let mut conn = self.pool.get().map_err(|e| PortError::Unavailable(format!("database: {e}")))?;
+        let statement = begin(&conn);
+        conn.batch_execute(statement).map_err(db_error)?;
         Ok(Box::new(DieselUnitOfWork { conn, open: true }))
     }
 }
