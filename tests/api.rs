@@ -43,6 +43,8 @@ mod oauth;
 mod openapi;
 #[path = "api/operations.rs"]
 mod operations;
+#[path = "api/pages.rs"]
+mod pages;
 #[path = "api/password_policy.rs"]
 mod password_policy;
 #[path = "api/passwords.rs"]

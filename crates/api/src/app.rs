@@ -28,7 +28,8 @@ pub struct AppState {
     pub metrics: Metrics,
 }
 
-fn not_allowed(allow: &'static str) -> Route {
+/// A route answering `405 method_not_allowed` with `Allow: <allow>`.
+pub(crate) fn not_allowed(allow: &'static str) -> Route {
     web::route().to(move || async move { HttpResponse::from_error(ApiError::method_not_allowed(allow)) })
 }
 
@@ -199,5 +200,6 @@ pub fn build_app(
         .service(web::resource("/metrics").route(web::get().to(metrics::metrics)).default_service(not_allowed("GET")))
         .service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
         .service(web::resource("/health/ready").route(web::get().to(health::ready)).default_service(not_allowed("GET")))
+        .configure(crate::pages::configure)
         .default_service(web::to(|| async { HttpResponse::from_error(ApiError::not_found()) }))
 }

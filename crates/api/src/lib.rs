@@ -17,6 +17,7 @@ pub mod error_mapping;
 pub mod metrics;
 pub mod module;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 pub mod rate_limit;
 pub mod routes;
