@@ -1,0 +1,241 @@
+//! The web pages in a real headless Chromium (Debian's `chromium` and `chromium-driver`),
+//! driven over WebDriver with fantoccini: the journeys a person makes, start to end, against a
+//! real server on a fresh SQLite database. Each journey saves screenshots under
+//! `target/screenshots/`.
+//!
+//! Without `/usr/bin/chromium` and `/usr/bin/chromedriver` (or `PORTCULLIS_CHROMIUM` /
+//! `PORTCULLIS_CHROMEDRIVER`) the tests say so loudly and pass — unless `CI=true`, where they
+//! fail. `.ci/run` installs both with apt. `PORTCULLIS_UPDATE_SCREENSHOTS=1` also refreshes the
+//! README's screenshots in `docs/screenshots/`.
+
+#[macro_use]
+#[path = "api/support/mod.rs"]
+#[allow(dead_code, unused_macros, unused_imports)]
+mod support;
+
+#[path = "browser/driver.rs"]
+mod driver;
+
+use std::sync::Arc;
+
+use driver::{Browser, Chromium};
+use reqwest::Method;
+use support::{Backend, PASSWORD, TestApp, TestDatabase, mail, unique_email};
+
+const NEW_PASSWORD: &str = "Lantern-Meadow-Copper-93";
+
+/// A server on a fresh SQLite database, on a port chosen up front so that its public URL
+/// (the `Origin` the browser sends, and the base of mailed links) is what the browser uses.
+async fn start_app() -> Option<(TestApp, Chromium)> {
+    let chromium = Chromium::start().await?;
+    let database = Arc::new(TestDatabase::create(Backend::Sqlite)?);
+    let port = support::cli::free_port();
+    let public_url = url::Url::parse(&format!("http://127.0.0.1:{port}")).expect("a URL");
+    let config = portcullis::config::Config {
+        bind: format!("127.0.0.1:{port}"),
+        allowed_origins: portcullis::config::default_origins(&public_url),
+        public_url,
+        ..database.config()
+    };
+    Some((TestApp::start(config, database).await, chromium))
+}
+
+async fn stop(app: TestApp, chromium: Chromium) {
+    chromium.stop().await;
+    app.stop().await;
+    app.database().remove();
+}
+
+/// Signs up on /signup.
+async fn sign_up(browser: &Browser, name: &str, email: &str, password: &str) {
+    browser.goto("/signup").await;
+    browser.fill("#signup-form-name", name).await;
+    browser.fill("#signup-form-email", email).await;
+    browser.fill("#signup-form-password", password).await;
+    browser.click("#signup-form button[type=submit]").await;
+}
+
+/// Logs in on /login (with `next` if given) and waits to land on `expected`.
+async fn log_in(browser: &Browser, email: &str, password: &str, path: &str, expected: &str) {
+    browser.goto(path).await;
+    browser.wait_for("#login-form").await;
+    browser.fill("#login-form-email", email).await;
+    browser.fill("#login-form-password", password).await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for_path(expected).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_account_journey() {
+    let Some((app, chromium)) = start_app().await else { return };
+    let browser = chromium.browser(&app, 1280, 900).await;
+    let email = unique_email("journey");
+
+    // Sign up, then open the verification link from the mail.
+    sign_up(&browser, "Journey Person", &email, PASSWORD).await;
+    browser.wait_for_text("#signup-form-status", "verification link").await;
+    browser.screenshot("journey-1-signed-up").await;
+    let verify = mail::wait_for_mail(&app.mail_dir(), &email, 0).await;
+    let token = verify.token_for("/verify-email").expect("a verification link");
+    browser.goto(&format!("/verify-email?token={token}")).await;
+    browser.wait_for_text("#verify-status", "verified").await;
+
+    // Log in and see the account.
+    log_in(&browser, &email, PASSWORD, "/login", "/account").await;
+    browser.wait_for_text("#account-verified", "Verified").await;
+    browser.wait_for_text("#account-email", &email).await;
+
+    // Change the name.
+    browser.fill("#profile-form-name", "Journey Renamed").await;
+    browser.click("#profile-form button[type=submit]").await;
+    browser.wait_for_text("#profile-form-status", "Saved").await;
+    browser.wait_for_text("#account-name", "Journey Renamed").await;
+
+    // A second browser (another cookie jar) logs in: two sessions, this one marked.
+    let other = chromium.browser(&app, 1280, 900).await;
+    log_in(&other, &email, PASSWORD, "/login", "/account").await;
+    browser.reload().await;
+    browser.wait_for_count("#sessions-list li.session", 2).await;
+    browser.wait_for_text("#sessions-list li.session .session-current", "This device").await;
+    browser.screenshot("journey-2-account").await;
+    browser.save_readme_screenshot("account").await;
+    // Revoke the other one: its session is over.
+    browser.click("#sessions-list li.session button.session-revoke").await;
+    browser.wait_for_count("#sessions-list li.session", 1).await;
+    let refreshed = other.fetch_status("POST", "/api/auth/refresh", false).await;
+    assert_eq!(refreshed, 401, "the revoked browser cannot refresh");
+    other.close().await;
+
+    // Create an API key, read it once, use it from outside the browser.
+    browser.fill("#api-key-form-name", "journey key").await;
+    browser.click("#api-key-form button[type=submit]").await;
+    browser.wait_visible("#api-key-created").await;
+    let key = browser.text("#api-key-value").await;
+    assert!(key.starts_with("pc_"), "{key}");
+    browser.wait_for_count("#api-keys-list li.api-key", 1).await;
+    let me = app.send(app.request(Method::GET, "/api/auth/current-user").header("X-API-Key", &key)).await;
+    me.assert_status(200);
+    assert_eq!(me.json()["name"], "Journey Renamed");
+    browser.screenshot("journey-3-api-key").await;
+
+    // Change the password, log out, log in with the new one.
+    browser.fill("#password-form-current_password", PASSWORD).await;
+    browser.fill("#password-form-new_password", NEW_PASSWORD).await;
+    browser.click("#password-form button[type=submit]").await;
+    browser.wait_for_text("#password-form-status", "Password changed").await;
+    browser.click("#logout").await;
+    browser.wait_for_path("/").await;
+    browser.wait_for("#home-signed-out").await;
+    log_in(&browser, &email, NEW_PASSWORD, "/login", "/account").await;
+    browser.screenshot("journey-4-new-password").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forgot_and_reset_the_password_from_the_mail() {
+    let Some((app, chromium)) = start_app().await else { return };
+    let email = unique_email("forgot");
+    app.signup("Forgetful", &email).await;
+    mail::wait_for_mail(&app.mail_dir(), &email, 0).await; // the verification mail
+    let browser = chromium.browser(&app, 1280, 900).await;
+
+    browser.goto("/forgot-password").await;
+    browser.fill("#forgot-form-email", &email).await;
+    browser.click("#forgot-form button[type=submit]").await;
+    browser.wait_for_text("#forgot-form-status", "If an account exists").await;
+    let token = mail::wait_for_mail(&app.mail_dir(), &email, 1).await.token_for("/reset-password").expect("a link");
+    browser.goto(&format!("/reset-password?token={token}")).await;
+    browser.fill("#reset-form-new_password", NEW_PASSWORD).await;
+    browser.click("#reset-form button[type=submit]").await;
+    browser.wait_for_text("#reset-form-status", "Password changed").await;
+    browser.screenshot("reset-1-done").await;
+    browser.click("#reset-login-link").await;
+    log_in(&browser, &email, NEW_PASSWORD, "/login", "/account").await;
+
+    // The link is single-use.
+    browser.goto(&format!("/reset-password?token={token}")).await;
+    browser.fill("#reset-form-new_password", PASSWORD).await;
+    browser.click("#reset-form button[type=submit]").await;
+    browser.wait_for_text("#reset-form-error", "").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_and_weak_passwords_are_explained() {
+    let Some((app, chromium)) = start_app().await else { return };
+    let email = unique_email("wrong");
+    app.signup("Wrong", &email).await;
+    let browser = chromium.browser(&app, 1280, 900).await;
+
+    browser.goto("/login").await;
+    browser.fill("#login-form-email", &email).await;
+    browser.fill("#login-form-password", "Not-The-Password-1").await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for_text("#login-form-error", "The email or password is incorrect.").await;
+    browser.screenshot("errors-1-wrong-password").await;
+    browser.save_readme_screenshot("login").await;
+
+    sign_up(&browser, "Weak", &unique_email("weak"), "password123").await;
+    browser.wait_for_text("#signup-form-password-error", "").await;
+    let message = browser.text("#signup-form-password-error").await;
+    assert!(message.to_lowercase().contains("common"), "the weak-password message says why: {message}");
+    assert_eq!(browser.attr("#signup-form-password", "aria-invalid").await.as_deref(), Some("true"));
+    browser.screenshot("errors-2-weak-password").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_csrf_header_is_what_lets_a_change_through() {
+    let Some((app, chromium)) = start_app().await else { return };
+    let email = unique_email("csrf");
+    app.signup("Csrf", &email).await;
+    let browser = chromium.browser(&app, 1280, 900).await;
+    log_in(&browser, &email, PASSWORD, "/login", "/account").await;
+    let without = browser.fetch_status("PATCH", "/api/auth/current-user", false).await;
+    assert_eq!(without, 403, "a cookie-authenticated change without X-CSRF-Token is refused");
+    let with = browser.fetch_status("PATCH", "/api/auth/current-user", true).await;
+    assert_eq!(with, 200, "the same change with the header from the csrf_token cookie goes through");
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_returns_to_the_page_asked_for_and_only_on_this_site() {
+    let Some((app, chromium)) = start_app().await else { return };
+    let email = unique_email("next");
+    app.signup("Next", &email).await;
+    let browser = chromium.browser(&app, 1280, 900).await;
+
+    browser.goto("/account").await;
+    browser.wait_for_path("/login").await;
+    assert!(browser.url().await.ends_with("/login?next=%2Faccount"), "{}", browser.url().await);
+    browser.fill("#login-form-email", &email).await;
+    browser.fill("#login-form-password", PASSWORD).await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_for_path("/account").await;
+    browser.click("#logout").await;
+    browser.wait_for("#home-signed-out").await;
+
+    log_in(&browser, &email, PASSWORD, "/login?next=//evil.example/steal", "/account").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pages_fit_a_phone() {
+    let Some((app, chromium)) = start_app().await else { return };
+    let browser = chromium.browser(&app, 390, 844).await;
+    for path in ["/login", "/signup", "/forgot-password"] {
+        browser.goto(path).await;
+        browser.wait_for("main form").await;
+        let overflow = browser.script("return document.documentElement.scrollWidth - window.innerWidth;").await;
+        assert!(overflow.as_i64().is_some_and(|extra| extra <= 0), "{path} scrolls sideways by {overflow}px");
+    }
+    browser.goto("/login").await;
+    browser.screenshot("phone-login").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}
