@@ -27,6 +27,12 @@ const NEW_PASSWORD: &str = "Lantern-Meadow-Copper-93";
 /// A server on a fresh SQLite database, on a port chosen up front so that its public URL
 /// (the `Origin` the browser sends, and the base of mailed links) is what the browser uses.
 async fn start_app() -> Option<(TestApp, Chromium)> {
+    start_app_with(|config| config).await
+}
+
+async fn start_app_with(
+    configure: impl FnOnce(portcullis::config::Config) -> portcullis::config::Config,
+) -> Option<(TestApp, Chromium)> {
     let chromium = Chromium::start().await?;
     let database = Arc::new(TestDatabase::create(Backend::Sqlite)?);
     let port = support::cli::free_port();
@@ -37,7 +43,7 @@ async fn start_app() -> Option<(TestApp, Chromium)> {
         public_url,
         ..database.config()
     };
-    Some((TestApp::start(config, database).await, chromium))
+    Some((TestApp::start(configure(config), database).await, chromium))
 }
 
 async fn stop(app: TestApp, chromium: Chromium) {
@@ -236,6 +242,67 @@ async fn the_pages_fit_a_phone() {
     }
     browser.goto("/login").await;
     browser.screenshot("phone-login").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_tabs_stay_signed_in_past_the_access_token_lifetime() {
+    // Access tokens of 20 s: the pages refresh well before each expires, in both tabs.
+    let Some((app, chromium)) =
+        start_app_with(|config| portcullis::config::Config { access_ttl_secs: 20, ..config }).await
+    else {
+        return;
+    };
+    let email = unique_email("tabs");
+    app.signup("Tabs", &email).await;
+    let browser = chromium.browser(&app, 1280, 900).await;
+    log_in(&browser, &email, PASSWORD, "/login", "/account").await;
+    let first = browser.current_tab().await;
+    let second = browser.open_tab("/account").await;
+    browser.wait_for_text("#account-email", &email).await;
+    tokio::time::sleep(std::time::Duration::from_secs(28)).await;
+    // Without the pages' refreshing, the 20-second access cookie would be gone by now.
+    assert!(browser.has_cookie("access_token").await, "the access cookie was renewed in time");
+    for tab in [first, second] {
+        browser.switch_to(tab).await;
+        browser.reload().await;
+        browser.wait_for_text("#account-email", &email).await;
+        browser.wait_for_count("#sessions-list li.session", 1).await;
+        assert_eq!(browser.fetch_status("GET", "/api/auth/current-user", false).await, 200);
+    }
+    browser.screenshot("tabs-still-signed-in").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_finds_and_disables_a_user() {
+    let Some((app, chromium)) = start_app().await else { return };
+    let output = support::cli::run(
+        support::cli::command(
+            app.database(),
+            &["user", "create", "--email", "root@example.com", "--name", "Root", "--admin"],
+        ),
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    assert!(output.status.success(), "{}", support::cli::describe(&output));
+    let member = unique_email("member");
+    app.signup("Member To Disable", &member).await;
+    app.signup("Someone Else", &unique_email("else")).await;
+
+    let browser = chromium.browser(&app, 1280, 900).await;
+    log_in(&browser, "root@example.com", PASSWORD, "/login?next=/admin", "/admin").await;
+    browser.wait_for_count("#admin-users tr.admin-user", 3).await;
+    browser.fill("#admin-search-q", "to disable").await;
+    browser.click("#admin-search button[type=submit]").await;
+    browser.wait_for_count("#admin-users tr.admin-user", 1).await;
+    browser.click("#admin-users tr.admin-user button.admin-toggle-disabled").await;
+    browser.wait_for_text("#admin-users tr.admin-user", "Disabled").await;
+    browser.screenshot("admin-disabled").await;
+    let login = app.browser().login(&member, PASSWORD).await;
+    assert_eq!(login.code(), 403, "a disabled user cannot log in: {}", login.text());
     browser.close().await;
     stop(app, chromium).await;
 }

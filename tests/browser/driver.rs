@@ -275,6 +275,31 @@ impl Browser {
         }
     }
 
+    /// Opens `path` in a new tab of the same browser (same cookies) and switches to it;
+    /// returns the handle of the tab it came from.
+    pub async fn open_tab(&self, path: &str) -> fantoccini::wd::WindowHandle {
+        let previous = self.client.window().await.expect("the current window");
+        let tab = self.client.new_window(true).await.expect("a new tab");
+        self.client.switch_to_window(tab.handle).await.expect("switches to the tab");
+        self.goto(path).await;
+        previous
+    }
+
+    /// Switches to the tab `handle`.
+    pub async fn switch_to(&self, handle: fantoccini::wd::WindowHandle) {
+        self.client.switch_to_window(handle).await.expect("switches tabs");
+    }
+
+    /// Whether the browser holds cookie `name` for this site (HttpOnly ones included).
+    pub async fn has_cookie(&self, name: &str) -> bool {
+        self.client.get_named_cookie(name).await.is_ok_and(|cookie| !cookie.value().is_empty())
+    }
+
+    /// The handle of the current tab.
+    pub async fn current_tab(&self) -> fantoccini::wd::WindowHandle {
+        self.client.window().await.expect("the current window")
+    }
+
     /// Ends the session (closes the window).
     pub async fn close(self) {
         let _ = self.client.close().await;
