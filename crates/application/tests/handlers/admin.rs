@@ -9,10 +9,9 @@ use portcullis_application::commands::admin::{
 };
 use portcullis_application::in_memory::{FixedClock, InMemoryStore};
 use portcullis_application::ports::{Clock, UnitOfWorkFactory};
-use portcullis_domain::{Email, NewUser, PasswordHash, Roles, Session, SessionMetadata, User, UserId, UserName};
+use portcullis_domain::{Session, SessionMetadata, User, UserId};
 
 /// A stored bcrypt-shaped hash; no test here checks a password.
-const SOME_HASH: &str = "$2b$04$abcdefghijklmnopqrstuuJ9b7uWcKZ0n1sXvP4gkT0yYbq7m3J6W";
 
 struct World {
     store: InMemoryStore,
@@ -34,20 +33,7 @@ impl World {
 
     /// Stores a new user with these roles.
     fn add_user(&self, name: &str, email: &str, roles: &[&str]) -> User {
-        let user = User::create(
-            NewUser {
-                name: UserName::parse(name).expect("valid name"),
-                email: Email::parse(email).expect("valid email"),
-                password: PasswordHash::from_stored(SOME_HASH).expect("known scheme"),
-                avatar_url: None,
-                roles: Roles::parse(roles.iter().copied()).expect("valid roles"),
-            },
-            self.now(),
-        );
-        let mut unit = self.store.begin().expect("begins");
-        unit.users().add(&user).expect("adds");
-        unit.commit().expect("commits");
-        user
+        crate::support::store_user(&self.store, name, email, roles, self.now())
     }
 
     fn admin(&self, name: &str, email: &str) -> User {

@@ -12,12 +12,9 @@ use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemorySt
 use portcullis_application::ports::{
     AccessClaims, AccessToken, Clock, PortError, TokenIssueError, TokenService, TokenVerifyError, UnitOfWorkFactory,
 };
-use portcullis_domain::{
-    ApiKeyId, Email, NewUser, PasswordHash, RefreshTokenSecret, Roles, SessionId, User, UserId, UserInfo, UserName,
-};
+use portcullis_domain::{ApiKeyId, RefreshTokenSecret, Roles, SessionId, User, UserId, UserInfo};
 
 /// A stored bcrypt-shaped hash; no test here checks a password.
-const SOME_HASH: &str = "$2b$04$abcdefghijklmnopqrstuuJ9b7uWcKZ0n1sXvP4gkT0yYbq7m3J6W";
 
 /// A token service whose secrets come from a script first (to force prefix collisions),
 /// then from the fake's randomness.
@@ -76,28 +73,11 @@ impl World {
     }
 
     fn add_user(&self, email: &str, roles: &[&str]) -> User {
-        let user = User::create(
-            NewUser {
-                name: UserName::parse("Someone").expect("valid name"),
-                email: Email::parse(email).expect("valid email"),
-                password: PasswordHash::from_stored(SOME_HASH).expect("known scheme"),
-                avatar_url: None,
-                roles: Roles::parse(roles.iter().copied()).expect("valid roles"),
-            },
-            self.now(),
-        );
-        let mut unit = self.store.begin().expect("begins");
-        unit.users().add(&user).expect("adds");
-        unit.commit().expect("commits");
-        user
+        crate::support::store_user(&self.store, "Someone", email, roles, self.now())
     }
 
     fn edit_user(&self, id: UserId, change: impl FnOnce(&mut User)) {
-        let mut unit = self.store.begin().expect("begins");
-        let mut user = unit.users().find_by_id(id).expect("reads").expect("exists");
-        change(&mut user);
-        unit.users().update(&user).expect("updates");
-        unit.commit().expect("commits");
+        crate::support::edit_user(&self.store, id, change);
     }
 
     fn last_used_at(&self, id: ApiKeyId) -> Option<DateTime<Utc>> {

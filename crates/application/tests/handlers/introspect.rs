@@ -11,13 +11,9 @@ use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemorySt
 use portcullis_application::ports::{
     AccessClaims, AccessToken, Clock, TokenIssueError, TokenService, TokenVerifyError, UnitOfWorkFactory,
 };
-use portcullis_domain::{
-    Email, NewUser, PasswordHash, RefreshTokenSecret, Roles, Session, SessionId, SessionMetadata, User, UserId,
-    UserInfo, UserName,
-};
+use portcullis_domain::{RefreshTokenSecret, Roles, Session, SessionId, SessionMetadata, User, UserId, UserInfo};
 
 /// A stored bcrypt-shaped hash; no test here checks a password.
-const SOME_HASH: &str = "$2b$04$abcdefghijklmnopqrstuuJ9b7uWcKZ0n1sXvP4gkT0yYbq7m3J6W";
 
 /// A token service that knows none of the signing keys its tokens name.
 struct UnknownKeys(FakeTokenService);
@@ -67,28 +63,11 @@ impl World {
     }
 
     fn add_user(&self, email: &str, roles: &[&str]) -> User {
-        let user = User::create(
-            NewUser {
-                name: UserName::parse("Someone").expect("valid name"),
-                email: Email::parse(email).expect("valid email"),
-                password: PasswordHash::from_stored(SOME_HASH).expect("known scheme"),
-                avatar_url: None,
-                roles: Roles::parse(roles.iter().copied()).expect("valid roles"),
-            },
-            self.now(),
-        );
-        let mut unit = self.store.begin().expect("begins");
-        unit.users().add(&user).expect("adds");
-        unit.commit().expect("commits");
-        user
+        crate::support::store_user(&self.store, "Someone", email, roles, self.now())
     }
 
     fn edit_user(&self, id: UserId, change: impl FnOnce(&mut User)) {
-        let mut unit = self.store.begin().expect("begins");
-        let mut user = unit.users().find_by_id(id).expect("reads").expect("exists");
-        change(&mut user);
-        unit.users().update(&user).expect("updates");
-        unit.commit().expect("commits");
+        crate::support::edit_user(&self.store, id, change);
     }
 
     /// Starts a session of `user` lasting `max` and issues an access token for it.

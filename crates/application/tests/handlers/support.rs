@@ -210,3 +210,39 @@ pub fn login_command(email: &str, password: &str) -> LoginCommand {
 pub fn field_codes(errors: &portcullis_application::ValidationErrors) -> Vec<(&str, &str)> {
     errors.errors().iter().map(|error| (error.field.as_str(), error.code.as_str())).collect()
 }
+
+/// A stored bcrypt hash for users made directly in a store (nobody logs in with it).
+pub const SOME_HASH: &str = "$2b$04$abcdefghijklmnopqrstuuJ9b7uWcKZ0n1sXvP4gkT0yYbq7m3J6W";
+
+/// Stores a user named `name` with `email` and `roles` straight into `store`, made at `now`.
+pub fn store_user(
+    store: &InMemoryStore,
+    name: &str,
+    email: &str,
+    roles: &[&str],
+    now: chrono::DateTime<chrono::Utc>,
+) -> portcullis_domain::User {
+    let user = portcullis_domain::User::create(
+        portcullis_domain::NewUser {
+            name: portcullis_domain::UserName::parse(name).expect("valid name"),
+            email: portcullis_domain::Email::parse(email).expect("valid email"),
+            password: portcullis_domain::PasswordHash::from_stored(SOME_HASH).expect("known scheme"),
+            avatar_url: None,
+            roles: portcullis_domain::Roles::parse(roles.iter().copied()).expect("valid roles"),
+        },
+        now,
+    );
+    let mut unit = store.begin().expect("begins");
+    unit.users().add(&user).expect("adds");
+    unit.commit().expect("commits");
+    user
+}
+
+/// Changes a stored user with `change` and saves it.
+pub fn edit_user(store: &InMemoryStore, id: UserId, change: impl FnOnce(&mut portcullis_domain::User)) {
+    let mut unit = store.begin().expect("begins");
+    let mut user = unit.users().find_by_id(id).expect("reads").expect("exists");
+    change(&mut user);
+    unit.users().update(&user).expect("updates");
+    unit.commit().expect("commits");
+}
