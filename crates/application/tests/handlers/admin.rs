@@ -11,8 +11,6 @@ use portcullis_application::in_memory::{FixedClock, InMemoryStore};
 use portcullis_application::ports::{Clock, UnitOfWorkFactory};
 use portcullis_domain::{Session, SessionMetadata, User, UserId};
 
-/// A stored bcrypt-shaped hash; no test here checks a password.
-
 struct World {
     store: InMemoryStore,
     clock: FixedClock,

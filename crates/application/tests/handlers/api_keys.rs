@@ -14,8 +14,6 @@ use portcullis_application::ports::{
 };
 use portcullis_domain::{ApiKeyId, RefreshTokenSecret, Roles, SessionId, User, UserId, UserInfo};
 
-/// A stored bcrypt-shaped hash; no test here checks a password.
-
 /// A token service whose secrets come from a script first (to force prefix collisions),
 /// then from the fake's randomness.
 struct ScriptedSecrets {

@@ -13,8 +13,6 @@ use portcullis_application::ports::{
 };
 use portcullis_domain::{RefreshTokenSecret, Roles, Session, SessionId, SessionMetadata, User, UserId, UserInfo};
 
-/// A stored bcrypt-shaped hash; no test here checks a password.
-
 /// A token service that knows none of the signing keys its tokens name.
 struct UnknownKeys(FakeTokenService);
 
