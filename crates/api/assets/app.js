@@ -1,12 +1,33 @@
-// Portcullis pages: plain JavaScript, no framework. Talks to the JSON API with the cookies,
-// sends X-CSRF-Token (the csrf_token cookie) on every state change, shows problem+json
-// errors next to their fields, and keeps the session alive by refreshing shortly before the
-// access token expires (one schedule shared by every tab through localStorage).
+// Portcullis pages: plain JavaScript, no framework, no build step. It talks to the JSON API
+// with the cookies, sends X-CSRF-Token (the csrf_token cookie) on every state change, shows
+// problem+json errors on the form and next to their fields, and keeps the session alive by
+// refreshing shortly before the access token expires — one schedule shared by every tab
+// through localStorage.
 'use strict';
 
 (function () {
   const EXPIRY_KEY = 'portcullis.access_expires_at';
-  const page = document.body.dataset.page;
+  const RELOAD_KEY = 'portcullis.reloaded_at';
+  const OFFLINE = 'The server could not be reached. Check your connection and try again.';
+
+  const body = document.body;
+  const page = body.dataset.page;
+  // What the server saw: "true" (a valid access cookie), "unverified" (one that did not
+  // verify, e.g. expired) or nothing (no access cookie).
+  const signedIn = body.dataset.signedIn;
+  // Pages that only make sense signed in: a session that cannot be refreshed sends the person
+  // to log in and come back.
+  const needsSession = page === 'account' || page === 'admin' || signedIn === 'true';
+  // Refresh a minute before expiry (a quarter of the lifetime for short ones), spread over up
+  // to ten seconds so that tabs sharing the schedule do not all go at the same moment.
+  const lifetime = Math.max(Number(body.dataset.accessTtl) || 900, 1) * 1000;
+  const LEAD = Math.min(60000, lifetime / 4);
+  const SPREAD = Math.min(10000, lifetime / 10);
+
+  // ---- small helpers ------------------------------------------------------------------------
+  function byId(id) {
+    return document.getElementById(id);
+  }
 
   function cookie(name) {
     const prefix = name + '=';
@@ -17,11 +38,22 @@
     return '';
   }
 
-  // A same-site path, or null: starts with one "/", no backslash, no control characters.
+  function param(name) {
+    return new URLSearchParams(location.search).get(name);
+  }
+
+  // A path on this site, or null: it starts with exactly one "/", has no backslash and no
+  // control character, and resolves to this origin.
   function safeNext(value) {
     if (typeof value !== 'string' || !value.startsWith('/') || value.startsWith('//')) return null;
     if (value.includes('\\') || /[\u0000-\u001f\u007f]/.test(value)) return null;
-    return value;
+    try {
+      const url = new URL(value, location.origin);
+      if (url.origin !== location.origin || url.pathname === '/login') return null;
+      return url.pathname + url.search + url.hash;
+    } catch (error) {
+      return null;
+    }
   }
 
   function toLogin() {
@@ -29,95 +61,14 @@
     location.assign('/login?next=' + encodeURIComponent(location.pathname + location.search));
   }
 
-  // ---- the session: refresh before the access token expires ---------------------------
-  let refreshing = null;
-  let timer = null;
-
-  function noteExpiry(expiresIn) {
-    if (typeof expiresIn === 'number') {
-      localStorage.setItem(EXPIRY_KEY, String(Date.now() + expiresIn * 1000));
-      schedule();
-    }
-  }
-
-  function refresh() {
-    if (!refreshing) {
-      refreshing = fetch('/api/auth/refresh', {
-        method: 'POST',
-        credentials: 'same-origin',
-        headers: { 'X-CSRF-Token': cookie('csrf_token') },
-      })
-        .then(async (response) => {
-          if (!response.ok) {
-            localStorage.removeItem(EXPIRY_KEY);
-            return false;
-          }
-          const data = await response.json();
-          noteExpiry(data.expires_in);
-          return true;
-        })
-        .catch(() => false)
-        .finally(() => {
-          refreshing = null;
-        });
-    }
-    return refreshing;
-  }
-
-  function schedule() {
-    clearTimeout(timer);
-    const expiresAt = Number(localStorage.getItem(EXPIRY_KEY) || 0);
-    if (!expiresAt) return;
-    // A minute early, spread over ten seconds so several tabs do not all go at once; a tab
-    // whose neighbour already refreshed sees the later expiry and just waits again.
-    const wait = Math.max(expiresAt - Date.now() - 60000 - Math.random() * 10000, 1000);
-    timer = setTimeout(async () => {
-      const latest = Number(localStorage.getItem(EXPIRY_KEY) || 0);
-      if (latest - Date.now() > 90000) {
-        schedule();
-        return;
-      }
-      if (!(await refresh()) && document.body.dataset.signedIn === 'true') toLogin();
-    }, wait);
-  }
-  window.addEventListener('storage', (event) => {
-    if (event.key === EXPIRY_KEY) schedule();
-  });
-
-  // ---- calling the API ------------------------------------------------------------------
-  async function api(method, path, body, retried) {
-    const headers = { Accept: 'application/json' };
-    if (body !== undefined) headers['Content-Type'] = 'application/json';
-    if (method !== 'GET') headers['X-CSRF-Token'] = cookie('csrf_token');
-    let response;
-    try {
-      response = await fetch(path, {
-        method,
-        headers,
-        credentials: 'same-origin',
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-    } catch (error) {
-      return { status: 0, ok: false, data: { detail: 'The server could not be reached. Check your connection.' } };
-    }
-    const text = await response.text();
-    let data = null;
-    if (text) {
-      try {
-        data = JSON.parse(text);
-      } catch (error) {
-        data = null;
-      }
-    }
-    if (response.status === 401 && !retried && data && data.code === 'token_expired') {
-      if (await refresh()) return api(method, path, body, true);
-    }
-    return { status: response.status, ok: response.ok, data };
-  }
-
-  // ---- forms ------------------------------------------------------------------------------
-  function byId(id) {
-    return document.getElementById(id);
+  // Reloads the page so the server renders it with the new cookie — at most once in ten
+  // seconds, so a cookie the server still cannot verify never makes a loop.
+  function reloadOnce() {
+    const last = Number(sessionStorage.getItem(RELOAD_KEY)) || 0;
+    if (Date.now() - last < 10000) return false;
+    sessionStorage.setItem(RELOAD_KEY, String(Date.now()));
+    location.reload();
+    return true;
   }
 
   function show(id, text) {
@@ -133,18 +84,155 @@
     if (element) element.hidden = true;
   }
 
+  function button(text, className, label) {
+    const element = document.createElement('button');
+    element.type = 'button';
+    element.className = className;
+    element.textContent = text;
+    if (label) element.setAttribute('aria-label', label);
+    return element;
+  }
+
+  function when(iso) {
+    const date = new Date(iso);
+    return isNaN(date) ? String(iso) : date.toLocaleString();
+  }
+
+  function detail(result, fallback) {
+    return (result && result.data && result.data.detail) || (result && result.status === 0 ? OFFLINE : fallback);
+  }
+
+  // ---- the session --------------------------------------------------------------------------
+  let refreshing = null;
+  let timer = null;
+
+  function storedExpiry() {
+    return Number(localStorage.getItem(EXPIRY_KEY)) || 0;
+  }
+
+  function noteExpiry(expiresIn) {
+    if (typeof expiresIn !== 'number') return;
+    localStorage.setItem(EXPIRY_KEY, String(Date.now() + expiresIn * 1000));
+    schedule();
+  }
+
+  // POST /api/auth/refresh, once at a time per tab. Resolves true (new cookies), false (the
+  // session is over: 401/403) or null (no answer: offline, or the server is unavailable).
+  function refresh() {
+    if (!refreshing) {
+      refreshing = fetch('/api/auth/refresh', {
+        method: 'POST',
+        credentials: 'same-origin',
+        headers: { Accept: 'application/json', 'X-CSRF-Token': cookie('csrf_token') },
+      })
+        .then(async (response) => {
+          if (response.ok) {
+            const data = await response.json().catch(() => ({}));
+            noteExpiry(data.expires_in);
+            return true;
+          }
+          if (response.status === 401 || response.status === 403) {
+            localStorage.removeItem(EXPIRY_KEY);
+            return false;
+          }
+          return null;
+        })
+        .catch(() => null)
+        .finally(() => {
+          refreshing = null;
+        });
+    }
+    return refreshing;
+  }
+
+  function schedule() {
+    clearTimeout(timer);
+    timer = null;
+    const expiresAt = storedExpiry();
+    if (!expiresAt) return;
+    const wait = Math.max(expiresAt - Date.now() - LEAD - Math.random() * SPREAD, 0);
+    timer = setTimeout(onTimer, wait);
+  }
+
+  async function onTimer() {
+    timer = null;
+    // Another tab may have refreshed meanwhile: then the stored expiry is later; wait again.
+    if (storedExpiry() - Date.now() > LEAD + SPREAD) {
+      schedule();
+      return;
+    }
+    const result = await refresh();
+    if (result === false && needsSession) {
+      toLogin();
+    } else if (result === null) {
+      timer = setTimeout(onTimer, Math.max(Math.min(15000, LEAD / 3), 1000));
+    }
+  }
+
+  window.addEventListener('storage', (event) => {
+    if (event.key !== EXPIRY_KEY) return;
+    if (event.newValue) {
+      if (timer !== null || signedIn === 'true') schedule();
+    } else if (event.oldValue && needsSession) {
+      // Logged out (or the session ended) in another tab.
+      toLogin();
+    }
+  });
+
+  // Timers of hidden tabs are throttled: catch up when the tab is shown again.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible' && timer !== null) schedule();
+  });
+
+  // ---- calling the API ----------------------------------------------------------------------
+  // Resolves { status, ok, data } (status 0 when the server could not be reached). A 401 for
+  // an expired or missing access token refreshes once and retries.
+  async function api(method, path, payload, retried) {
+    const headers = { Accept: 'application/json' };
+    if (payload !== undefined) headers['Content-Type'] = 'application/json';
+    if (method !== 'GET') headers['X-CSRF-Token'] = cookie('csrf_token');
+    let response;
+    try {
+      response = await fetch(path, {
+        method,
+        headers,
+        credentials: 'same-origin',
+        body: payload === undefined ? undefined : JSON.stringify(payload),
+      });
+    } catch (error) {
+      return { status: 0, ok: false, data: null };
+    }
+    const text = await response.text().catch(() => '');
+    let data = null;
+    if (text) {
+      try {
+        data = JSON.parse(text);
+      } catch (error) {
+        data = null;
+      }
+    }
+    const code = data && data.code;
+    if (response.status === 401 && !retried && (code === 'token_expired' || code === 'unauthorized')) {
+      const result = await refresh();
+      if (result === true) return api(method, path, payload, true);
+      if (result === false && needsSession) toLogin();
+    }
+    return { status: response.status, ok: response.ok, data };
+  }
+
+  // ---- forms --------------------------------------------------------------------------------
   function values(form) {
-    const body = {};
+    const fields = {};
     for (const element of form.elements) {
       if (!element.name || element.tagName === 'BUTTON') continue;
       if (element.type === 'checkbox') {
-        if (!body[element.name]) body[element.name] = [];
-        if (element.checked) body[element.name].push(element.value);
+        if (!fields[element.name]) fields[element.name] = [];
+        if (element.checked) fields[element.name].push(element.value);
       } else {
-        body[element.name] = element.value;
+        fields[element.name] = element.value;
       }
     }
-    return body;
+    return fields;
   }
 
   function clearErrors(form) {
@@ -157,49 +245,61 @@
     for (const element of form.querySelectorAll('[aria-invalid]')) element.removeAttribute('aria-invalid');
   }
 
+  function fieldError(form, field, message) {
+    const slot = byId(form.id + '-' + field + '-error');
+    if (!slot) return null;
+    slot.textContent = message;
+    slot.hidden = false;
+    const input = byId(form.id + '-' + field);
+    if (input) input.setAttribute('aria-invalid', 'true');
+    return input || slot;
+  }
+
+  // The problem's `detail` on the form, each `errors[]` message next to its field (messages
+  // for a field the form does not show are added to the form's message).
   function showProblem(form, result) {
-    const data = result && result.data;
-    const errors = (data && Array.isArray(data.errors) && data.errors) || [];
+    const errors = (result.data && Array.isArray(result.data.errors) && result.data.errors) || [];
+    const unplaced = [];
     let first = null;
     for (const error of errors) {
-      const slot = byId(form.id + '-' + error.field + '-error');
-      if (!slot) continue;
-      slot.textContent = error.message;
-      slot.hidden = false;
-      const input = byId(form.id + '-' + error.field);
-      if (input) {
-        input.setAttribute('aria-invalid', 'true');
-        first = first || input;
-      }
+      const target = fieldError(form, error.field, error.message);
+      if (!target) unplaced.push(error.message);
+      else if (!first && target.tagName === 'INPUT') first = target;
     }
-    show(form.id + '-error', (data && data.detail) || 'Something went wrong. Please try again.');
+    const message = detail(result, 'Something went wrong. Please try again.');
+    show(form.id + '-error', [message].concat(unplaced.filter(Boolean)).join(' '));
     if (first) first.focus();
   }
 
-  // Runs `handler(values)` on submit with the button disabled; `handler` returns the API
-  // result, and a failed one is shown on the form.
+  // Runs `handler(values)` on submit with the submit button disabled; `handler` resolves the
+  // API result, and a failed one is shown on the form.
   function onSubmit(form, handler) {
     if (!form) return;
+    let busy = false;
     form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      const button = form.querySelector('button[type=submit]');
+      if (busy) return;
+      busy = true;
+      const submit = form.querySelector('button[type=submit]');
       clearErrors(form);
-      if (button) button.disabled = true;
+      if (submit) submit.disabled = true;
       form.setAttribute('aria-busy', 'true');
       try {
         const result = await handler(values(form));
         if (result && !result.ok) showProblem(form, result);
       } finally {
-        if (button) button.disabled = false;
+        busy = false;
+        if (submit) submit.disabled = false;
         form.removeAttribute('aria-busy');
       }
     });
   }
 
-  function onClick(id, handler) {
-    const element = byId(id);
+  // A button that is disabled while its handler runs.
+  function onClick(element, handler) {
     if (!element) return;
     element.addEventListener('click', async () => {
+      if (element.disabled) return;
       element.disabled = true;
       try {
         await handler();
@@ -215,26 +315,113 @@
     location.assign('/');
   }
 
-  function when(iso) {
-    const date = new Date(iso);
-    return isNaN(date) ? iso : date.toLocaleString();
+  // ---- the account page's lists -------------------------------------------------------------
+  function renderUser(user) {
+    byId('account-name').textContent = user.name;
+    byId('account-email').textContent = user.email;
+    const verified = byId('account-verified');
+    verified.textContent = user.email_verified ? 'Verified' : 'Not verified';
+    verified.classList.toggle('ok', user.email_verified);
+    byId('resend-verification').hidden = user.email_verified;
+    byId('profile-form-name').value = user.name;
+    byId('profile-form-avatar_url').value = user.avatar_url || '';
+    const avatar = byId('account-avatar');
+    if (user.avatar_url) {
+      if (avatar.getAttribute('src') !== user.avatar_url) {
+        avatar.src = user.avatar_url;
+        avatar.hidden = false; // until it fails to load
+      }
+    } else {
+      avatar.removeAttribute('src');
+      avatar.hidden = true;
+    }
+    const adminLink = byId('admin-link');
+    if (adminLink) adminLink.hidden = !user.roles.includes('admin');
   }
 
-  // ---- pages ----------------------------------------------------------------------------
-  const pages = {
-    home() {
-      if (byId('home-signed-out')) {
-        refresh().then((ok) => {
-          if (ok) location.reload();
-        });
-      }
-    },
+  function listItem(className, dataKey, id, title, meta) {
+    const item = document.createElement('li');
+    item.className = className;
+    item.dataset[dataKey] = id;
+    const text = document.createElement('div');
+    const strong = document.createElement('strong');
+    strong.textContent = title;
+    const small = document.createElement('span');
+    small.className = 'meta';
+    small.textContent = meta;
+    text.append(strong, small);
+    item.appendChild(text);
+    return item;
+  }
 
+  async function loadSessions() {
+    const result = await api('GET', '/api/auth/sessions');
+    if (!result.ok) {
+      show('sessions-error', detail(result, 'The sessions could not be loaded.'));
+      return;
+    }
+    hide('sessions-error');
+    const list = byId('sessions-list');
+    list.textContent = '';
+    for (const session of result.data) {
+      const device = session.user_agent || 'Unknown device';
+      const meta = (session.ip ? session.ip + ' · ' : '') + 'last active ' + when(session.last_used_at);
+      const item = listItem('session', 'sessionId', session.session_id, device, meta);
+      if (session.current) {
+        const current = document.createElement('span');
+        current.className = 'session-current';
+        current.textContent = 'This device';
+        item.appendChild(current);
+      } else {
+        const revoke = button('Log out', 'session-revoke secondary', 'Log out ' + device + ', ' + meta);
+        onClick(revoke, async () => {
+          const answer = await api('DELETE', '/api/auth/sessions/' + encodeURIComponent(session.session_id));
+          if (!answer.ok && answer.status !== 404) {
+            show('sessions-error', detail(answer, 'That session could not be ended.'));
+            return;
+          }
+          await loadSessions();
+        });
+        item.appendChild(revoke);
+      }
+      list.appendChild(item);
+    }
+  }
+
+  async function loadKeys() {
+    const result = await api('GET', '/api/auth/api-keys');
+    if (!result.ok) {
+      show('api-keys-error', detail(result, 'The keys could not be loaded.'));
+      return;
+    }
+    hide('api-keys-error');
+    const list = byId('api-keys-list');
+    list.textContent = '';
+    for (const key of result.data) {
+      const used = key.last_used_at ? 'last used ' + when(key.last_used_at) : 'never used';
+      const meta = key.prefix + '… · ' + key.scopes.join(' ') + ' · ' + used;
+      const item = listItem('api-key', 'apiKeyId', key.api_key_id, key.name, meta);
+      const remove = button('Delete', 'api-key-delete danger', 'Delete the key ' + key.name);
+      onClick(remove, async () => {
+        const answer = await api('DELETE', '/api/auth/api-keys/' + encodeURIComponent(key.api_key_id));
+        if (!answer.ok && answer.status !== 404) {
+          show('api-keys-error', detail(answer, 'The key could not be deleted.'));
+          return;
+        }
+        await loadKeys();
+      });
+      item.appendChild(remove);
+      list.appendChild(item);
+    }
+  }
+
+  // ---- pages --------------------------------------------------------------------------------
+  const pages = {
     signup() {
       const form = byId('signup-form');
-      onSubmit(form, async (body) => {
-        if (!body.avatar_url) delete body.avatar_url;
-        const result = await api('POST', '/api/auth/signup', body);
+      onSubmit(form, async (fields) => {
+        if (!fields.avatar_url) delete fields.avatar_url;
+        const result = await api('POST', '/api/auth/signup', fields);
         if (result.ok) {
           form.reset();
           show('signup-form-status', 'Account created — we sent a verification link to ' + result.data.email + '.');
@@ -245,12 +432,15 @@
     },
 
     login() {
-      const next = safeNext(new URLSearchParams(location.search).get('next')) || '/account';
-      refresh().then((ok) => {
-        if (ok) location.replace(next);
-      });
-      onSubmit(byId('login-form'), async (body) => {
-        const result = await api('POST', '/api/auth/login', body);
+      const next = safeNext(param('next')) || '/account';
+      // Still signed in (the refresh cookie is there): go on at once.
+      if (cookie('csrf_token') || signedIn) {
+        refresh().then((result) => {
+          if (result === true) location.replace(next);
+        });
+      }
+      onSubmit(byId('login-form'), async (fields) => {
+        const result = await api('POST', '/api/auth/login', fields);
         if (result.ok) {
           noteExpiry(result.data.expires_in);
           location.assign(next);
@@ -260,8 +450,8 @@
     },
 
     'forgot-password'() {
-      onSubmit(byId('forgot-form'), async (body) => {
-        const result = await api('POST', '/api/auth/password/forgot', body);
+      onSubmit(byId('forgot-form'), async (fields) => {
+        const result = await api('POST', '/api/auth/password/forgot', fields);
         if (result.ok) {
           show('forgot-form-status', 'If an account exists for that address, we sent a link to reset the password.');
         }
@@ -270,12 +460,14 @@
     },
 
     'reset-password'() {
-      const token = new URLSearchParams(location.search).get('token') || '';
+      const token = param('token') || '';
       const form = byId('reset-form');
-      onSubmit(form, async (body) => {
-        const result = await api('POST', '/api/auth/password/reset', { token, new_password: body.new_password });
+      if (!token) show('reset-form-error', 'This link is incomplete. Open the link from the email again, or ask for a new one.');
+      onSubmit(form, async (fields) => {
+        const result = await api('POST', '/api/auth/password/reset', { token, new_password: fields.new_password });
         if (result.ok) {
           form.reset();
+          localStorage.removeItem(EXPIRY_KEY);
           show('reset-form-status', 'Password changed. You can log in now.');
           byId('reset-login-link').focus();
         }
@@ -284,38 +476,30 @@
     },
 
     async 'verify-email'() {
-      const token = new URLSearchParams(location.search).get('token') || '';
-      const result = await api('POST', '/api/auth/email/verify', { token });
+      const token = param('token') || '';
+      const result = token
+        ? await api('POST', '/api/auth/email/verify', { token })
+        : { ok: false, status: 400, data: { detail: 'This link is incomplete. Open the link from the email again.' } };
       hide('verify-working');
       if (result.ok) {
         show('verify-status', 'Your email address is verified.');
-        refresh();
+        // A signed-in browser gets an access token that says so.
+        if (cookie('csrf_token')) refresh();
       } else {
-        show('verify-error', (result.data && result.data.detail) || 'This link does not work.');
+        show('verify-error', detail(result, 'This link does not work.'));
       }
     },
 
     async account() {
-      document.body.dataset.signedIn = 'true';
-      const me = await api('GET', '/api/auth/current-user');
-      if (!me.ok) {
-        if (!(await refresh())) return toLogin();
-        return location.reload();
-      }
-      renderUser(me.data);
-      schedule();
-      loadSessions();
-      loadKeys();
-
-      onClick('resend-verification', async () => {
+      onClick(byId('resend-verification'), async () => {
         const result = await api('POST', '/api/auth/email/resend');
-        show('resend-status', result.ok ? 'We sent a new link to ' + me.data.email + '.' : (result.data && result.data.detail) || 'Try again later.');
+        show('resend-status', result.ok ? 'We sent a new link.' : detail(result, 'Try again later.'));
       });
 
-      onSubmit(byId('profile-form'), async (body) => {
+      onSubmit(byId('profile-form'), async (fields) => {
         const result = await api('PATCH', '/api/auth/current-user', {
-          name: body.name,
-          avatar_url: body.avatar_url ? body.avatar_url : null,
+          name: fields.name,
+          avatar_url: fields.avatar_url ? fields.avatar_url : null,
         });
         if (result.ok) {
           renderUser(result.data);
@@ -324,8 +508,8 @@
         return result;
       });
 
-      onSubmit(byId('password-form'), async (body) => {
-        const result = await api('POST', '/api/auth/password/change', body);
+      onSubmit(byId('password-form'), async (fields) => {
+        const result = await api('POST', '/api/auth/password/change', fields);
         if (result.ok) {
           byId('password-form').reset();
           show('password-form-status', 'Password changed');
@@ -334,10 +518,16 @@
         return result;
       });
 
-      onSubmit(byId('api-key-form'), async (body) => {
-        const result = await api('POST', '/api/auth/api-keys', { name: body.name, scopes: body.scopes || [] });
+      const keyForm = byId('api-key-form');
+      onSubmit(keyForm, async (fields) => {
+        const scopes = fields.scopes || [];
+        if (scopes.length === 0) {
+          fieldError(keyForm, 'scopes', 'Pick at least one scope.');
+          return { ok: false, status: 422, data: { detail: 'The key needs at least one scope.' } };
+        }
+        const result = await api('POST', '/api/auth/api-keys', { name: fields.name, scopes });
         if (result.ok) {
-          byId('api-key-form').reset();
+          keyForm.reset();
           byId('api-key-value').textContent = result.data.key;
           byId('api-key-created').hidden = false;
           hide('api-key-copied');
@@ -347,52 +537,59 @@
         return result;
       });
 
-      onClick('api-key-copy', async () => {
+      onClick(byId('api-key-copy'), async () => {
+        const value = byId('api-key-value');
         try {
-          await navigator.clipboard.writeText(byId('api-key-value').textContent);
+          await navigator.clipboard.writeText(value.textContent);
           byId('api-key-copied').hidden = false;
         } catch (error) {
+          // No clipboard access: select the key so it can be copied by hand.
           const range = document.createRange();
-          range.selectNodeContents(byId('api-key-value'));
+          range.selectNodeContents(value);
           const selection = window.getSelection();
           selection.removeAllRanges();
           selection.addRange(range);
         }
       });
 
-      onClick('logout-all', async () => {
+      onClick(byId('logout-all'), async () => {
         await api('POST', '/api/auth/logout-all');
         localStorage.removeItem(EXPIRY_KEY);
         location.assign('/login');
       });
-      onClick('logout', logout);
+      onClick(byId('logout'), logout);
+
+      const me = await api('GET', '/api/auth/current-user');
+      if (me.ok) {
+        renderUser(me.data);
+      } else if (me.status === 401) {
+        toLogin();
+        return;
+      }
+      await Promise.all([loadSessions(), loadKeys()]);
     },
 
     async admin() {
       const table = byId('admin-users');
-      if (!table) return;
-      const body = table.querySelector('tbody');
+      if (!table) return; // the "administrators only" page
+      const rows = table.querySelector('tbody');
+      const search = byId('admin-search');
       let query = '';
       let cursor = null;
 
       async function load(reset) {
-        if (reset) {
-          cursor = null;
-          body.textContent = '';
-        }
         const params = new URLSearchParams({ limit: '50' });
         if (query) params.set('q', query);
-        if (cursor) params.set('cursor', cursor);
+        if (!reset && cursor) params.set('cursor', cursor);
         const result = await api('GET', '/api/admin/users?' + params.toString());
-        if (!result.ok) {
-          if (result.status === 401 && !(await refresh())) return toLogin();
-          show('admin-error', (result.data && result.data.detail) || 'The users could not be loaded.');
-          return;
-        }
+        if (!result.ok) return result;
         hide('admin-error');
-        for (const user of result.data.items) body.appendChild(userRow(user));
+        if (reset) rows.textContent = '';
+        for (const user of result.data.items) rows.appendChild(userRow(user));
         cursor = result.data.next_cursor;
         byId('admin-next').hidden = !cursor;
+        show('admin-status', rows.children.length === 1 ? '1 user shown' : rows.children.length + ' users shown');
+        return result;
       }
 
       function userRow(user) {
@@ -408,11 +605,19 @@
         const actions = document.createElement('td');
         const wrap = document.createElement('div');
         wrap.className = 'row-actions';
-        const toggleDisabled = button(user.disabled ? 'Enable' : 'Disable', 'admin-toggle-disabled secondary');
-        toggleDisabled.addEventListener('click', () => change(row, { disabled: !user.disabled }));
-        const toggleAdmin = button(isAdmin ? 'Remove admin' : 'Make admin', 'admin-toggle-admin secondary');
+        const toggleDisabled = button(
+          user.disabled ? 'Enable' : 'Disable',
+          'admin-toggle-disabled secondary',
+          (user.disabled ? 'Enable ' : 'Disable ') + user.email,
+        );
+        onClick(toggleDisabled, () => change(row, { disabled: !user.disabled }));
+        const toggleAdmin = button(
+          isAdmin ? 'Remove admin' : 'Make admin',
+          'admin-toggle-admin secondary',
+          (isAdmin ? 'Remove the admin role from ' : 'Make an admin of ') + user.email,
+        );
         const roles = isAdmin ? user.roles.filter((role) => role !== 'admin') : user.roles.concat(['admin']);
-        toggleAdmin.addEventListener('click', () => change(row, { roles: roles.length ? roles : ['user'] }));
+        onClick(toggleAdmin, () => change(row, { roles: roles.length ? roles : ['user'] }));
         wrap.append(toggleDisabled, toggleAdmin);
         actions.appendChild(wrap);
         row.appendChild(actions);
@@ -422,117 +627,65 @@
       async function change(row, patch) {
         const result = await api('PATCH', '/api/admin/users/' + encodeURIComponent(row.dataset.userId), patch);
         if (result.ok) {
-          row.replaceWith(userRow(result.data));
           hide('admin-error');
+          const fresh = userRow(result.data);
+          row.replaceWith(fresh);
+          show('admin-status', 'Saved: ' + result.data.email);
         } else {
-          show('admin-error', (result.data && result.data.detail) || 'The change was refused.');
+          show('admin-error', detail(result, 'The change was refused.'));
         }
       }
 
-      onSubmit(byId('admin-search'), async (values) => {
-        query = (values.q || '').trim();
-        await load(true);
-        return { ok: true };
+      onSubmit(search, async (fields) => {
+        query = (fields.q || '').trim();
+        return load(true);
       });
-      onClick('admin-next', () => load(false));
-      await load(true);
+      onClick(byId('admin-next'), async () => {
+        const result = await load(false);
+        if (!result.ok) show('admin-error', detail(result, 'The users could not be loaded.'));
+      });
+      const first = await load(true);
+      if (!first.ok) show('admin-error', detail(first, 'The users could not be loaded.'));
     },
   };
 
-  function button(text, className) {
-    const element = document.createElement('button');
-    element.type = 'button';
-    element.className = className;
-    element.textContent = text;
-    return element;
+  // ---- start --------------------------------------------------------------------------------
+  // Brings the page and the session in line with each other before the page's own script
+  // runs; false when the page is being left or reloaded.
+  async function settle() {
+    if (signedIn === 'true') {
+      // The server verified the access cookie and said how long it has left.
+      const expiresAt = Date.now() + Number(body.dataset.accessExpiresIn || 0) * 1000;
+      if (expiresAt > storedExpiry() + 2000) localStorage.setItem(EXPIRY_KEY, String(expiresAt));
+      schedule();
+      return true;
+    }
+    if (page === 'login') return true; // it refreshes by itself, then goes to `next`
+    const maybeSession = signedIn === 'unverified' || (page === 'home' && cookie('csrf_token'));
+    if (!maybeSession) return true;
+    const result = await refresh();
+    if (result === true && reloadOnce()) return false;
+    if (result === false && needsSession) {
+      toLogin();
+      return false;
+    }
+    return true;
   }
 
-  function renderUser(user) {
-    byId('account-name').textContent = user.name;
-    byId('account-email').textContent = user.email;
-    const verified = byId('account-verified');
-    verified.textContent = user.email_verified ? 'Verified' : 'Not verified';
-    verified.classList.toggle('ok', user.email_verified);
-    byId('resend-verification').hidden = user.email_verified;
-    byId('profile-form-name').value = user.name;
-    byId('profile-form-avatar_url').value = user.avatar_url || '';
-  }
-
-  async function loadSessions() {
-    const list = byId('sessions-list');
-    const result = await api('GET', '/api/auth/sessions');
-    if (!result.ok) {
-      show('sessions-error', (result.data && result.data.detail) || 'The sessions could not be loaded.');
-      return;
-    }
-    hide('sessions-error');
-    list.textContent = '';
-    for (const session of result.data) {
-      const item = document.createElement('li');
-      item.className = 'session';
-      item.dataset.sessionId = session.session_id;
-      const text = document.createElement('div');
-      const device = document.createElement('strong');
-      device.textContent = session.user_agent || 'Unknown device';
-      const meta = document.createElement('span');
-      meta.className = 'meta';
-      meta.textContent = (session.ip ? session.ip + ' · ' : '') + 'last active ' + when(session.last_used_at);
-      text.append(device, meta);
-      item.appendChild(text);
-      if (session.current) {
-        const current = document.createElement('span');
-        current.className = 'session-current';
-        current.textContent = 'This device';
-        item.appendChild(current);
-      } else {
-        const revoke = button('Log out', 'session-revoke secondary');
-        revoke.setAttribute('aria-label', 'Log out ' + device.textContent);
-        revoke.addEventListener('click', async () => {
-          revoke.disabled = true;
-          await api('DELETE', '/api/auth/sessions/' + encodeURIComponent(session.session_id));
-          loadSessions();
-        });
-        item.appendChild(revoke);
-      }
-      list.appendChild(item);
-    }
-  }
-
-  async function loadKeys() {
-    const list = byId('api-keys-list');
-    const result = await api('GET', '/api/auth/api-keys');
-    if (!result.ok) return;
-    list.textContent = '';
-    for (const key of result.data) {
-      const item = document.createElement('li');
-      item.className = 'api-key';
-      item.dataset.apiKeyId = key.api_key_id;
-      const text = document.createElement('div');
-      const name = document.createElement('strong');
-      name.textContent = key.name;
-      const meta = document.createElement('span');
-      meta.className = 'meta';
-      meta.textContent =
-        key.prefix + '… · ' + key.scopes.join(' ') + ' · ' + (key.last_used_at ? 'last used ' + when(key.last_used_at) : 'never used');
-      text.append(name, meta);
-      const remove = button('Delete', 'api-key-delete danger');
-      remove.setAttribute('aria-label', 'Delete the key ' + key.name);
-      remove.addEventListener('click', async () => {
-        remove.disabled = true;
-        await api('DELETE', '/api/auth/api-keys/' + encodeURIComponent(key.api_key_id));
-        loadKeys();
-      });
-      item.append(text, remove);
-      list.appendChild(item);
-    }
+  // A picture that cannot be shown (gone, or plain http: under the CSP) is left out.
+  const avatar = byId('account-avatar');
+  if (avatar) {
+    avatar.addEventListener('error', () => {
+      avatar.hidden = true;
+    });
+    if (avatar.complete && avatar.getAttribute('src') && avatar.naturalWidth === 0) avatar.hidden = true;
   }
 
   const navLogout = byId('nav-logout');
-  if (navLogout) navLogout.addEventListener('click', logout);
-  if (byId('nav-account')) {
-    document.body.dataset.signedIn = 'true';
-    schedule();
-  }
-  const run = pages[page];
-  if (run) run();
+  if (navLogout) onClick(navLogout, logout);
+
+  settle().then((carryOn) => {
+    const run = pages[page];
+    if (carryOn && run) run();
+  });
 })();

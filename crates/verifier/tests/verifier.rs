@@ -25,6 +25,8 @@ impl TempDb {
             bind: "127.0.0.1:0".into(),
             bcrypt_cost: 4,
             rate_limit_per_minute: 0,
+            // Signup mails go next to the throw-away database, never into the source tree.
+            mail_dir: self.0.with_extension("mail").display().to_string(),
             ..Config::default()
         }
     }
@@ -35,6 +37,7 @@ impl Drop for TempDb {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", self.0.display()));
         }
+        let _ = std::fs::remove_dir_all(self.0.with_extension("mail"));
     }
 }
 

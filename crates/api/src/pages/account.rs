@@ -3,61 +3,62 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
-use portcullis_domain::Role;
 
-use super::layout::{field, form_error, form_status, page, password_field};
+use super::layout::{Input, NEW_PASSWORD_HINT, field, form_error, form_status, page};
 use super::{Visitor, html as respond, to_login, visitor};
 use crate::app::AppState;
 
-/// The account page. Without an `access_token` cookie: `303` to `/login?next=/account`. With an
-/// expired one the page is served and its script refreshes (or sends the person to log in).
+/// The scopes a person can pick for a new key: value, description, checked at first.
+const SCOPES: [(&str, &str, bool); 3] = [
+    ("profile:read", "Read your profile", true),
+    ("profile:write", "Change your profile", false),
+    ("introspect", "Check other tokens and keys", false),
+];
+
+/// The account page. Without an `access_token` cookie: `303` to `/login?next=/account`. With
+/// one that does not verify (expired) the page is served and its script refreshes, or sends
+/// the person to log in; it never redirects in a loop.
 pub async fn account(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let user = match visitor(&req, &state) {
-        Visitor::Anonymous => return to_login("/account"),
-        Visitor::Unverified => None,
-        Visitor::User(user) => Some(user),
-    };
-    let name = user.as_ref().map(|user| user.name.clone()).unwrap_or_default();
-    let email = user.as_ref().map(|user| user.email.clone()).unwrap_or_default();
-    let verified = user.as_ref().is_some_and(|user| user.email_verified);
-    let admin = user.as_ref().is_some_and(|user| user.roles.iter().any(|role| role == Role::ADMIN));
-    let avatar = user.as_ref().and_then(|user| user.avatar_url.clone()).unwrap_or_default();
+    let visitor = visitor(&req, &state);
+    if let Visitor::Anonymous = visitor {
+        return to_login("/account");
+    }
+    let user = visitor.user();
+    let name = user.map(|user| user.name.as_str()).unwrap_or_default();
+    let email = user.map(|user| user.email.as_str()).unwrap_or_default();
+    let avatar = user.and_then(|user| user.avatar_url.as_deref()).unwrap_or_default();
+    let verified = user.is_some_and(|user| user.email_verified);
     let main = html! {
-        section.card #account-profile aria-labelledby="account-heading" {
-            h1 #account-heading { span #account-name { (name) } }
+        section.card aria-labelledby="account-heading" {
+            div.identity {
+                img #account-avatar .avatar src=[(!avatar.is_empty()).then_some(avatar)] alt="" width="56" height="56"
+                    hidden[avatar.is_empty()];
+                h1 #account-heading { span #account-name { (name) } }
+            }
             p {
                 span #account-email { (email) } " · "
                 span #account-verified .badge .ok[verified] { @if verified { "Verified" } @else { "Not verified" } }
             }
             p {
                 button #resend-verification type="button" .secondary hidden[verified] { "Send the verification link again" }
+                " "
                 span #resend-status role="status" hidden {}
             }
-            @if admin { p { a #admin-link href="/admin" { "Administration" } } }
+            @if visitor.is_admin() { p { a #admin-link href="/admin" { "Administration" } } }
         }
         section.card aria-labelledby="profile-heading" {
             h2 #profile-heading { "Profile" }
             form #profile-form novalidate {
                 (form_error("profile-form"))
-                div.field {
-                    label for="profile-form-name" { "Name" }
-                    input #profile-form-name name="name" type="text" autocomplete="name" required value=(name)
-                        aria-describedby="profile-form-name-error";
-                    p.field-error #profile-form-name-error hidden {}
-                }
-                div.field {
-                    label for="profile-form-avatar_url" { "Picture URL (optional)" }
-                    input #profile-form-avatar_url name="avatar_url" type="url" autocomplete="photo" value=(avatar)
-                        aria-describedby="profile-form-avatar_url-error";
-                    p.field-error #profile-form-avatar_url-error hidden {}
-                }
+                (field("profile-form", Input::new("name", "Name", "text", "name").value(name)))
+                (field("profile-form", Input::new("avatar_url", "Picture URL (optional)", "url", "photo").optional().value(avatar)))
                 button type="submit" { "Save" }
                 (form_status("profile-form"))
             }
         }
         section.card aria-labelledby="sessions-heading" {
             h2 #sessions-heading { "Where you are signed in" }
-            ul #sessions-list .list aria-live="polite" {}
+            ul #sessions-list .list {}
             p.error #sessions-error role="alert" hidden {}
             button #logout-all type="button" .secondary { "Log out everywhere" }
         }
@@ -65,8 +66,13 @@ pub async fn account(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             h2 #password-heading { "Password" }
             form #password-form novalidate {
                 (form_error("password-form"))
-                (password_field("password-form", "current_password", "Current password", "current-password"))
-                (password_field("password-form", "new_password", "New password", "new-password"))
+                // For password managers: which account this password belongs to (not sent).
+                div hidden {
+                    label for="password-form-username" { "Email" }
+                    input #password-form-username type="email" autocomplete="username" value=(email) readonly;
+                }
+                (field("password-form", Input::new("current_password", "Current password", "password", "current-password")))
+                (field("password-form", Input::new("new_password", "New password", "password", "new-password").hint(NEW_PASSWORD_HINT)))
                 button type="submit" { "Change password" }
                 (form_status("password-form"))
             }
@@ -77,14 +83,10 @@ pub async fn account(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             p.hint { "A key lets your own services call Portcullis as you, limited to its scopes. It is shown once." }
             form #api-key-form novalidate {
                 (form_error("api-key-form"))
-                (field("api-key-form", "name", "Key name", "text", "off", true))
-                fieldset {
+                (field("api-key-form", Input::new("name", "Key name", "text", "off")))
+                fieldset aria-describedby="api-key-form-scopes-error" {
                     legend { "Scopes" }
-                    @for (value, label, checked) in [
-                        ("profile:read", "Read your profile", true),
-                        ("profile:write", "Change your profile", false),
-                        ("introspect", "Check other tokens and keys", false),
-                    ] {
+                    @for (value, label, checked) in SCOPES {
                         label.check {
                             input type="checkbox" name="scopes" value=(value) checked[checked];
                             " " (label) " " code { (value) }
@@ -99,13 +101,15 @@ pub async fn account(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
                 p { strong { "Copy your new key now" } " — it will not be shown again." }
                 p.key { code #api-key-value {} }
                 button #api-key-copy type="button" .secondary { "Copy" }
+                " "
                 span #api-key-copied role="status" hidden { "Copied" }
             }
-            ul #api-keys-list .list aria-live="polite" {}
+            ul #api-keys-list .list {}
+            p.error #api-keys-error role="alert" hidden {}
         }
-        section.card {
+        section.card aria-label="Log out" {
             button #logout type="button" { "Log out" }
         }
     };
-    respond(StatusCode::OK, page("Your account", "account", user.as_ref(), main))
+    respond(StatusCode::OK, page("Your account", "account", &visitor, state.settings.access_ttl_secs, main))
 }

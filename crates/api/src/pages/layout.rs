@@ -1,13 +1,23 @@
-//! The page shell: head, skip link, navigation, main column, footer.
+//! The page shell (head, skip link, navigation, main column, footer) and the form pieces every
+//! page builds on, so ids follow the DOM contract in one place.
 
 use maud::{DOCTYPE, Markup, html};
-use portcullis_domain::{Role, UserInfo};
 
+use super::Visitor;
 use super::assets;
 
-/// A whole page. `page` names it for the script (`<body data-page>`); `user` is the signed-in
-/// visitor, if the server could tell.
-pub fn page(title: &str, page: &str, user: Option<&UserInfo>, main: Markup) -> Markup {
+/// A whole page. `page` names it for the script (`<body data-page>`). The body also tells the
+/// script what the server saw: `data-signed-in="true"` with `data-access-expires-in` (seconds
+/// the access token has left) for a verified visitor, `data-signed-in="unverified"` for an
+/// access cookie that did not verify (expired: the script refreshes), and the access-token
+/// lifetime in `data-access-ttl`.
+pub fn page(title: &str, page: &str, visitor: &Visitor, access_ttl_secs: u64, main: Markup) -> Markup {
+    let user = visitor.user();
+    let (signed_in, expires_in) = match visitor {
+        Visitor::User { expires_in, .. } => (Some("true"), Some(*expires_in)),
+        Visitor::Unverified => (Some("unverified"), None),
+        Visitor::Anonymous => (None, None),
+    };
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -16,17 +26,19 @@ pub fn page(title: &str, page: &str, user: Option<&UserInfo>, main: Markup) -> M
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 meta name="color-scheme" content="light dark";
                 title { (title) " · Portcullis" }
+                link rel="icon" href=(assets::ICON_URL) type="image/svg+xml";
                 link rel="stylesheet" href=(assets::CSS_URL);
                 script src=(assets::JS_URL) defer {}
             }
-            body data-page=(page) {
+            body data-page=(page) data-signed-in=[signed_in] data-access-expires-in=[expires_in]
+                data-access-ttl=(access_ttl_secs) {
                 a.skip href="#main" { "Skip to content" }
                 header.site {
                     nav aria-label="Main" {
                         a #nav-home .brand href="/" { "Portcullis" }
-                        @if let Some(user) = user {
+                        @if user.is_some() {
                             a #nav-account href="/account" { "Account" }
-                            @if user.roles.iter().any(|role| role == Role::ADMIN) {
+                            @if visitor.is_admin() {
                                 a #nav-admin href="/admin" { "Admin" }
                             }
                             button #nav-logout type="button" .link { "Log out" }
@@ -43,47 +55,84 @@ pub fn page(title: &str, page: &str, user: Option<&UserInfo>, main: Markup) -> M
     }
 }
 
-/// A form-level error slot (`#<form>-error`), announced when it appears.
+/// A form-level error slot (`#<form>-error`, `role="alert"`), announced when it appears.
 pub fn form_error(form: &str) -> Markup {
     html! { p.error id=(format!("{form}-error")) role="alert" hidden {} }
 }
 
-/// A success slot (`#<form>-status`).
+/// A success slot (`#<form>-status`, `role="status"`); the script writes into its `.msg`.
 pub fn form_status(form: &str) -> Markup {
     html! { p.status id=(format!("{form}-status")) role="status" hidden { span.msg {} } }
 }
 
-/// A labelled input with its error slot: `#<form>-<name>` and `#<form>-<name>-error`.
-pub fn field(form: &str, name: &str, label: &str, kind: &str, autocomplete: &str, required: bool) -> Markup {
-    let id = format!("{form}-{name}");
+/// A success slot followed, inside it, by `extra` (a link to go on with, say).
+pub fn form_status_with(form: &str, extra: Markup) -> Markup {
+    html! { p.status id=(format!("{form}-status")) role="status" hidden { span.msg {} " " (extra) } }
+}
+
+/// How an input is rendered by [`field`].
+pub struct Input<'a> {
+    /// The JSON field name: the input's `name`, and the suffix of its `id`.
+    pub name: &'a str,
+    /// The visible label.
+    pub label: &'a str,
+    /// The input `type`.
+    pub kind: &'a str,
+    /// The `autocomplete` token.
+    pub autocomplete: &'a str,
+    /// Whether the field must be filled in.
+    pub required: bool,
+    /// The value to start with.
+    pub value: &'a str,
+    /// A hint shown under the label and read with the input.
+    pub hint: Option<&'a str>,
+}
+
+impl<'a> Input<'a> {
+    /// A required input with no value and no hint.
+    pub fn new(name: &'a str, label: &'a str, kind: &'a str, autocomplete: &'a str) -> Self {
+        Self { name, label, kind, autocomplete, required: true, value: "", hint: None }
+    }
+
+    /// The same input, optional.
+    pub fn optional(self) -> Self {
+        Self { required: false, ..self }
+    }
+
+    /// The same input, starting with `value`.
+    pub fn value(self, value: &'a str) -> Self {
+        Self { value, ..self }
+    }
+
+    /// The same input, with a hint.
+    pub fn hint(self, hint: &'a str) -> Self {
+        Self { hint: Some(hint), ..self }
+    }
+}
+
+/// A labelled input with its error slot: `#<form>-<name>`, `label[for]`, and
+/// `#<form>-<name>-error` named by the input's `aria-describedby` (with the hint, if any).
+/// Password inputs get the contract's length bounds.
+pub fn field(form: &str, input: Input<'_>) -> Markup {
+    let id = format!("{form}-{}", input.name);
     let error = format!("{id}-error");
+    let hint = format!("{id}-hint");
+    let described_by = if input.hint.is_some() { format!("{error} {hint}") } else { error.clone() };
+    let password = input.kind == "password";
     html! {
         div.field {
-            label for=(id) { (label) }
-            input id=(id) name=(name) type=(kind) autocomplete=(autocomplete) required[required]
-                aria-describedby=(error);
+            label for=(id) { (input.label) }
+            @if let Some(text) = input.hint {
+                p.hint id=(hint) { (text) }
+            }
+            input id=(id) name=(input.name) type=(input.kind) autocomplete=(input.autocomplete)
+                required[input.required] minlength=[password.then_some("8")] maxlength=[password.then_some("256")]
+                value=[(!input.value.is_empty()).then_some(input.value)] aria-describedby=(described_by);
             p.field-error id=(error) hidden {}
         }
     }
 }
 
-/// A password input with a hint about the policy.
-pub fn password_field(form: &str, name: &str, label: &str, autocomplete: &str) -> Markup {
-    let id = format!("{form}-{name}");
-    let error = format!("{id}-error");
-    let hint = format!("{id}-hint");
-    let new = autocomplete == "new-password";
-    html! {
-        div.field {
-            label for=(id) { (label) }
-            input id=(id) name=(name) type="password" autocomplete=(autocomplete) required minlength="8"
-                maxlength="256" aria-describedby=(format!("{error} {hint}"));
-            @if new {
-                p.hint id=(hint) { "At least 8 characters. Long and unusual beats short and clever: try a few unrelated words." }
-            } @else {
-                span id=(hint) hidden {}
-            }
-            p.field-error id=(error) hidden {}
-        }
-    }
-}
+/// The hint under a new password.
+pub const NEW_PASSWORD_HINT: &str =
+    "At least 8 characters. Long and unusual beats short and clever: try a few unrelated words.";

@@ -3,20 +3,26 @@
 //! fetched from anywhere else. Every page carries a strict `Content-Security-Policy` (only this
 //! service's own script and stylesheet; no inline code) and `Cache-Control: no-store`.
 //!
-//! The DOM contract the browser tests rely on is in the README ("Web pages: the DOM contract").
+//! The DOM contract the browser tests rely on is in the README ("The web pages' DOM contract").
 
 mod account;
 mod admin;
 mod assets;
-mod auth_pages;
+mod forgot_password;
+mod home;
 mod layout;
+mod login;
+mod reset_password;
+mod signup;
+mod verify_email;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, Route, web};
 use maud::Markup;
+use portcullis_application::ports::Clock;
 use portcullis_application::{GetCurrentUser, GetCurrentUserUseCase};
-use portcullis_domain::UserInfo;
+use portcullis_domain::{Role, UserInfo};
 use shaku::HasComponent;
 
 use crate::app::{AppState, not_allowed};
@@ -27,18 +33,17 @@ use crate::cookies::ACCESS_COOKIE;
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
 img-src 'self' https: data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// Registers the pages and their assets.
+/// Registers the pages and their assets. Call it before the application's `default_service`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let get_only = |path: &'static str, route: actix_web::Route| {
-        web::resource(path).route(route).default_service(not_allowed("GET"))
-    };
-    cfg.service(get_only("/", web::get().to(auth_pages::home)))
-        .service(get_only("/signup", web::get().to(auth_pages::signup)))
-        .service(get_only("/login", web::get().to(auth_pages::login)))
-        .service(get_only("/forgot-password", web::get().to(auth_pages::forgot_password)))
-        .service(get_only("/reset-password", web::get().to(auth_pages::reset_password)))
-        .service(get_only("/verify-email", web::get().to(auth_pages::verify_email)))
+    let get_only =
+        |path: &'static str, route: Route| web::resource(path).route(route).default_service(not_allowed("GET"));
+    cfg.service(get_only("/", web::get().to(home::home)))
+        .service(get_only("/signup", web::get().to(signup::signup)))
+        .service(get_only("/login", web::get().to(login::login)))
         .service(get_only("/account", web::get().to(account::account)))
+        .service(get_only("/forgot-password", web::get().to(forgot_password::forgot_password)))
+        .service(get_only("/reset-password", web::get().to(reset_password::reset_password)))
+        .service(get_only("/verify-email", web::get().to(verify_email::verify_email)))
         .service(get_only("/admin", web::get().to(admin::admin)))
         .service(get_only("/assets/{file}", web::get().to(assets::asset)));
 }
@@ -57,19 +62,44 @@ enum Visitor {
     /// No access cookie.
     Anonymous,
     /// A cookie that does not verify now (expired, or signed by a key not loaded yet): the
-    /// page's script refreshes or sends the person to log in.
+    /// page is served anyway and its script refreshes, or sends the person to log in.
     Unverified,
-    /// A valid access token.
-    User(UserInfo),
+    /// A valid access token: its user, and the seconds it has left.
+    User {
+        /// The user as of the token's issue.
+        user: UserInfo,
+        /// Seconds until the token expires.
+        expires_in: i64,
+    },
 }
 
+impl Visitor {
+    /// The signed-in user, when the cookie verified.
+    fn user(&self) -> Option<&UserInfo> {
+        match self {
+            Visitor::User { user, .. } => Some(user),
+            _ => None,
+        }
+    }
+
+    /// Whether the signed-in user has role `admin`.
+    fn is_admin(&self) -> bool {
+        self.user().is_some_and(|user| user.roles.iter().any(|role| role == Role::ADMIN))
+    }
+}
+
+/// Reads the `access_token` cookie: one signature check, no database.
 fn visitor(req: &HttpRequest, state: &AppState) -> Visitor {
     let Some(cookie) = req.cookie(ACCESS_COOKIE).filter(|cookie| !cookie.value().is_empty()) else {
         return Visitor::Anonymous;
     };
     let verifier: &dyn GetCurrentUserUseCase = state.module.resolve_ref();
     match verifier.handle(GetCurrentUser { access_token: cookie.value() }) {
-        Ok(claims) => Visitor::User(claims.user),
+        Ok(claims) => {
+            let clock: &dyn Clock = state.module.resolve_ref();
+            let expires_in = (claims.expires_at - clock.now()).num_seconds().max(0);
+            Visitor::User { user: claims.user, expires_in }
+        }
         Err(_) => Visitor::Unverified,
     }
 }
