@@ -46,6 +46,17 @@ async fn start_app_with(
     Some((TestApp::start(configure(config), database).await, chromium))
 }
 
+/// The absolute link to `path` (`/verify-email`, `/reset-password`) in the newest mail to
+/// `address` beyond `already`, as a person would click it; it must point at the server's
+/// public URL.
+async fn mailed_link(app: &TestApp, address: &str, already: usize, path: &str) -> String {
+    let mail = mail::wait_for_mail(&app.mail_dir(), address, already).await;
+    let token = mail.token_for(path).unwrap_or_else(|| panic!("the mail has a {path} link: {}", mail.text));
+    let link = format!("{}{path}?token={token}", app.config().public_url.as_str().trim_end_matches('/'));
+    assert!(mail.text.contains(&link), "the mailed link is {link}: {}", mail.text);
+    link
+}
+
 async fn stop(app: TestApp, chromium: Chromium) {
     chromium.stop().await;
     app.stop().await;
@@ -81,13 +92,14 @@ async fn the_whole_account_journey() {
     sign_up(&browser, "Journey Person", &email, PASSWORD).await;
     browser.wait_for_text("#signup-form-status", "verification link").await;
     browser.screenshot("journey-1-signed-up").await;
-    let verify = mail::wait_for_mail(&app.mail_dir(), &email, 0).await;
-    let token = verify.token_for("/verify-email").expect("a verification link");
-    browser.goto(&format!("/verify-email?token={token}")).await;
+    browser.goto_url(&mailed_link(&app, &email, 0, "/verify-email").await).await;
     browser.wait_for_text("#verify-status", "verified").await;
 
-    // Log in and see the account.
+    // Log in and see the account; the session cookies are Secure (http://127.0.0.1 is a
+    // secure context for Chromium) and the two token cookies HttpOnly.
     log_in(&browser, &email, PASSWORD, "/login", "/account").await;
+    assert_eq!(browser.cookie_flags("access_token").await, Some((true, true)), "access_token: Secure, HttpOnly");
+    assert_eq!(browser.cookie_flags("csrf_token").await.map(|(secure, _)| secure), Some(true), "csrf_token: Secure");
     browser.wait_for_text("#account-verified", "Verified").await;
     browser.wait_for_text("#account-email", &email).await;
 
@@ -105,14 +117,26 @@ async fn the_whole_account_journey() {
     browser.wait_for_text("#sessions-list li.session .session-current", "This device").await;
     browser.screenshot("journey-2-account").await;
     browser.save_readme_screenshot("account").await;
-    // Revoke the other one: its session is over.
+    // Revoke the other one (only the other one has the button): its session is over.
+    browser.wait_for_count("#sessions-list li.session button.session-revoke", 1).await;
     browser.click("#sessions-list li.session button.session-revoke").await;
     browser.wait_for_count("#sessions-list li.session", 1).await;
+    browser.wait_for_text("#sessions-list li.session .session-current", "This device").await;
+    // Once its access cookie is gone (as when it expires), the other browser is signed out:
+    // /account sends it to /login, whose silent refresh fails, so it stays there.
+    other.delete_cookie("access_token").await;
+    other.goto("/account").await;
+    other.wait_for_path("/login").await;
+    other.wait_visible("#login-form").await;
     let refreshed = other.fetch_status("POST", "/api/auth/refresh", false).await;
     assert_eq!(refreshed, 401, "the revoked browser cannot refresh");
+    assert_eq!(other.script("return location.pathname;").await, "/login", "it was not let back in");
+    other.screenshot("journey-2-revoked-browser").await;
     other.close().await;
 
-    // Create an API key, read it once, use it from outside the browser.
+    // Create an API key (profile:read, checked by default), read it once, use it from outside.
+    let scope = "#api-key-form input[name=scopes][type=checkbox][value='profile:read']";
+    assert_eq!(browser.script(&format!("return document.querySelector(\"{scope}\").checked;")).await, true);
     browser.fill("#api-key-form-name", "journey key").await;
     browser.click("#api-key-form button[type=submit]").await;
     browser.wait_visible("#api-key-created").await;
@@ -150,8 +174,8 @@ async fn forgot_and_reset_the_password_from_the_mail() {
     browser.fill("#forgot-form-email", &email).await;
     browser.click("#forgot-form button[type=submit]").await;
     browser.wait_for_text("#forgot-form-status", "If an account exists").await;
-    let token = mail::wait_for_mail(&app.mail_dir(), &email, 1).await.token_for("/reset-password").expect("a link");
-    browser.goto(&format!("/reset-password?token={token}")).await;
+    let link = mailed_link(&app, &email, 1, "/reset-password").await;
+    browser.goto_url(&link).await;
     browser.fill("#reset-form-new_password", NEW_PASSWORD).await;
     browser.click("#reset-form button[type=submit]").await;
     browser.wait_for_text("#reset-form-status", "Password changed").await;
@@ -160,7 +184,7 @@ async fn forgot_and_reset_the_password_from_the_mail() {
     log_in(&browser, &email, NEW_PASSWORD, "/login", "/account").await;
 
     // The link is single-use.
-    browser.goto(&format!("/reset-password?token={token}")).await;
+    browser.goto_url(&link).await;
     browser.fill("#reset-form-new_password", PASSWORD).await;
     browser.click("#reset-form button[type=submit]").await;
     browser.wait_for_text("#reset-form-error", "").await;
@@ -178,8 +202,11 @@ async fn wrong_and_weak_passwords_are_explained() {
     browser.goto("/login").await;
     browser.fill("#login-form-email", &email).await;
     browser.fill("#login-form-password", "Not-The-Password-1").await;
+    browser.watch_disabled("#login-form button[type=submit]").await;
     browser.click("#login-form button[type=submit]").await;
     browser.wait_for_text("#login-form-error", "The email or password is incorrect.").await;
+    assert!(browser.was_disabled().await, "the submit button is disabled while the request runs");
+    assert_eq!(browser.attr("#login-form button[type=submit]", "disabled").await, None, "and enabled after");
     browser.screenshot("errors-1-wrong-password").await;
     browser.save_readme_screenshot("login").await;
 

@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 
 use crate::support::TestApp;
 
@@ -23,12 +25,14 @@ fn binary(variable: &str, default: &str) -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// A running `chromedriver` and the Chromium it starts.
+/// A running `chromedriver` and the Chromium it starts. Dropping it (also when a test
+/// panics) kills chromedriver's process group — the browsers with it — then removes the
+/// browsers' profiles.
 pub struct Chromium {
     driver: Child,
     port: u16,
     binary: PathBuf,
-    profiles: Vec<tempdir::Profile>,
+    profiles: Mutex<Vec<tempdir::Profile>>,
 }
 
 mod tempdir {
@@ -61,6 +65,9 @@ impl Chromium {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            // Its own process group: the Chromium processes it starts join it, so they can be
+            // stopped together even when a test panics before closing its browsers.
+            .process_group(0)
             .spawn()
             .expect("chromedriver starts");
         let started = Instant::now();
@@ -68,7 +75,7 @@ impl Chromium {
             assert!(started.elapsed() < WAIT, "chromedriver did not listen on {port}");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        Some(Self { driver, port, binary, profiles: Vec::new() })
+        Some(Self { driver, port, binary, profiles: Mutex::new(Vec::new()) })
     }
 
     /// A new headless browser window of `width`×`height` with its own profile, on `app`.
@@ -95,7 +102,8 @@ impl Chromium {
             .await
             .expect("a Chromium session");
         client.set_window_size(width, height).await.expect("sizes the window");
-        Browser { client, base: app.url(), _profile: tempdir::Profile(profile) }
+        self.profiles.lock().unwrap_or_else(PoisonError::into_inner).push(tempdir::Profile(profile));
+        Browser { client, base: app.url() }
     }
 
     /// Stops chromedriver (and with it every browser it started).
@@ -106,9 +114,12 @@ impl Chromium {
 
 impl Drop for Chromium {
     fn drop(&mut self) {
+        // The group's id is chromedriver's pid (`process_group(0)`).
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).stderr(Stdio::null()).status();
         let _ = self.driver.kill();
         let _ = self.driver.wait();
-        self.profiles.clear();
+        self.profiles.get_mut().unwrap_or_else(PoisonError::into_inner).clear();
     }
 }
 
@@ -116,13 +127,18 @@ impl Drop for Chromium {
 pub struct Browser {
     client: Client,
     base: String,
-    _profile: tempdir::Profile,
 }
 
 impl Browser {
     /// Opens `path` on the server.
     pub async fn goto(&self, path: &str) {
         self.client.goto(&format!("{}{path}", self.base)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));
+    }
+
+    /// Opens the absolute `url` (a link from a mail); it must be on the server.
+    pub async fn goto_url(&self, url: &str) {
+        assert!(url.starts_with(&format!("{}/", self.base)), "{url} points at the test server {}", self.base);
+        self.client.goto(url).await.unwrap_or_else(|e| panic!("open {url}: {e}"));
     }
 
     /// Reloads the page.
@@ -293,6 +309,37 @@ impl Browser {
     /// Whether the browser holds cookie `name` for this site (HttpOnly ones included).
     pub async fn has_cookie(&self, name: &str) -> bool {
         self.client.get_named_cookie(name).await.is_ok_and(|cookie| !cookie.value().is_empty())
+    }
+
+    /// `(Secure, HttpOnly)` of cookie `name`, if the browser holds it.
+    pub async fn cookie_flags(&self, name: &str) -> Option<(bool, bool)> {
+        let cookie = self.client.get_named_cookie(name).await.ok()?;
+        Some((cookie.secure().unwrap_or(false), cookie.http_only().unwrap_or(false)))
+    }
+
+    /// Drops cookie `name` (as a browser does when it expires).
+    pub async fn delete_cookie(&self, name: &str) {
+        self.client.delete_cookie(name).await.unwrap_or_else(|e| panic!("delete cookie {name}: {e}"));
+    }
+
+    /// Starts recording whether the element `css` ever gets the `disabled` attribute (read it
+    /// with [`Browser::was_disabled`]); the page must not be left in between.
+    pub async fn watch_disabled(&self, css: &str) {
+        self.wait_for(css).await;
+        let script = r#"
+            const [css] = arguments;
+            const element = document.querySelector(css);
+            window.__portcullisSawDisabled = false;
+            new MutationObserver(() => {
+                if (element.disabled) { window.__portcullisSawDisabled = true; }
+            }).observe(element, {attributes: true, attributeFilter: ['disabled']});
+        "#;
+        self.client.execute(script, vec![json!(css)]).await.expect("the observer installs");
+    }
+
+    /// Whether the element watched with [`Browser::watch_disabled`] was disabled at some point.
+    pub async fn was_disabled(&self) -> bool {
+        self.script("return window.__portcullisSawDisabled === true;").await.as_bool().unwrap_or(false)
     }
 
     /// The handle of the current tab.
