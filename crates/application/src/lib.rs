@@ -14,6 +14,7 @@ pub mod account_mail;
 pub mod commands;
 pub mod in_memory;
 pub mod ports;
+pub mod use_cases;
 mod validation;
 
 pub use account_mail::{AccountMail, RESET_TOKEN_TTL, TemplatedAccountMail, VERIFICATION_TOKEN_TTL};
@@ -52,4 +53,5 @@ pub use commands::update_profile::{
     UpdateProfileCommand, UpdateProfileError, UpdateProfileHandler, UpdateProfileUseCase, ValidProfileChange,
 };
 pub use commands::{IssuedTokens, SessionPolicy};
+pub use use_cases::{ServicePorts, UseCases};
 pub use validation::{FieldError, ValidationErrors};

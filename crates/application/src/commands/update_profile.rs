@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use portcullis_domain::{AvatarUrl, UserId, UserInfo, UserName};
+use portcullis_domain::{AvatarUrl, SessionId, UserId, UserInfo, UserName};
 use shaku::Component;
 
-use crate::ports::{Clock, PortError, UnitOfWorkFactory};
+use crate::ports::{AccessToken, Clock, PortError, TokenIssueError, TokenService, UnitOfWorkFactory};
 use crate::validation::ValidationErrors;
 
 /// Input of a profile change. `None` leaves a field as it is; `avatar_url: Some(None)` clears it.
@@ -63,6 +63,9 @@ pub enum UpdateProfileError {
     /// Storage failed.
     #[error(transparent)]
     Port(#[from] PortError),
+    /// The change was saved but the new access token could not be signed.
+    #[error(transparent)]
+    Signing(#[from] TokenIssueError),
 }
 
 /// Handles [`UpdateProfileCommand`].
@@ -73,6 +76,8 @@ pub struct UpdateProfileHandler {
     units: Arc<dyn UnitOfWorkFactory>,
     #[shaku(inject)]
     clock: Arc<dyn Clock>,
+    #[shaku(inject)]
+    tokens: Arc<dyn TokenService>,
 }
 
 /// Changes a profile. Implemented by [`UpdateProfileHandler`]; the HTTP layer and embedders call it through this trait.
@@ -82,12 +87,23 @@ pub trait UpdateProfileUseCase: shaku::Interface {
     /// # Errors
     /// See [`UpdateProfileError`].
     fn handle(&self, command: UpdateProfileCommand) -> Result<UserInfo, UpdateProfileError>;
+
+    /// As [`UpdateProfileUseCase::handle`], then issues a fresh access token for `session`
+    /// carrying the new profile (for a browser whose cookie holds the old one).
+    ///
+    /// # Errors
+    /// See [`UpdateProfileError`].
+    fn handle_and_reissue(
+        &self,
+        command: UpdateProfileCommand,
+        session: SessionId,
+    ) -> Result<(UserInfo, AccessToken), UpdateProfileError>;
 }
 
 impl UpdateProfileHandler {
     /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, clock: Arc<dyn Clock>) -> Self {
-        Self { units, clock }
+    pub fn new(units: Arc<dyn UnitOfWorkFactory>, clock: Arc<dyn Clock>, tokens: Arc<dyn TokenService>) -> Self {
+        Self { units, clock, tokens }
     }
 }
 
@@ -113,5 +129,16 @@ impl UpdateProfileUseCase for UpdateProfileHandler {
         unit.users().update(&user)?;
         unit.commit()?;
         Ok(user.info())
+    }
+
+    #[tracing::instrument(name = "command", skip_all, fields(command = "update_profile"))]
+    fn handle_and_reissue(
+        &self,
+        command: UpdateProfileCommand,
+        session: SessionId,
+    ) -> Result<(UserInfo, AccessToken), UpdateProfileError> {
+        let user = self.handle(command)?;
+        let access = self.tokens.issue_access_token(&user, session, self.clock.now())?;
+        Ok((user, access))
     }
 }

@@ -10,6 +10,8 @@ mod password_hasher;
 mod password_policy;
 mod probe;
 mod repositories;
+mod resources;
+mod signing_keys;
 mod token_service;
 mod unit_of_work;
 
@@ -24,5 +26,7 @@ pub use probe::DatabaseProbe;
 pub use repositories::{
     AccountTokenRepository, AddUserError, ApiKeyRepository, SessionRepository, UserQuery, UserRepository,
 };
+pub use resources::{ResourceMonitor, ResourceReading};
+pub use signing_keys::{JwksSource, KeyRingReloader};
 pub use token_service::{AccessClaims, AccessToken, TokenIssueError, TokenService, TokenVerifyError};
 pub use unit_of_work::{UnitOfWork, UnitOfWorkFactory};

@@ -150,7 +150,7 @@ impl Bench {
     }
 
     pub fn update_profile_handler(&self) -> UpdateProfileHandler {
-        UpdateProfileHandler::new(self.units(), self.clock_port())
+        UpdateProfileHandler::new(self.units(), self.clock_port(), self.token_port())
     }
 
     /// Signs up `email` with [`PASSWORD`].
