@@ -11,7 +11,7 @@
 //!   records in memory, with the domain's rules.
 //! - [`InMemoryMailer`] keeps every message it is given, and can be told to fail.
 //!
-//! Password hashing needs no fake: use [`crate::ports::InlinePasswordHasher`] with
+//! Password hashing needs no fake: use [`crate::defaults::InlinePasswordHasher`] with
 //! `BcryptCost::new(4)`, the cheapest cost.
 //!
 //! ```

@@ -12,6 +12,7 @@
 
 pub mod account_mail;
 pub mod commands;
+pub mod defaults;
 pub mod in_memory;
 pub mod ports;
 mod validation;

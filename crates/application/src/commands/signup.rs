@@ -9,9 +9,9 @@ use portcullis_domain::{
 use shaku::Component;
 
 use crate::account_mail::{AccountMail, VERIFICATION_TOKEN_TTL, log_mail_failure};
+use crate::defaults::OpenSignup;
 use crate::ports::{
-    AddUserError, Clock, OpenSignup, PasswordHasher, PasswordPolicy, PortError, SignupPolicy, TokenService,
-    UnitOfWorkFactory,
+    AddUserError, Clock, PasswordHasher, PasswordPolicy, PortError, SignupPolicy, TokenService, UnitOfWorkFactory,
 };
 use crate::validation::ValidationErrors;
 

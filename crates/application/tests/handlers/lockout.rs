@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chrono::Duration;
-use portcullis_application::ports::{InlinePasswordHasher, LockoutStore, PasswordHasher, PortError};
+use portcullis_application::defaults::InlinePasswordHasher;
+use portcullis_application::ports::{LockoutStore, PasswordHasher, PortError};
 use portcullis_application::{LoginError, LoginHandler, LoginUseCase};
 use portcullis_domain::{BcryptCost, FailedLogins, LockoutPolicy, PasswordHash, PlainPassword, UserId};
 
@@ -23,7 +24,7 @@ struct CountingHasher {
 
 impl CountingHasher {
     fn new() -> Self {
-        let inner = InlinePasswordHasher::new(BcryptCost::new(4).expect("cost 4")).expect("hasher");
+        let inner = InlinePasswordHasher::with_cost(BcryptCost::new(4).expect("cost 4")).expect("hasher");
         Self { inner, checks: AtomicUsize::new(0), saturated: AtomicBool::new(false) }
     }
 

@@ -1,7 +1,8 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use portcullis_application::ports::{PasswordPolicy, PortError, StrengthPasswordPolicy};
+use portcullis_application::defaults::StrengthPasswordPolicy;
+use portcullis_application::ports::{PasswordPolicy, PortError};
 use portcullis_application::{SignupError, SignupUseCase};
 use portcullis_domain::{
     AccountTokenPurpose, Email, MinPasswordScore, PlainPassword, Role, Roles, SecretHash, UserName, WeakPassword,

@@ -7,12 +7,12 @@ use portcullis_application::account_mail::{AccountMail, TemplatedAccountMail};
 use portcullis_application::commands::delete_account::DeleteAccountHandler;
 use portcullis_application::commands::email_verification::{ResendVerificationHandler, VerifyEmailHandler};
 use portcullis_application::commands::passwords::{ChangePasswordHandler, ForgotPasswordHandler, ResetPasswordHandler};
+use portcullis_application::defaults::{InlinePasswordHasher, StrengthPasswordPolicy};
 use portcullis_application::in_memory::{
     FakeTokenService, FixedClock, InMemoryLockoutStore, InMemoryMailer, InMemoryStore,
 };
 use portcullis_application::ports::{
-    Clock, InlinePasswordHasher, OutgoingMail, PasswordHasher, PasswordPolicy, StrengthPasswordPolicy, TokenService,
-    UnitOfWorkFactory,
+    Clock, OutgoingMail, PasswordHasher, PasswordPolicy, TokenService, UnitOfWorkFactory,
 };
 use portcullis_application::{
     GetCurrentUserHandler, IssuedTokens, LoginCommand, LoginHandler, LoginUseCase, LogoutHandler, RefreshCommand,
@@ -52,7 +52,8 @@ impl Bench {
     pub fn with_policy(policy: SessionPolicy) -> Self {
         let clock = FixedClock::default();
         let tokens = Arc::new(FakeTokenService::new(Arc::new(clock.clone())));
-        let hasher = Arc::new(InlinePasswordHasher::new(BcryptCost::new(4).expect("cost 4 is valid")).expect("hasher"));
+        let hasher =
+            Arc::new(InlinePasswordHasher::with_cost(BcryptCost::new(4).expect("cost 4 is valid")).expect("hasher"));
         let password_policy = Arc::new(StrengthPasswordPolicy::default());
         let lockouts = InMemoryLockoutStore::new();
         let mailer = InMemoryMailer::new();
