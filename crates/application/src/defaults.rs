@@ -118,6 +118,8 @@ pub fn dummy_attempt() -> Option<PlainPassword> {
 #[derive(Component, Clone, Copy, Debug, Default)]
 #[shaku(interface = PasswordPolicy)]
 pub struct StrengthPasswordPolicy {
+    /// The score a new password must reach (default: [`MinPasswordScore::default`]).
+    #[shaku(default)]
     min_score: MinPasswordScore,
 }
 

@@ -54,13 +54,6 @@ pub trait DeleteAccountUseCase: shaku::Interface {
     fn handle(&self, command: DeleteAccountCommand) -> Result<(), DeleteAccountError>;
 }
 
-impl DeleteAccountHandler {
-    /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, hasher: Arc<dyn PasswordHasher>) -> Self {
-        Self { units, hasher }
-    }
-}
-
 impl DeleteAccountUseCase for DeleteAccountHandler {
     #[tracing::instrument(name = "command", skip_all, fields(command = "delete_account"))]
     fn handle(&self, command: DeleteAccountCommand) -> Result<(), DeleteAccountError> {

@@ -85,18 +85,6 @@ pub trait ChangePasswordUseCase: shaku::Interface {
     fn handle(&self, command: ChangePasswordCommand) -> Result<(), ChangePasswordError>;
 }
 
-impl ChangePasswordHandler {
-    /// Builds the handler from its ports.
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        hasher: Arc<dyn PasswordHasher>,
-        password_policy: Arc<dyn PasswordPolicy>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self { units, hasher, password_policy, clock }
-    }
-}
-
 impl ChangePasswordUseCase for ChangePasswordHandler {
     #[tracing::instrument(name = "command", skip_all, fields(command = "change_password"))]
     fn handle(&self, command: ChangePasswordCommand) -> Result<(), ChangePasswordError> {
@@ -183,18 +171,6 @@ pub trait ForgotPasswordUseCase: shaku::Interface {
     /// # Errors
     /// See [`ForgotPasswordError`].
     fn handle(&self, command: ForgotPasswordCommand) -> Result<(), ForgotPasswordError>;
-}
-
-impl ForgotPasswordHandler {
-    /// Builds the handler from its ports.
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        tokens: Arc<dyn TokenService>,
-        clock: Arc<dyn Clock>,
-        account_mail: Arc<dyn AccountMail>,
-    ) -> Self {
-        Self { units, tokens, clock, account_mail }
-    }
 }
 
 impl ForgotPasswordUseCase for ForgotPasswordHandler {
@@ -285,16 +261,6 @@ pub trait ResetPasswordUseCase: shaku::Interface {
 }
 
 impl ResetPasswordHandler {
-    /// Builds the handler from its ports.
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        hasher: Arc<dyn PasswordHasher>,
-        password_policy: Arc<dyn PasswordPolicy>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self { units, hasher, password_policy, clock }
-    }
-
     /// The user a redeemable reset token at `now` acts on, if it is still there and enabled,
     /// with the token.
     fn holder(

@@ -84,18 +84,7 @@ pub trait UpdateProfileUseCase: shaku::Interface {
     fn handle(&self, command: UpdateProfileCommand) -> Result<UserInfo, UpdateProfileError>;
 }
 
-impl UpdateProfileHandler {
-    /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, clock: Arc<dyn Clock>) -> Self {
-        Self { units, clock }
-    }
-}
-
 impl UpdateProfileUseCase for UpdateProfileHandler {
-    /// Validates and applies the change; returns the updated user.
-    ///
-    /// # Errors
-    /// See [`UpdateProfileError`].
     #[tracing::instrument(name = "command", skip_all, fields(command = "update_profile"))]
     fn handle(&self, command: UpdateProfileCommand) -> Result<UserInfo, UpdateProfileError> {
         let ValidProfileChange { name, avatar_url } = command.validate().map_err(UpdateProfileError::Validation)?;

@@ -1,10 +1,7 @@
 //! `DeleteAccountHandler` over the in-memory fakes.
 
-use portcullis_application::SignupUseCase;
-use portcullis_application::commands::delete_account::{
-    DeleteAccountCommand, DeleteAccountError, DeleteAccountUseCase,
-};
-use portcullis_application::commands::passwords::{ForgotPasswordCommand, ForgotPasswordUseCase};
+use portcullis_application::commands::delete_account::{DeleteAccountCommand, DeleteAccountError};
+use portcullis_application::commands::passwords::ForgotPasswordCommand;
 use portcullis_application::ports::{PortError, TokenService, UnitOfWorkFactory};
 use portcullis_domain::{
     ApiKey, ApiKeyName, ApiKeySecret, NewApiKey, Role, Roles, Scopes, SecretString, UserId, UserInfo,

@@ -1,6 +1,6 @@
 use chrono::Duration;
 use portcullis_application::ports::{PortError, TokenService};
-use portcullis_application::{LoginCommand, LoginError, LoginUseCase};
+use portcullis_application::{LoginCommand, LoginError};
 use portcullis_domain::{SecretString, SessionMetadata};
 
 use crate::support::{Bench, PASSWORD, login_command};

@@ -3,10 +3,9 @@
 
 use chrono::Duration;
 use portcullis_application::LoginError;
-use portcullis_application::LoginUseCase;
 use portcullis_application::commands::passwords::{
-    ChangePasswordCommand, ChangePasswordError, ChangePasswordUseCase, ForgotPasswordCommand, ForgotPasswordError,
-    ForgotPasswordUseCase, ResetPasswordCommand, ResetPasswordError, ResetPasswordUseCase,
+    ChangePasswordCommand, ChangePasswordError, ForgotPasswordCommand, ForgotPasswordError, ResetPasswordCommand,
+    ResetPasswordError,
 };
 use portcullis_application::ports::{PortError, UnitOfWorkFactory};
 use portcullis_domain::{
