@@ -1,4 +1,6 @@
-//! In-memory fakes of the ports, for handler tests here and for embedders' own tests.
+//! In-memory fakes of the ports, for handler tests here and for embedders' own tests. Only
+//! built with the feature `test-support` (enable it in `[dev-dependencies]`, never in a
+//! production build: [`FakeTokenService`] issues unsigned tokens).
 //!
 //! - [`InMemoryStore`] is a [`UnitOfWorkFactory`]: each unit of work works on a private copy
 //!   of the store and writes it back on commit, so a unit dropped without commit really rolls

@@ -13,6 +13,7 @@
 pub mod account_mail;
 pub mod commands;
 pub mod defaults;
+#[cfg(feature = "test-support")]
 pub mod in_memory;
 pub mod ports;
 mod validation;
