@@ -70,11 +70,11 @@ pub struct LoginHandler {
 
 /// Logs a user in. Implemented by [`LoginHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait LoginUseCase: shaku::Interface {
-    /// Finds the user, refuses at once if the account is locked (no hash is spent), counts
-    /// the attempt, checks the password (outside any transaction; an unknown email is
-    /// checked against a dummy hash so both failures take the same time), then stores a new
-    /// session with its first refresh token and signs an access token. A right password
-    /// clears the account's failed-login count.
+    /// Finds the user (a unit that only reads), refuses at once if the account is locked (no
+    /// hash is spent), counts the attempt, checks the password (outside any transaction; an
+    /// unknown email is checked against a dummy hash so both failures take the same time),
+    /// then stores a new session with its first refresh token and signs an access token. A
+    /// right password clears the account's failed-login count.
     ///
     /// # Errors
     /// See [`LoginError`].
@@ -130,7 +130,7 @@ impl LoginUseCase for LoginHandler {
         let password = PlainPassword::parse(command.password.expose()).ok();
         let user = match &email {
             Some(email) => {
-                let mut unit = self.units.begin()?;
+                let mut unit = self.units.begin_read()?;
                 let user = unit.users().find_by_email(email)?;
                 unit.commit()?;
                 user

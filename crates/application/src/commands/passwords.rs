@@ -75,10 +75,11 @@ pub struct ChangePasswordHandler {
 
 /// Changes a password. Implemented by [`ChangePasswordHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait ChangePasswordUseCase: shaku::Interface {
-    /// Validates the new password and checks it against the [`PasswordPolicy`] (with the
-    /// user's name and email as personal words), checks the current password and hashes the
-    /// new one (both outside any transaction), then in one unit of work stores the new hash,
-    /// ends every session of the user except `session_id`, and deletes pending reset tokens.
+    /// Validates the new password, reads the user (a unit that only reads) and checks the
+    /// password against the [`PasswordPolicy`] (with the user's name and email as personal
+    /// words), checks the current password and hashes the new one (both outside any
+    /// transaction), then in one unit of work stores the new hash, ends every session of the
+    /// user except `session_id`, and deletes pending reset tokens.
     ///
     /// # Errors
     /// See [`ChangePasswordError`].
@@ -91,7 +92,7 @@ impl ChangePasswordUseCase for ChangePasswordHandler {
         let new_password = parse_new_password(&command.new_password).map_err(ChangePasswordError::Validation)?;
         let user_id = command.user_id;
 
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let user = unit.users().find_by_id(user_id)?.ok_or(ChangePasswordError::NotFound)?;
         unit.commit()?;
 
@@ -289,7 +290,7 @@ impl ResetPasswordUseCase for ResetPasswordHandler {
         let secret = OpaqueSecret::presented(command.token.expose());
         let now = self.clock.now();
 
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let (_, user) = Self::holder(&mut *unit, &secret, now)?;
         unit.commit()?;
 

@@ -10,7 +10,7 @@ use portcullis_application::defaults::{
     InlinePasswordHasher, InlinePasswordHasherParameters, OpenSignup, StrengthPasswordPolicy,
 };
 use portcullis_application::in_memory::{
-    FakeTokenService, FixedClock, InMemoryLockoutStore, InMemoryMailer, InMemoryStore,
+    FakeTokenService, FixedClock, InMemoryLockoutStore, InMemoryMailer, InMemoryStore, UnitsBegun,
 };
 use portcullis_application::ports::{Clock, OutgoingMail, PasswordHasher, TokenService, UnitOfWorkFactory};
 use portcullis_application::{
@@ -134,6 +134,14 @@ impl Bench {
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The units of work `run` began on the bench's store, writing and read-only.
+    pub fn units_begun_by(&self, run: impl FnOnce()) -> UnitsBegun {
+        let before = self.store.units_begun();
+        run();
+        let after = self.store.units_begun();
+        UnitsBegun { writes: after.writes - before.writes, reads: after.reads - before.reads }
     }
 
     pub fn signup_handler(&self) -> Arc<dyn SignupUseCase> {
