@@ -1,9 +1,12 @@
-//! In-memory fakes of the ports, for handler tests here and for embedders' own tests.
+//! In-memory fakes of the ports, for handler tests here and for embedders' own tests. Only
+//! built with the feature `test-support` (enable it in `[dev-dependencies]`, never in a
+//! production build: [`FakeTokenService`] issues unsigned tokens).
 //!
 //! - [`InMemoryStore`] is a [`UnitOfWorkFactory`]: each unit of work works on a private copy
 //!   of the store and writes it back on commit, so a unit dropped without commit really rolls
 //!   back. It keeps the storage rules the handlers rely on: emails are unique, ending a
-//!   session ends its refresh tokens, marking a token used is a compare-and-set.
+//!   session ends its refresh tokens, marking a token used is a compare-and-set, a read-only
+//!   unit may not write. It counts the units it began ([`InMemoryStore::units_begun`]).
 //! - [`FixedClock`] is a [`Clock`] that only moves when told to.
 //! - [`FakeTokenService`] is a [`TokenService`] whose access tokens are readable, unsigned
 //!   text (`fake.` followed by `|`-separated claims): good for tests, worthless as security.
@@ -11,8 +14,14 @@
 //!   records in memory, with the domain's rules.
 //! - [`InMemoryMailer`] keeps every message it is given, and can be told to fail.
 //!
-//! Password hashing needs no fake: use [`crate::ports::InlinePasswordHasher`] with
+//! Password hashing needs no fake: use [`crate::defaults::InlinePasswordHasher`] with
 //! `BcryptCost::new(4)`, the cheapest cost.
+//!
+//! Every fake is a shaku component, so a test module lists them beside the handlers. The
+//! fakes whose clones share their state (all but [`FakeTokenService`]) take themselves as
+//! parameters: a test keeps one and hands the module a clone
+//! (`with_component_parameters::<InMemoryStore>(store.clone())`); left unset, the module
+//! builds a fresh one (its `Default`). [`FakeTokenService`] is given the module's [`Clock`].
 //!
 //! ```
 //! use std::sync::Arc;
@@ -26,6 +35,7 @@
 //! let units: Arc<dyn UnitOfWorkFactory> = Arc::new(store.clone());
 //! assert!(units.begin().is_ok());
 //! assert!(store.users().is_empty());
+//! assert_eq!(store.units_begun().writes, 1);
 //! assert!(tokens.verify_access_token("not a token").is_err());
 //! assert_eq!(clock.now(), FixedClock::default().now());
 //! ```
@@ -41,7 +51,23 @@ use portcullis_domain::{
     AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, RefreshToken, RefreshTokenHash, RefreshTokenSecret,
     SecretHash, SecretString, Session, SessionId, User, UserId, UserInfo, whole_seconds,
 };
+use shaku::{Component, HasComponent, Module, ModuleBuildContext};
 use uuid::Uuid;
+
+/// Makes `$fake`, whose clones share their state, the shaku component of `$interface` whose
+/// parameters are a clone of the fake itself.
+macro_rules! shared_fake_component {
+    ($fake:ty, $interface:path) => {
+        impl<M: ::shaku::Module> ::shaku::Component<M> for $fake {
+            type Interface = dyn $interface;
+            type Parameters = Self;
+
+            fn build(_context: &mut ::shaku::ModuleBuildContext<M>, shared: Self) -> Box<dyn $interface> {
+                Box::new(shared)
+            }
+        }
+    };
+}
 
 mod limits;
 mod mailer;
@@ -73,12 +99,23 @@ struct State {
     api_keys: BTreeMap<ApiKeyId, ApiKey>,
 }
 
+/// How many units of work a store began, of each kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UnitsBegun {
+    /// Units from [`UnitOfWorkFactory::begin`], which may write.
+    pub writes: u64,
+    /// Units from [`UnitOfWorkFactory::begin_read`], which only read.
+    pub reads: u64,
+}
+
 /// The store's shared insides.
 #[derive(Default)]
 struct Shared {
     state: State,
     /// Bumped by every commit that changed something.
     version: u64,
+    /// The units begun so far.
+    units: UnitsBegun,
     /// While set, `begin` fails with [`PortError::Unavailable`].
     unavailable: bool,
     /// While set, `commit` fails with [`PortError::Internal`] and writes nothing.
@@ -92,7 +129,9 @@ struct Shared {
 /// and dropping the unit without committing discards it. A unit that wrote something and
 /// finds at commit that another unit committed changes since it began fails with
 /// [`PortError::Unavailable`] (like a serialization failure) instead of overwriting them;
-/// a unit that only read always commits.
+/// a unit that only read always commits. A unit from
+/// [`begin_read`](UnitOfWorkFactory::begin_read) that wrote fails at commit with
+/// [`PortError::Internal`], as a write in a read-only transaction does.
 ///
 /// The inspection methods ([`users`](Self::users), [`sessions`](Self::sessions),
 /// [`refresh_tokens`](Self::refresh_tokens)) show committed data only.
@@ -141,6 +180,11 @@ impl InMemoryStore {
         lock(&self.shared).state.api_keys.values().cloned().collect()
     }
 
+    /// How many units of work have begun so far (committed or not), writing and read-only.
+    pub fn units_begun(&self) -> UnitsBegun {
+        lock(&self.shared).units
+    }
+
     /// While `unavailable` is true, [`UnitOfWorkFactory::begin`] fails with
     /// [`PortError::Unavailable`], as a database that cannot be reached.
     pub fn set_unavailable(&self, unavailable: bool) {
@@ -164,26 +208,46 @@ impl fmt::Debug for InMemoryStore {
             .field("account_tokens", &shared.state.account_tokens.len())
             .field("api_keys", &shared.state.api_keys.len())
             .field("version", &shared.version)
+            .field("units", &shared.units)
             .field("unavailable", &shared.unavailable)
             .field("failing_commits", &shared.failing_commits)
             .finish()
     }
 }
 
-impl UnitOfWorkFactory for InMemoryStore {
-    fn begin(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
-        let shared = lock(&self.shared);
+impl InMemoryStore {
+    /// Begins a unit over a snapshot of the store, counting it.
+    fn open(&self, read_only: bool) -> Result<Box<dyn UnitOfWork>, PortError> {
+        let mut shared = lock(&self.shared);
         if shared.unavailable {
             return Err(PortError::Unavailable("in-memory store switched to unavailable".to_owned()));
+        }
+        if read_only {
+            shared.units.reads += 1;
+        } else {
+            shared.units.writes += 1;
         }
         Ok(Box::new(InMemoryUnitOfWork {
             shared: Arc::clone(&self.shared),
             state: shared.state.clone(),
             began_at_version: shared.version,
             dirty: false,
+            read_only,
         }))
     }
 }
+
+impl UnitOfWorkFactory for InMemoryStore {
+    fn begin(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        self.open(false)
+    }
+
+    fn begin_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        self.open(true)
+    }
+}
+
+shared_fake_component!(InMemoryStore, UnitOfWorkFactory);
 
 /// One unit of work over a private copy of the store.
 struct InMemoryUnitOfWork {
@@ -192,6 +256,8 @@ struct InMemoryUnitOfWork {
     began_at_version: u64,
     /// Whether any repository call changed `state`.
     dirty: bool,
+    /// Whether the unit came from `begin_read`, and so must not write.
+    read_only: bool,
 }
 
 impl UnitOfWork for InMemoryUnitOfWork {
@@ -218,6 +284,9 @@ impl UnitOfWork for InMemoryUnitOfWork {
         }
         if !self.dirty {
             return Ok(());
+        }
+        if self.read_only {
+            return Err(PortError::Internal("write in a read-only unit of work".to_owned()));
         }
         if shared.version != self.began_at_version {
             return Err(PortError::Unavailable("write conflict: the store changed since this unit began".to_owned()));
@@ -515,6 +584,8 @@ impl Clock for FixedClock {
     }
 }
 
+shared_fake_component!(FixedClock, Clock);
+
 /// The prefix of every [`FakeTokenService`] access token.
 pub const FAKE_ACCESS_TOKEN_PREFIX: &str = "fake.";
 
@@ -532,16 +603,20 @@ pub const DEFAULT_FAKE_ACCESS_TTL_SECONDS: i64 = 900;
 /// [`verify_access_token`](TokenService::verify_access_token) answers
 /// [`TokenVerifyError::Expired`] once the held clock reaches the expiry, and
 /// [`TokenVerifyError::Invalid`] for anything it cannot read.
+///
+/// Clones share the count of issued tokens. As a shaku component it reads the module's
+/// [`Clock`], with the lifetime in [`FakeTokenServiceParameters`].
+#[derive(Clone)]
 pub struct FakeTokenService {
     clock: Arc<dyn Clock>,
     access_ttl: Duration,
-    issued: AtomicU64,
+    issued: Arc<AtomicU64>,
 }
 
 impl FakeTokenService {
     /// A service reading expiry against `clock`, with 900-second access tokens.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        Self { clock, access_ttl: Duration::seconds(DEFAULT_FAKE_ACCESS_TTL_SECONDS), issued: AtomicU64::new(0) }
+        Self { clock, access_ttl: Duration::seconds(DEFAULT_FAKE_ACCESS_TTL_SECONDS), issued: Arc::default() }
     }
 
     /// The same service with access tokens living `ttl`.
@@ -558,6 +633,28 @@ impl FakeTokenService {
     /// How many access tokens this service has issued.
     pub fn issued_count(&self) -> u64 {
         self.issued.load(Ordering::Relaxed)
+    }
+}
+
+/// Parameters of the [`FakeTokenService`] component.
+#[derive(Clone, Copy, Debug)]
+pub struct FakeTokenServiceParameters {
+    /// How long access tokens live; 900 seconds unless set.
+    pub access_ttl: Duration,
+}
+
+impl Default for FakeTokenServiceParameters {
+    fn default() -> Self {
+        Self { access_ttl: Duration::seconds(DEFAULT_FAKE_ACCESS_TTL_SECONDS) }
+    }
+}
+
+impl<M: Module + HasComponent<dyn Clock>> Component<M> for FakeTokenService {
+    type Interface = dyn TokenService;
+    type Parameters = FakeTokenServiceParameters;
+
+    fn build(context: &mut ModuleBuildContext<M>, params: Self::Parameters) -> Box<dyn TokenService> {
+        Box::new(Self::new(M::build_component(context)).with_access_ttl(params.access_ttl))
     }
 }
 
@@ -757,6 +854,18 @@ mod tests {
         assert_eq!(reader.sessions().find_session(session.id).expect("reads"), None);
         reader.commit().expect("a read-only unit commits");
         assert_eq!(store.sessions(), vec![session]);
+    }
+
+    #[test]
+    fn a_read_only_unit_is_counted_and_may_not_write() {
+        let store = InMemoryStore::new();
+        store.begin_read().expect("begins").commit().expect("a unit that only read commits");
+        let mut reader = store.begin_read().expect("begins");
+        reader.sessions().add_session(&any_session()).expect("adds in its own copy");
+        assert!(matches!(reader.commit(), Err(PortError::Internal(_))));
+        assert!(store.sessions().is_empty(), "nothing was written");
+        store.begin().expect("begins");
+        assert_eq!(store.units_begun(), UnitsBegun { writes: 1, reads: 2 });
     }
 
     #[test]

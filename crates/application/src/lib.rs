@@ -6,12 +6,23 @@
 //! `LoginCommandHandler`. Password hashing happens outside any transaction, so a slow hash
 //! never holds a database lock.
 //!
-//! Other Rust services can embed this crate directly: build the ports (the
-//! `portcullis-infrastructure` crate has diesel, JWT and hashing adapters, or bring your
-//! own), construct the handlers with `new`, and call `handle`.
+//! Every handler is a shaku component: its ports are its `#[shaku(inject)]` fields and its
+//! settings its parameters (`LoginHandlerParameters`, …), and nothing else builds it. The
+//! service's composition root lists the handlers with the adapters in one shaku module and
+//! resolves each use case by its trait (`Arc<dyn LoginUseCase>`). Other Rust services embed
+//! this crate the same way: a module of their own listing the handlers they use with the
+//! adapters (`portcullis-infrastructure` has diesel, JWT and hashing ones, [`defaults`] those
+//! that need no infrastructure, or bring your own), then `handle`.
+//!
+//! [`ports`] holds only the traits the adapters implement and the data they pass. In-memory
+//! fakes of the storage, clock, token, mail and limit ports, for tests, are shaku components
+//! in `in_memory`, built only with the feature `test-support`: enable it in
+//! `[dev-dependencies]` only, since `in_memory::FakeTokenService` issues unsigned tokens.
 
 pub mod account_mail;
 pub mod commands;
+pub mod defaults;
+#[cfg(feature = "test-support")]
 pub mod in_memory;
 pub mod ports;
 pub mod use_cases;

@@ -172,13 +172,6 @@ pub struct AdminHandler {
     clock: Arc<dyn Clock>,
 }
 
-impl AdminHandler {
-    /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, clock: Arc<dyn Clock>) -> Self {
-        Self { units, clock }
-    }
-}
-
 /// `Ok` when `actor` is, in this unit, an existing and active admin; `forbidden` otherwise.
 fn require_admin<E: From<PortError>>(unit: &mut dyn UnitOfWork, actor: UserId, forbidden: E) -> Result<(), E> {
     let is_admin = unit.users().find_by_id(actor)?.is_some_and(|user| user.is_active_admin());

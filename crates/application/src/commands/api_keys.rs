@@ -139,11 +139,6 @@ pub struct ApiKeysHandler {
 }
 
 impl ApiKeysHandler {
-    /// Builds the handler from its ports; `tokens` supplies the keys' randomness.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, tokens: Arc<dyn TokenService>, clock: Arc<dyn Clock>) -> Self {
-        Self { units, tokens, clock }
-    }
-
     /// A fresh key's secret and stored form.
     fn fresh_key(&self, new: NewApiKey, now: DateTime<Utc>) -> Result<(ApiKey, ApiKeySecret), PortError> {
         let secret = ApiKeySecret::from_secret(&self.tokens.generate_secret());

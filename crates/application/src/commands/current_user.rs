@@ -45,19 +45,7 @@ pub trait GetCurrentUserUseCase: shaku::Interface {
     fn handle(&self, query: GetCurrentUser<'_>) -> Result<AccessClaims, CurrentUserError>;
 }
 
-impl GetCurrentUserHandler {
-    /// Builds the handler from its port.
-    pub fn new(tokens: Arc<dyn TokenService>) -> Self {
-        Self { tokens }
-    }
-}
-
 impl GetCurrentUserUseCase for GetCurrentUserHandler {
-    /// Verifies the token and returns its claims: the user as of the token's issue.
-    /// Cheap (one signature check), so callers may run it inline.
-    ///
-    /// # Errors
-    /// See [`CurrentUserError`].
     fn handle(&self, query: GetCurrentUser<'_>) -> Result<AccessClaims, CurrentUserError> {
         self.tokens.verify_access_token(query.access_token).map_err(|error| match error {
             TokenVerifyError::Expired => CurrentUserError::Expired,

@@ -45,27 +45,21 @@ pub struct DeleteAccountHandler {
 
 /// Deletes one's own account. Implemented by [`DeleteAccountHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait DeleteAccountUseCase: shaku::Interface {
-    /// Checks the password (outside any transaction), then in one unit of work refuses if the
-    /// user is the last active admin, and deletes the user with everything of theirs:
-    /// sessions, refresh tokens, API keys and pending mailed tokens.
+    /// Reads the user (a unit that only reads) and checks the password (outside any
+    /// transaction), then in one unit of work refuses if the user is the last active admin,
+    /// and deletes the user with everything of theirs: sessions, refresh tokens, API keys and
+    /// pending mailed tokens.
     ///
     /// # Errors
     /// See [`DeleteAccountError`].
     fn handle(&self, command: DeleteAccountCommand) -> Result<(), DeleteAccountError>;
 }
 
-impl DeleteAccountHandler {
-    /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, hasher: Arc<dyn PasswordHasher>) -> Self {
-        Self { units, hasher }
-    }
-}
-
 impl DeleteAccountUseCase for DeleteAccountHandler {
     #[tracing::instrument(name = "command", skip_all, fields(command = "delete_account"))]
     fn handle(&self, command: DeleteAccountCommand) -> Result<(), DeleteAccountError> {
         let user_id = command.user_id;
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let user = unit.users().find_by_id(user_id)?.ok_or(DeleteAccountError::NotFound)?;
         unit.commit()?;
 

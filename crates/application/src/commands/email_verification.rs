@@ -50,13 +50,6 @@ pub trait VerifyEmailUseCase: shaku::Interface {
     fn handle(&self, command: VerifyEmailCommand) -> Result<UserInfo, VerifyEmailError>;
 }
 
-impl VerifyEmailHandler {
-    /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, clock: Arc<dyn Clock>) -> Self {
-        Self { units, clock }
-    }
-}
-
 impl VerifyEmailUseCase for VerifyEmailHandler {
     #[tracing::instrument(name = "command", skip_all, fields(command = "verify_email"))]
     fn handle(&self, command: VerifyEmailCommand) -> Result<UserInfo, VerifyEmailError> {
@@ -135,18 +128,6 @@ pub trait ResendVerificationUseCase: shaku::Interface {
     /// # Errors
     /// See [`ResendVerificationError`].
     fn handle(&self, command: ResendVerificationCommand) -> Result<ResendOutcome, ResendVerificationError>;
-}
-
-impl ResendVerificationHandler {
-    /// Builds the handler from its ports.
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        tokens: Arc<dyn TokenService>,
-        clock: Arc<dyn Clock>,
-        account_mail: Arc<dyn AccountMail>,
-    ) -> Self {
-        Self { units, tokens, clock, account_mail }
-    }
 }
 
 impl ResendVerificationUseCase for ResendVerificationHandler {

@@ -88,11 +88,6 @@ pub struct IntrospectHandler {
 }
 
 impl IntrospectHandler {
-    /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, tokens: Arc<dyn TokenService>, clock: Arc<dyn Clock>) -> Self {
-        Self { units, tokens, clock }
-    }
-
     fn introspect_api_key(&self, presented: &str) -> Result<Introspection, IntrospectError> {
         let secret = ApiKeySecret::presented(presented);
         if secret.prefix().is_none() {

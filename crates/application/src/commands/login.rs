@@ -8,7 +8,6 @@ use portcullis_domain::{
 use shaku::Component;
 
 use super::{IssuedTokens, SessionPolicy, add_refresh_token};
-use crate::in_memory::InMemoryLockoutStore;
 use crate::ports::{Clock, LockoutStore, PasswordHasher, PortError, TokenService, UnitOfWorkFactory};
 
 /// Input of a login.
@@ -60,17 +59,22 @@ pub struct LoginHandler {
     clock: Arc<dyn Clock>,
     #[shaku(inject)]
     lockouts: Arc<dyn LockoutStore>,
+    /// Refresh-token and session lifetimes (default: [`SessionPolicy::default`]).
+    #[shaku(default)]
     policy: SessionPolicy,
+    /// When failed logins lock an account (default: [`LockoutPolicy::default`];
+    /// [`LockoutPolicy::disabled`]: never).
+    #[shaku(default)]
     lockout: LockoutPolicy,
 }
 
 /// Logs a user in. Implemented by [`LoginHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait LoginUseCase: shaku::Interface {
-    /// Finds the user, refuses at once if the account is locked (no hash is spent), counts
-    /// the attempt, checks the password (outside any transaction; an unknown email is
-    /// checked against a dummy hash so both failures take the same time), then stores a new
-    /// session with its first refresh token and signs an access token. A right password
-    /// clears the account's failed-login count.
+    /// Finds the user (a unit that only reads), refuses at once if the account is locked (no
+    /// hash is spent), counts the attempt, checks the password (outside any transaction; an
+    /// unknown email is checked against a dummy hash so both failures take the same time),
+    /// then stores a new session with its first refresh token and signs an access token. A
+    /// right password clears the account's failed-login count.
     ///
     /// # Errors
     /// See [`LoginError`].
@@ -78,26 +82,6 @@ pub trait LoginUseCase: shaku::Interface {
 }
 
 impl LoginHandler {
-    /// Builds the handler from its ports and the session policy, with lockout off (see
-    /// [`LoginHandler::with_lockout`]).
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        hasher: Arc<dyn PasswordHasher>,
-        tokens: Arc<dyn TokenService>,
-        clock: Arc<dyn Clock>,
-        policy: SessionPolicy,
-    ) -> Self {
-        let lockouts = Arc::new(InMemoryLockoutStore::new());
-        Self { units, hasher, tokens, clock, lockouts, policy, lockout: LockoutPolicy::disabled() }
-    }
-
-    /// The same handler locking accounts under `lockout`, with failed-login records in `store`.
-    pub fn with_lockout(mut self, store: Arc<dyn LockoutStore>, lockout: LockoutPolicy) -> Self {
-        self.lockouts = store;
-        self.lockout = lockout;
-        self
-    }
-
     /// Counts this attempt on `user`'s account before its password is checked; refuses a
     /// locked account. `Ok(true)` when the attempt was counted (lockout on).
     fn admit(&self, user: &User) -> Result<bool, LoginError> {
@@ -140,21 +124,13 @@ impl LoginHandler {
 }
 
 impl LoginUseCase for LoginHandler {
-    /// Finds the user, refuses at once if the account is locked (no hash is spent), counts
-    /// the attempt, checks the password (outside any transaction; an unknown email is
-    /// checked against a dummy hash so both failures take the same time), then stores a new
-    /// session with its first refresh token and signs an access token. A right password
-    /// clears the account's failed-login count.
-    ///
-    /// # Errors
-    /// See [`LoginError`].
     #[tracing::instrument(name = "command", skip_all, fields(command = "login"))]
     fn handle(&self, command: LoginCommand) -> Result<LoginOutcome, LoginError> {
         let email = Email::parse(&command.email).ok();
         let password = PlainPassword::parse(command.password.expose()).ok();
         let user = match &email {
             Some(email) => {
-                let mut unit = self.units.begin()?;
+                let mut unit = self.units.begin_read()?;
                 let user = unit.users().find_by_email(email)?;
                 unit.commit()?;
                 user

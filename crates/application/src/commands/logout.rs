@@ -42,19 +42,7 @@ pub trait LogoutUseCase: shaku::Interface {
     fn handle(&self, command: LogoutCommand) -> Result<bool, LogoutError>;
 }
 
-impl LogoutHandler {
-    /// Builds the handler from its port.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>) -> Self {
-        Self { units }
-    }
-}
-
 impl LogoutUseCase for LogoutHandler {
-    /// Ends the session and its refresh tokens. Returns whether a session was ended;
-    /// nothing to end is not an error (logging out twice is fine).
-    ///
-    /// # Errors
-    /// [`LogoutError::Port`] when storage fails.
     #[tracing::instrument(name = "command", skip_all, fields(command = "logout"))]
     fn handle(&self, command: LogoutCommand) -> Result<bool, LogoutError> {
         let mut unit = self.units.begin()?;

@@ -75,26 +75,15 @@ pub struct ChangePasswordHandler {
 
 /// Changes a password. Implemented by [`ChangePasswordHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait ChangePasswordUseCase: shaku::Interface {
-    /// Validates the new password and checks it against the [`PasswordPolicy`] (with the
-    /// user's name and email as personal words), checks the current password and hashes the
-    /// new one (both outside any transaction), then in one unit of work stores the new hash,
-    /// ends every session of the user except `session_id`, and deletes pending reset tokens.
+    /// Validates the new password, reads the user (a unit that only reads) and checks the
+    /// password against the [`PasswordPolicy`] (with the user's name and email as personal
+    /// words), checks the current password and hashes the new one (both outside any
+    /// transaction), then in one unit of work stores the new hash, ends every session of the
+    /// user except `session_id`, and deletes pending reset tokens.
     ///
     /// # Errors
     /// See [`ChangePasswordError`].
     fn handle(&self, command: ChangePasswordCommand) -> Result<(), ChangePasswordError>;
-}
-
-impl ChangePasswordHandler {
-    /// Builds the handler from its ports.
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        hasher: Arc<dyn PasswordHasher>,
-        password_policy: Arc<dyn PasswordPolicy>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self { units, hasher, password_policy, clock }
-    }
 }
 
 impl ChangePasswordUseCase for ChangePasswordHandler {
@@ -103,7 +92,7 @@ impl ChangePasswordUseCase for ChangePasswordHandler {
         let new_password = parse_new_password(&command.new_password).map_err(ChangePasswordError::Validation)?;
         let user_id = command.user_id;
 
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let user = unit.users().find_by_id(user_id)?.ok_or(ChangePasswordError::NotFound)?;
         unit.commit()?;
 
@@ -183,18 +172,6 @@ pub trait ForgotPasswordUseCase: shaku::Interface {
     /// # Errors
     /// See [`ForgotPasswordError`].
     fn handle(&self, command: ForgotPasswordCommand) -> Result<(), ForgotPasswordError>;
-}
-
-impl ForgotPasswordHandler {
-    /// Builds the handler from its ports.
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        tokens: Arc<dyn TokenService>,
-        clock: Arc<dyn Clock>,
-        account_mail: Arc<dyn AccountMail>,
-    ) -> Self {
-        Self { units, tokens, clock, account_mail }
-    }
 }
 
 impl ForgotPasswordUseCase for ForgotPasswordHandler {
@@ -285,16 +262,6 @@ pub trait ResetPasswordUseCase: shaku::Interface {
 }
 
 impl ResetPasswordHandler {
-    /// Builds the handler from its ports.
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        hasher: Arc<dyn PasswordHasher>,
-        password_policy: Arc<dyn PasswordPolicy>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self { units, hasher, password_policy, clock }
-    }
-
     /// The user a redeemable reset token at `now` acts on, if it is still there and enabled,
     /// with the token.
     fn holder(
@@ -323,7 +290,7 @@ impl ResetPasswordUseCase for ResetPasswordHandler {
         let secret = OpaqueSecret::presented(command.token.expose());
         let now = self.clock.now();
 
-        let mut unit = self.units.begin()?;
+        let mut unit = self.units.begin_read()?;
         let (_, user) = Self::holder(&mut *unit, &secret, now)?;
         unit.commit()?;
 

@@ -42,6 +42,9 @@ pub struct RefreshHandler {
     tokens: Arc<dyn TokenService>,
     #[shaku(inject)]
     clock: Arc<dyn Clock>,
+    /// Refresh-token and session lifetimes and the reuse grace (default:
+    /// [`SessionPolicy::default`]).
+    #[shaku(default)]
     policy: SessionPolicy,
 }
 
@@ -57,26 +60,7 @@ pub trait RefreshUseCase: shaku::Interface {
     fn handle(&self, command: RefreshCommand) -> Result<IssuedTokens, RefreshError>;
 }
 
-impl RefreshHandler {
-    /// Builds the handler from its ports and the session policy.
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        tokens: Arc<dyn TokenService>,
-        clock: Arc<dyn Clock>,
-        policy: SessionPolicy,
-    ) -> Self {
-        Self { units, tokens, clock, policy }
-    }
-}
-
 impl RefreshUseCase for RefreshHandler {
-    /// Rotates the token: the presented one is marked used (compare-and-set, so of two
-    /// concurrent refreshes exactly one wins and the other counts as a reuse within grace),
-    /// a new one joins the family, and a new access token is signed from the user's
-    /// current data. A reuse after the grace window ends the session.
-    ///
-    /// # Errors
-    /// See [`RefreshError`].
     #[tracing::instrument(name = "command", skip_all, fields(command = "refresh"))]
     fn handle(&self, command: RefreshCommand) -> Result<IssuedTokens, RefreshError> {
         let hash = command.refresh_token.hash();

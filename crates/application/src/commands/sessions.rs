@@ -74,13 +74,6 @@ pub struct SessionsHandler {
     clock: Arc<dyn Clock>,
 }
 
-impl SessionsHandler {
-    /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, clock: Arc<dyn Clock>) -> Self {
-        Self { units, clock }
-    }
-}
-
 impl SessionsUseCase for SessionsHandler {
     #[tracing::instrument(name = "command", skip_all, fields(command = "sessions_list"))]
     fn list(&self, user_id: UserId, current: SessionId) -> Result<Vec<SessionView>, ListSessionsError> {

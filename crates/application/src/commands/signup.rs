@@ -10,8 +10,7 @@ use shaku::Component;
 
 use crate::account_mail::{AccountMail, VERIFICATION_TOKEN_TTL, log_mail_failure};
 use crate::ports::{
-    AddUserError, Clock, OpenSignup, PasswordHasher, PasswordPolicy, PortError, SignupPolicy, TokenService,
-    UnitOfWorkFactory,
+    AddUserError, Clock, PasswordHasher, PasswordPolicy, PortError, SignupPolicy, TokenService, UnitOfWorkFactory,
 };
 use crate::validation::ValidationErrors;
 
@@ -114,7 +113,8 @@ pub trait SignupUseCase: shaku::Interface {
     /// See [`SignupError`].
     fn handle(&self, command: SignupCommand) -> Result<UserInfo, SignupError>;
 
-    /// As [`SignupUseCase::handle`], with chosen roles (used by `portcullis user create --admin`).
+    /// As [`SignupUseCase::handle`], with chosen roles and without the [`SignupPolicy`] (used
+    /// by `portcullis user create --admin`: the operator decides).
     ///
     /// # Errors
     /// See [`SignupError`].
@@ -122,25 +122,6 @@ pub trait SignupUseCase: shaku::Interface {
 }
 
 impl SignupHandler {
-    /// Builds the handler from its ports.
-    pub fn new(
-        units: Arc<dyn UnitOfWorkFactory>,
-        hasher: Arc<dyn PasswordHasher>,
-        password_policy: Arc<dyn PasswordPolicy>,
-        clock: Arc<dyn Clock>,
-        tokens: Arc<dyn TokenService>,
-        account_mail: Arc<dyn AccountMail>,
-    ) -> Self {
-        Self { units, hasher, password_policy, clock, tokens, account_mail, signup_policy: Arc::new(OpenSignup) }
-    }
-
-    /// The same handler with a team's own [`SignupPolicy`] (the default lets everyone in).
-    #[must_use]
-    pub fn with_signup_policy(mut self, signup_policy: Arc<dyn SignupPolicy>) -> Self {
-        self.signup_policy = signup_policy;
-        self
-    }
-
     #[tracing::instrument(name = "command", skip_all, fields(command = "signup"))]
     fn create(&self, signup: ValidSignup, roles: Roles, apply_policy: bool) -> Result<UserInfo, SignupError> {
         if apply_policy {
@@ -151,24 +132,11 @@ impl SignupHandler {
 }
 
 impl SignupUseCase for SignupHandler {
-    /// Validates the input, checks the password against the [`PasswordPolicy`], hashes it
-    /// (outside any transaction) and stores the user with role `user`, unverified, together
-    /// with an email-verification token (24 hours) in the same unit of work. After the
-    /// commit, the token is mailed to the new address; a mail that cannot be sent is logged
-    /// and does not fail the signup (the user can ask for another).
-    ///
-    /// # Errors
-    /// See [`SignupError`].
     fn handle(&self, command: SignupCommand) -> Result<UserInfo, SignupError> {
         let signup = command.validate().map_err(SignupError::Validation)?;
         self.create(signup, Roles::default_for_new_user(), true)
     }
 
-    /// As [`SignupUseCase::handle`], with chosen roles and without the [`SignupPolicy`] (used
-    /// by `portcullis user create --admin`: the operator decides).
-    ///
-    /// # Errors
-    /// See [`SignupError`].
     fn handle_with_roles(&self, command: SignupCommand, roles: Roles) -> Result<UserInfo, SignupError> {
         let signup = command.validate().map_err(SignupError::Validation)?;
         self.create(signup, roles, false)

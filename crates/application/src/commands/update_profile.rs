@@ -100,18 +100,7 @@ pub trait UpdateProfileUseCase: shaku::Interface {
     ) -> Result<(UserInfo, AccessToken), UpdateProfileError>;
 }
 
-impl UpdateProfileHandler {
-    /// Builds the handler from its ports.
-    pub fn new(units: Arc<dyn UnitOfWorkFactory>, clock: Arc<dyn Clock>, tokens: Arc<dyn TokenService>) -> Self {
-        Self { units, clock, tokens }
-    }
-}
-
 impl UpdateProfileUseCase for UpdateProfileHandler {
-    /// Validates and applies the change; returns the updated user.
-    ///
-    /// # Errors
-    /// See [`UpdateProfileError`].
     #[tracing::instrument(name = "command", skip_all, fields(command = "update_profile"))]
     fn handle(&self, command: UpdateProfileCommand) -> Result<UserInfo, UpdateProfileError> {
         let ValidProfileChange { name, avatar_url } = command.validate().map_err(UpdateProfileError::Validation)?;

@@ -1,5 +1,6 @@
 //! In-memory [`RateLimiter`] and [`LockoutStore`]: the same decisions as the database
-//! adapters (the rules live in the domain), kept in a map behind a mutex.
+//! adapters (the rules live in the domain), kept in a map behind a mutex. Each is a shaku
+//! component taking a clone of itself as parameters (left unset: no quota, no records).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -61,6 +62,8 @@ pub struct InMemoryLockoutStore {
     records: Arc<Mutex<BTreeMap<UserId, FailedLogins>>>,
 }
 
+shared_fake_component!(InMemoryRateLimiter, RateLimiter);
+
 impl InMemoryLockoutStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -96,6 +99,8 @@ impl LockoutStore for InMemoryLockoutStore {
         Ok(lock(&self.records).get(&account).copied().unwrap_or_default())
     }
 }
+
+shared_fake_component!(InMemoryLockoutStore, LockoutStore);
 
 #[cfg(test)]
 mod tests {

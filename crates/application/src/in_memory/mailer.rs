@@ -48,3 +48,5 @@ impl Mailer for InMemoryMailer {
         Ok(())
     }
 }
+
+shared_fake_component!(InMemoryMailer, Mailer);

@@ -1,9 +1,10 @@
 //! Extension points for teams that build on Portcullis: their own rules, plugged into the
-//! shaku module in place of the defaults (`module_builder(..).with_component_override`).
+//! shaku module in place of the defaults in [`crate::defaults`]
+//! (`module_builder(..).with_component_override`).
 
 use portcullis_domain::UserInfo;
 use serde_json::{Map, Value};
-use shaku::{Component, Interface};
+use shaku::Interface;
 
 use crate::commands::signup::ValidSignup;
 use crate::validation::ValidationErrors;
@@ -18,17 +19,6 @@ pub trait SignupPolicy: Interface {
     /// # Errors
     /// The fields that break the rule, each with a stable code and a sentence.
     fn check(&self, signup: &ValidSignup) -> Result<(), ValidationErrors>;
-}
-
-/// The default [`SignupPolicy`]: anyone with valid input may sign up.
-#[derive(Component, Debug, Default, Clone, Copy)]
-#[shaku(interface = SignupPolicy)]
-pub struct OpenSignup;
-
-impl SignupPolicy for OpenSignup {
-    fn check(&self, _signup: &ValidSignup) -> Result<(), ValidationErrors> {
-        Ok(())
-    }
 }
 
 /// Extra claims a team adds to every access token (a tenant, a plan, a feature flag). Claim
@@ -58,14 +48,3 @@ pub const RESERVED_CLAIMS: [&str; 14] = [
     "email_verified",
     "created_at",
 ];
-
-/// The default [`ClaimsExtension`]: nothing extra.
-#[derive(Component, Debug, Default, Clone, Copy)]
-#[shaku(interface = ClaimsExtension)]
-pub struct NoExtraClaims;
-
-impl ClaimsExtension for NoExtraClaims {
-    fn extra_claims(&self, _user: &UserInfo) -> Map<String, Value> {
-        Map::new()
-    }
-}

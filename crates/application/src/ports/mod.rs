@@ -1,5 +1,6 @@
-//! The ports: what the handlers need from the outside world. Adapters live in
-//! `portcullis-infrastructure` (and in-memory fakes in [`crate::in_memory`]).
+//! The ports: what the handlers need from the outside world, as traits and the data they
+//! pass. Adapters live in `portcullis-infrastructure`, in [`crate::defaults`] (those that
+//! need no infrastructure) and, for tests, in `crate::in_memory` (feature `test-support`).
 
 mod clock;
 mod error;
@@ -15,13 +16,13 @@ mod signing_keys;
 mod token_service;
 mod unit_of_work;
 
-pub use clock::{Clock, SystemClock};
+pub use clock::Clock;
 pub use error::PortError;
-pub use extensions::{ClaimsExtension, NoExtraClaims, OpenSignup, RESERVED_CLAIMS, SignupPolicy};
+pub use extensions::{ClaimsExtension, RESERVED_CLAIMS, SignupPolicy};
 pub use limits::{LockoutStore, RateLimiter};
 pub use mailer::{MailError, Mailer, OutgoingMail};
-pub use password_hasher::{InlinePasswordHasher, PasswordHasher, dummy_attempt, dummy_hash};
-pub use password_policy::{PasswordPolicy, StrengthPasswordPolicy, StrengthPasswordPolicyParameters};
+pub use password_hasher::PasswordHasher;
+pub use password_policy::PasswordPolicy;
 pub use probe::DatabaseProbe;
 pub use repositories::{
     AccountTokenRepository, AddUserError, ApiKeyRepository, SessionRepository, UserQuery, UserRepository,

@@ -4,29 +4,34 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use portcullis_application::commands::admin::{
-    AdminHandler, AdminUseCase, DeleteUserError, GetUserError, ListUsersError, ListUsersQuery, UpdateUserCommand,
-    UpdateUserError,
+    AdminUseCase, DeleteUserError, GetUserError, ListUsersError, ListUsersQuery, UpdateUserCommand, UpdateUserError,
 };
 use portcullis_application::in_memory::{FixedClock, InMemoryStore};
 use portcullis_application::ports::{Clock, UnitOfWorkFactory};
 use portcullis_domain::{Session, SessionMetadata, User, UserId};
+use shaku::HasComponent;
+
+use crate::support::{TestModule, module_builder};
 
 struct World {
     store: InMemoryStore,
     clock: FixedClock,
+    module: TestModule,
 }
 
 impl World {
     fn new() -> Self {
-        Self { store: InMemoryStore::new(), clock: FixedClock::default() }
+        let (store, clock) = (InMemoryStore::new(), FixedClock::default());
+        let module = module_builder(&store, &clock).build();
+        Self { store, clock, module }
     }
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
-    fn handler(&self) -> AdminHandler {
-        AdminHandler::new(Arc::new(self.store.clone()), Arc::new(self.clock.clone()))
+    fn handler(&self) -> Arc<dyn AdminUseCase> {
+        self.module.resolve()
     }
 
     /// Stores a new user with these roles.

@@ -5,14 +5,17 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use portcullis_application::commands::api_keys::{
-    ApiKeyAuthError, ApiKeysHandler, ApiKeysUseCase, CreateApiKeyCommand, CreateApiKeyError, CreatedApiKey,
-    DeleteApiKeyError, ListApiKeysError,
+    ApiKeyAuthError, ApiKeysUseCase, CreateApiKeyCommand, CreateApiKeyError, CreatedApiKey, DeleteApiKeyError,
+    ListApiKeysError,
 };
 use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemoryStore};
 use portcullis_application::ports::{
     AccessClaims, AccessToken, Clock, PortError, TokenIssueError, TokenService, TokenVerifyError, UnitOfWorkFactory,
 };
 use portcullis_domain::{ApiKeyId, RefreshTokenSecret, Roles, SessionId, User, UserId, UserInfo};
+use shaku::HasComponent;
+
+use crate::support::{TestModule, module_builder};
 
 /// A token service whose secrets come from a script first (to force prefix collisions),
 /// then from the fake's randomness.
@@ -44,30 +47,33 @@ impl TokenService for ScriptedSecrets {
 struct World {
     store: InMemoryStore,
     clock: FixedClock,
-    tokens: Arc<dyn TokenService>,
+    /// Its token service is the module's [`FakeTokenService`], reading `clock`.
+    module: TestModule,
 }
 
 impl World {
     fn new() -> Self {
-        let clock = FixedClock::default();
-        let tokens = Arc::new(FakeTokenService::new(Arc::new(clock.clone())));
-        Self { store: InMemoryStore::new(), clock, tokens }
+        let (store, clock) = (InMemoryStore::new(), FixedClock::default());
+        let module = module_builder(&store, &clock).build();
+        Self { store, clock, module }
     }
 
     /// A world whose first secrets are `script`.
     fn scripted(script: &[[u8; 32]]) -> Self {
-        let mut world = Self::new();
-        let inner = FakeTokenService::new(Arc::new(world.clock.clone()));
-        world.tokens = Arc::new(ScriptedSecrets { inner, script: Mutex::new(script.iter().copied().collect()) });
-        world
+        let (store, clock) = (InMemoryStore::new(), FixedClock::default());
+        let inner = FakeTokenService::new(Arc::new(clock.clone()));
+        let tokens = ScriptedSecrets { inner, script: Mutex::new(script.iter().copied().collect()) };
+        let module =
+            module_builder(&store, &clock).with_component_override::<dyn TokenService>(Box::new(tokens)).build();
+        Self { store, clock, module }
     }
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
-    fn handler(&self) -> ApiKeysHandler {
-        ApiKeysHandler::new(Arc::new(self.store.clone()), self.tokens.clone(), Arc::new(self.clock.clone()))
+    fn handler(&self) -> Arc<dyn ApiKeysUseCase> {
+        self.module.resolve()
     }
 
     fn add_user(&self, email: &str, roles: &[&str]) -> User {

@@ -1,5 +1,5 @@
 use chrono::Duration;
-use portcullis_application::{CurrentUserError, GetCurrentUser, GetCurrentUserUseCase};
+use portcullis_application::{CurrentUserError, GetCurrentUser};
 
 use crate::support::Bench;
 

@@ -1,10 +1,8 @@
 //! `DeleteAccountHandler` over the in-memory fakes.
 
-use portcullis_application::SignupUseCase;
-use portcullis_application::commands::delete_account::{
-    DeleteAccountCommand, DeleteAccountError, DeleteAccountUseCase,
-};
-use portcullis_application::commands::passwords::{ForgotPasswordCommand, ForgotPasswordUseCase};
+use portcullis_application::commands::delete_account::{DeleteAccountCommand, DeleteAccountError};
+use portcullis_application::commands::passwords::ForgotPasswordCommand;
+use portcullis_application::in_memory::UnitsBegun;
 use portcullis_application::ports::{PortError, TokenService, UnitOfWorkFactory};
 use portcullis_domain::{
     ApiKey, ApiKeyName, ApiKeySecret, NewApiKey, Role, Roles, Scopes, SecretString, UserId, UserInfo,
@@ -151,4 +149,17 @@ fn storage_failures_are_port_errors_and_roll_back() {
 fn the_command_debug_hides_the_password() {
     let command = DeleteAccountCommand { user_id: UserId::generate(), password: SecretString::new(PASSWORD) };
     assert!(!format!("{command:?}").contains(PASSWORD));
+}
+
+#[test]
+fn deleting_checks_the_password_of_a_user_read_in_a_read_only_unit() {
+    let bench = Bench::new();
+    let ada = bench.signup("Ada", ADA);
+    let units = bench.units_begun_by(|| {
+        let refused = delete(&bench, ada.user_id, "not the password at all");
+        assert!(matches!(refused, Err(DeleteAccountError::InvalidCredentials)), "{refused:?}");
+    });
+    assert_eq!(units, UnitsBegun { writes: 0, reads: 1 }, "a refused deletion only reads");
+    let units = bench.units_begun_by(|| delete(&bench, ada.user_id, PASSWORD).expect("deletes"));
+    assert_eq!(units, UnitsBegun { writes: 1, reads: 1 }, "a deletion reads the user, then writes once");
 }

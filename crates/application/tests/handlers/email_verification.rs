@@ -2,10 +2,9 @@
 
 use chrono::Duration;
 use portcullis_application::commands::email_verification::{
-    ResendOutcome, ResendVerificationCommand, ResendVerificationError, ResendVerificationUseCase, VerifyEmailCommand,
-    VerifyEmailError, VerifyEmailUseCase,
+    ResendOutcome, ResendVerificationCommand, ResendVerificationError, VerifyEmailCommand, VerifyEmailError,
 };
-use portcullis_application::commands::passwords::{ForgotPasswordCommand, ForgotPasswordUseCase};
+use portcullis_application::commands::passwords::ForgotPasswordCommand;
 use portcullis_application::ports::{PortError, UnitOfWorkFactory};
 use portcullis_domain::{AccountTokenPurpose, Email, SecretHash, SecretString, UserId, UserInfo};
 

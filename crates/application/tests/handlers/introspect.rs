@@ -3,15 +3,18 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use portcullis_application::commands::api_keys::{ApiKeysHandler, ApiKeysUseCase, CreateApiKeyCommand, CreatedApiKey};
+use portcullis_application::commands::api_keys::{ApiKeysUseCase, CreateApiKeyCommand, CreatedApiKey};
 use portcullis_application::commands::introspect::{
-    ActiveToken, IntrospectError, IntrospectHandler, IntrospectUseCase, Introspection, TokenKind,
+    ActiveToken, IntrospectError, IntrospectUseCase, Introspection, TokenKind,
 };
 use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemoryStore};
 use portcullis_application::ports::{
     AccessClaims, AccessToken, Clock, TokenIssueError, TokenService, TokenVerifyError, UnitOfWorkFactory,
 };
 use portcullis_domain::{RefreshTokenSecret, Roles, Session, SessionId, SessionMetadata, User, UserId, UserInfo};
+use shaku::HasComponent;
+
+use crate::support::{TestModule, module_builder};
 
 /// A token service that knows none of the signing keys its tokens name.
 struct UnknownKeys(FakeTokenService);
@@ -38,22 +41,31 @@ impl TokenService for UnknownKeys {
 struct World {
     store: InMemoryStore,
     clock: FixedClock,
-    tokens: Arc<FakeTokenService>,
+    /// The module's token service.
+    tokens: FakeTokenService,
+    module: TestModule,
 }
 
 impl World {
     fn new() -> Self {
-        let clock = FixedClock::default();
-        let tokens = Arc::new(FakeTokenService::new(Arc::new(clock.clone())));
-        Self { store: InMemoryStore::new(), clock, tokens }
+        let (store, clock) = (InMemoryStore::new(), FixedClock::default());
+        let tokens = FakeTokenService::new(Arc::new(clock.clone()));
+        let module = module_builder(&store, &clock)
+            .with_component_override::<dyn TokenService>(Box::new(tokens.clone()))
+            .build();
+        Self { store, clock, tokens, module }
     }
 
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
-    fn handler(&self) -> IntrospectHandler {
-        IntrospectHandler::new(Arc::new(self.store.clone()), self.tokens.clone(), Arc::new(self.clock.clone()))
+    fn handler(&self) -> Arc<dyn IntrospectUseCase> {
+        self.module.resolve()
+    }
+
+    fn api_keys_handler(&self) -> Arc<dyn ApiKeysUseCase> {
+        self.module.resolve()
     }
 
     fn introspect(&self, token: &str) -> Introspection {
@@ -79,8 +91,7 @@ impl World {
     }
 
     fn create_key(&self, user: &User, scopes: &[&str], expires_at: Option<DateTime<Utc>>) -> CreatedApiKey {
-        let handler =
-            ApiKeysHandler::new(Arc::new(self.store.clone()), self.tokens.clone(), Arc::new(self.clock.clone()));
+        let handler = self.api_keys_handler();
         let command = CreateApiKeyCommand {
             user_id: user.id,
             name: "service".to_owned(),
@@ -194,8 +205,11 @@ fn an_unknown_signing_key_asks_for_a_reload() {
     let world = World::new();
     let ada = world.add_user("ada@example.com", &["user"]);
     let key = world.create_key(&ada, &["introspect"], None);
-    let tokens = Arc::new(UnknownKeys(FakeTokenService::new(Arc::new(world.clock.clone()))));
-    let handler = IntrospectHandler::new(Arc::new(world.store.clone()), tokens, Arc::new(world.clock.clone()));
+    let tokens = UnknownKeys(FakeTokenService::new(Arc::new(world.clock.clone())));
+    let handler: Arc<dyn IntrospectUseCase> = module_builder(&world.store, &world.clock)
+        .with_component_override::<dyn TokenService>(Box::new(tokens))
+        .build()
+        .resolve();
 
     assert!(matches!(handler.introspect("header.payload.signature"), Err(IntrospectError::UnknownKey)));
     assert!(matches!(handler.introspect(key.secret.expose()), Ok(Introspection::Active(_))), "keys need no JWT keys");
@@ -234,9 +248,7 @@ fn an_expired_revoked_or_wrong_api_key_is_inactive() {
     let revoked = world.create_key(&ada, &["introspect"], None);
     let kept = world.create_key(&ada, &["introspect"], None);
 
-    let handler =
-        ApiKeysHandler::new(Arc::new(world.store.clone()), world.tokens.clone(), Arc::new(world.clock.clone()));
-    handler.delete(ada.id, revoked.key.id).expect("deletes");
+    world.api_keys_handler().delete(ada.id, revoked.key.id).expect("deletes");
     assert_eq!(world.introspect(revoked.secret.expose()), Introspection::Inactive);
 
     assert!(matches!(world.introspect(expiring.secret.expose()), Introspection::Active(_)));

@@ -5,26 +5,30 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use chrono::Duration;
-use portcullis_application::ports::{InlinePasswordHasher, LockoutStore, PasswordHasher, PortError};
+use portcullis_application::commands::login::LoginHandlerParameters;
+use portcullis_application::defaults::InlinePasswordHasher;
+use portcullis_application::ports::{LockoutStore, PasswordHasher, PortError};
 use portcullis_application::{LoginError, LoginHandler, LoginUseCase};
-use portcullis_domain::{BcryptCost, FailedLogins, LockoutPolicy, PasswordHash, PlainPassword, UserId};
+use portcullis_domain::{FailedLogins, LockoutPolicy, PasswordHash, PlainPassword, UserId};
+use shaku::HasComponent;
 
-use crate::support::{Bench, PASSWORD, login_command};
+use crate::support::{Bench, PASSWORD, cheapest_cost, login_command};
 
 const WRONG: &str = "a wrong password, sadly";
 
 /// A hasher that counts every check (real or dummy) and can be made to fail as a saturated
-/// hashing pool does.
+/// hashing pool does. Clones share the count and the switch.
+#[derive(Clone)]
 struct CountingHasher {
     inner: InlinePasswordHasher,
-    checks: AtomicUsize,
-    saturated: AtomicBool,
+    checks: Arc<AtomicUsize>,
+    saturated: Arc<AtomicBool>,
 }
 
 impl CountingHasher {
     fn new() -> Self {
-        let inner = InlinePasswordHasher::new(BcryptCost::new(4).expect("cost 4")).expect("hasher");
-        Self { inner, checks: AtomicUsize::new(0), saturated: AtomicBool::new(false) }
+        let inner = InlinePasswordHasher::with_cost(cheapest_cost()).expect("hasher");
+        Self { inner, checks: Arc::default(), saturated: Arc::default() }
     }
 
     fn checks(&self) -> usize {
@@ -56,18 +60,16 @@ impl PasswordHasher for CountingHasher {
     }
 }
 
-fn handler_with_hasher(bench: &Bench, hasher: Arc<CountingHasher>, lockout: LockoutPolicy) -> LoginHandler {
-    LoginHandler::new(
-        Arc::new(bench.store.clone()),
-        hasher,
-        bench.tokens.clone(),
-        Arc::new(bench.clock.clone()),
-        bench.policy,
-    )
-    .with_lockout(Arc::new(bench.lockouts.clone()), lockout)
+fn handler_with_hasher(bench: &Bench, hasher: CountingHasher, lockout: LockoutPolicy) -> Arc<dyn LoginUseCase> {
+    bench
+        .module_builder()
+        .with_component_override::<dyn PasswordHasher>(Box::new(hasher))
+        .with_component_parameters::<LoginHandler>(LoginHandlerParameters { policy: bench.policy, lockout })
+        .build()
+        .resolve()
 }
 
-fn attempt(handler: &LoginHandler, email: &str, password: &str) -> Result<(), LoginError> {
+fn attempt(handler: &Arc<dyn LoginUseCase>, email: &str, password: &str) -> Result<(), LoginError> {
     handler.handle(login_command(email, password)).map(|_| ())
 }
 
@@ -140,7 +142,7 @@ fn the_lock_runs_out_after_lockout_secs_and_a_fresh_count_starts() {
 fn a_locked_answer_costs_no_hash() {
     let bench = Bench::new();
     bench.signup("Ada", "ada@example.com");
-    let hasher = Arc::new(CountingHasher::new());
+    let hasher = CountingHasher::new();
     let handler = handler_with_hasher(&bench, hasher.clone(), LockoutPolicy::new(2, 900));
     assert_invalid(attempt(&handler, "ada@example.com", WRONG));
     assert_invalid(attempt(&handler, "ada@example.com", "short"));
@@ -182,7 +184,7 @@ fn a_threshold_of_zero_turns_lockout_off() {
     }
     attempt(&handler, "ada@example.com", PASSWORD).expect("never locked");
     assert_eq!(record(&bench, ada.user_id), FailedLogins::default(), "nothing is even counted");
-    // `LoginHandler::new` alone has lockout off too.
+    // The bench's plain login handler has lockout off too.
     for _ in 0..20 {
         assert_invalid(attempt(&bench.login_handler(), "ada@example.com", WRONG));
     }
@@ -193,7 +195,7 @@ fn a_threshold_of_zero_turns_lockout_off() {
 fn an_attempt_whose_password_could_not_be_checked_does_not_count() {
     let bench = Bench::new();
     let ada = bench.signup("Ada", "ada@example.com");
-    let hasher = Arc::new(CountingHasher::new());
+    let hasher = CountingHasher::new();
     let handler = handler_with_hasher(&bench, hasher.clone(), LockoutPolicy::new(2, 900));
     assert_invalid(attempt(&handler, "ada@example.com", WRONG));
     hasher.saturated.store(true, Ordering::SeqCst);

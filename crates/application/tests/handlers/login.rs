@@ -1,6 +1,7 @@
 use chrono::Duration;
+use portcullis_application::in_memory::UnitsBegun;
 use portcullis_application::ports::{PortError, TokenService};
-use portcullis_application::{LoginCommand, LoginError, LoginUseCase};
+use portcullis_application::{LoginCommand, LoginError};
 use portcullis_domain::{SecretString, SessionMetadata};
 
 use crate::support::{Bench, PASSWORD, login_command};
@@ -114,4 +115,22 @@ fn login_reports_an_unavailable_store_as_a_port_error() {
 fn login_command_debug_hides_the_password() {
     let command = login_command("ada@example.com", PASSWORD);
     assert!(!format!("{command:?}").contains(PASSWORD));
+}
+
+#[test]
+fn login_looks_the_user_up_in_a_read_only_unit_and_writes_only_the_session() {
+    let bench = Bench::new();
+    bench.signup("Ada", "ada@example.com");
+    let units = bench.units_begun_by(|| {
+        bench.login("ada@example.com");
+    });
+    assert_eq!(units, UnitsBegun { writes: 1, reads: 1 }, "a read for the lookup, a write for the session");
+
+    for (email, password) in [("ada@example.com", "a wrong password, sadly"), ("bob@example.com", PASSWORD)] {
+        let units = bench.units_begun_by(|| {
+            let result = bench.login_handler().handle(login_command(email, password));
+            assert!(matches!(result, Err(LoginError::InvalidCredentials)), "{result:?}");
+        });
+        assert_eq!(units, UnitsBegun { writes: 0, reads: 1 }, "a failed login of {email} only reads");
+    }
 }

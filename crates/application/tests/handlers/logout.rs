@@ -1,4 +1,4 @@
-use portcullis_application::{LogoutCommand, LogoutUseCase, RefreshError};
+use portcullis_application::{LogoutCommand, RefreshError};
 use portcullis_domain::{RefreshTokenSecret, SessionId};
 
 use crate::support::Bench;

@@ -3,11 +3,11 @@
 
 use chrono::Duration;
 use portcullis_application::LoginError;
-use portcullis_application::LoginUseCase;
 use portcullis_application::commands::passwords::{
-    ChangePasswordCommand, ChangePasswordError, ChangePasswordUseCase, ForgotPasswordCommand, ForgotPasswordError,
-    ForgotPasswordUseCase, ResetPasswordCommand, ResetPasswordError, ResetPasswordUseCase,
+    ChangePasswordCommand, ChangePasswordError, ForgotPasswordCommand, ForgotPasswordError, ResetPasswordCommand,
+    ResetPasswordError,
 };
+use portcullis_application::in_memory::UnitsBegun;
 use portcullis_application::ports::{PortError, UnitOfWorkFactory};
 use portcullis_domain::{
     AccountTokenPurpose, PlainPassword, SecretHash, SecretString, SessionId, UserId, WeakPassword,
@@ -426,4 +426,31 @@ fn reset_command_debug_hides_the_token_and_password() {
     };
     let debug = format!("{command:?}");
     assert!(!debug.contains("the-mailed-token") && !debug.contains(NEW_PASSWORD), "{debug}");
+}
+
+// ---------------------------------------------------------------- units of work
+
+#[test]
+fn change_and_reset_look_the_user_up_in_a_read_only_unit() {
+    let bench = Bench::new();
+    let ada = bench.signup("Ada", ADA);
+    let session = bench.login(ADA).session_id;
+
+    let units = bench.units_begun_by(|| change(&bench, ada.user_id, session, PASSWORD, NEW_PASSWORD).expect("changes"));
+    assert_eq!(units, UnitsBegun { writes: 1, reads: 1 }, "a change reads the user, then writes once");
+    let units = bench.units_begun_by(|| {
+        let refused = change(&bench, ada.user_id, session, "not the password at all", PASSWORD);
+        assert!(matches!(refused, Err(ChangePasswordError::InvalidCredentials)), "{refused:?}");
+    });
+    assert_eq!(units, UnitsBegun { writes: 0, reads: 1 }, "a refused change only reads");
+
+    forgot(&bench, ADA).expect("forgot");
+    let token = bench.token_mailed_to(ADA);
+    let units = bench.units_begun_by(|| reset(&bench, &token, "yet another passphrase here").expect("resets"));
+    assert_eq!(units, UnitsBegun { writes: 1, reads: 1 }, "a reset reads the token, then writes once");
+    let units = bench.units_begun_by(|| {
+        let refused = reset(&bench, &token, "and one more passphrase");
+        assert!(matches!(refused, Err(ResetPasswordError::InvalidToken)), "{refused:?}");
+    });
+    assert_eq!(units, UnitsBegun { writes: 0, reads: 1 }, "a used token is found out by reading");
 }

@@ -5,8 +5,11 @@ use std::sync::Arc;
 use chrono::Duration;
 use portcullis_application::in_memory::{FixedClock, InMemoryStore};
 use portcullis_application::ports::UnitOfWorkFactory;
-use portcullis_application::{RevokeSessionError, SessionsHandler, SessionsUseCase};
+use portcullis_application::{RevokeSessionError, SessionsUseCase};
 use portcullis_domain::{RefreshToken, RefreshTokenSecret, Session, SessionMetadata, UserId};
+use shaku::HasComponent;
+
+use crate::support::module_builder;
 
 fn start_session(store: &InMemoryStore, clock: &FixedClock, user: UserId, max: Duration) -> Session {
     let session = Session::start(user, SessionMetadata::default(), clock_now(clock), max);
@@ -25,8 +28,8 @@ fn clock_now(clock: &FixedClock) -> chrono::DateTime<chrono::Utc> {
     clock.now()
 }
 
-fn handler(store: &InMemoryStore, clock: &FixedClock) -> SessionsHandler {
-    SessionsHandler::new(Arc::new(store.clone()), Arc::new(clock.clone()))
+fn handler(store: &InMemoryStore, clock: &FixedClock) -> Arc<dyn SessionsUseCase> {
+    module_builder(store, clock).build().resolve()
 }
 
 #[test]

@@ -1,11 +1,13 @@
 use std::sync::Arc;
 
 use chrono::Duration;
-use portcullis_application::ports::{PasswordPolicy, PortError, StrengthPasswordPolicy};
+use portcullis_application::defaults::{StrengthPasswordPolicy, StrengthPasswordPolicyParameters};
+use portcullis_application::ports::{PasswordPolicy, PortError, SignupPolicy};
 use portcullis_application::{SignupError, SignupUseCase};
 use portcullis_domain::{
     AccountTokenPurpose, Email, MinPasswordScore, PlainPassword, Role, Roles, SecretHash, UserName, WeakPassword,
 };
+use shaku::HasComponent;
 
 use crate::support::{Bench, PASSWORD, PUBLIC_URL, field_codes, signup_command, token_in};
 
@@ -166,17 +168,20 @@ fn the_policy_is_consulted_only_once_every_field_is_valid() {
 
 #[test]
 fn the_minimum_score_is_the_policys() {
-    let mut bench = Bench::new();
+    let bench = Bench::new();
     // Eight random characters: zxcvbn score 2, below the default 3.
     let result = bench.signup_handler().handle(signup_command("Ada", "ada@example.com", "Zq7!vK2#", None));
     assert!(matches!(result, Err(SignupError::WeakPassword(WeakPassword::Guessable { score: 2, required: 3, .. }))));
 
-    bench.password_policy = Arc::new(StrengthPasswordPolicy::new(MinPasswordScore::new(0).expect("valid")));
-    bench
-        .signup_handler()
-        .handle(signup_command("Ada", "ada@example.com", "Zq7!vK2#", None))
-        .expect("score 0 allows it");
-    let result = bench.signup_handler().handle(signup_command("Bo", "bo@example.com", "password123", None));
+    let lenient: Arc<dyn SignupUseCase> = bench
+        .module_builder()
+        .with_component_parameters::<StrengthPasswordPolicy>(StrengthPasswordPolicyParameters {
+            min_score: MinPasswordScore::new(0).expect("valid"),
+        })
+        .build()
+        .resolve();
+    lenient.handle(signup_command("Ada", "ada@example.com", "Zq7!vK2#", None)).expect("score 0 allows it");
+    let result = lenient.handle(signup_command("Bo", "bo@example.com", "password123", None));
     assert!(matches!(result, Err(SignupError::WeakPassword(WeakPassword::Common))), "the list still applies");
 }
 
@@ -195,9 +200,13 @@ impl PasswordPolicy for RefuseEverything {
 
 #[test]
 fn signup_asks_the_configured_policy_with_the_validated_name_and_email() {
-    let mut bench = Bench::new();
-    bench.password_policy = Arc::new(RefuseEverything);
-    let result = bench.signup_handler().handle(signup_command(" Ada ", "ADA@example.com", PASSWORD, None));
+    let bench = Bench::new();
+    let handler: Arc<dyn SignupUseCase> = bench
+        .module_builder()
+        .with_component_override::<dyn PasswordPolicy>(Box::new(RefuseEverything))
+        .build()
+        .resolve();
+    let result = handler.handle(signup_command(" Ada ", "ADA@example.com", PASSWORD, None));
     let Err(SignupError::WeakPassword(weak)) = result else {
         panic!("the custom policy refuses: {result:?}");
     };
@@ -269,7 +278,7 @@ fn a_failed_signup_sends_no_mail_and_stores_no_token() {
 /// A team's rule: only `example.org` addresses.
 struct OnlyExampleOrg;
 
-impl portcullis_application::ports::SignupPolicy for OnlyExampleOrg {
+impl SignupPolicy for OnlyExampleOrg {
     fn check(
         &self,
         signup: &portcullis_application::ValidSignup,
@@ -286,7 +295,8 @@ impl portcullis_application::ports::SignupPolicy for OnlyExampleOrg {
 #[test]
 fn a_signup_policy_refuses_before_anything_is_stored_and_the_operator_path_skips_it() {
     let bench = Bench::new();
-    let handler = bench.signup_handler().with_signup_policy(Arc::new(OnlyExampleOrg));
+    let handler: Arc<dyn SignupUseCase> =
+        bench.module_builder().with_component_override::<dyn SignupPolicy>(Box::new(OnlyExampleOrg)).build().resolve();
     let refused = handler.handle(signup_command("Eve", "eve@example.com", PASSWORD, None));
     match refused {
         Err(SignupError::Validation(errors)) => {

@@ -1,27 +1,46 @@
-//! A test bench: the in-memory fakes wired into every handler.
+//! A test bench: the in-memory fakes and every handler in one shaku module, [`TestModule`].
 
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use portcullis_application::account_mail::{AccountMail, TemplatedAccountMail};
-use portcullis_application::commands::delete_account::DeleteAccountHandler;
-use portcullis_application::commands::email_verification::{ResendVerificationHandler, VerifyEmailHandler};
-use portcullis_application::commands::passwords::{ChangePasswordHandler, ForgotPasswordHandler, ResetPasswordHandler};
+use portcullis_application::account_mail::{TemplatedAccountMail, TemplatedAccountMailParameters};
+use portcullis_application::commands::login::LoginHandlerParameters;
+use portcullis_application::commands::refresh::RefreshHandlerParameters;
+use portcullis_application::defaults::{
+    InlinePasswordHasher, InlinePasswordHasherParameters, OpenSignup, StrengthPasswordPolicy,
+};
 use portcullis_application::in_memory::{
-    FakeTokenService, FixedClock, InMemoryLockoutStore, InMemoryMailer, InMemoryStore,
+    FakeTokenService, FixedClock, InMemoryLockoutStore, InMemoryMailer, InMemoryStore, UnitsBegun,
 };
-use portcullis_application::ports::{
-    Clock, InlinePasswordHasher, OutgoingMail, PasswordHasher, PasswordPolicy, StrengthPasswordPolicy, TokenService,
-    UnitOfWorkFactory,
-};
+use portcullis_application::ports::{Clock, OutgoingMail, PasswordHasher, TokenService, UnitOfWorkFactory};
 use portcullis_application::{
-    GetCurrentUserHandler, IssuedTokens, LoginCommand, LoginHandler, LoginUseCase, LogoutHandler, RefreshCommand,
-    RefreshError, RefreshHandler, RefreshUseCase, SessionPolicy, SignupCommand, SignupHandler, SignupUseCase,
-    UpdateProfileHandler,
+    AdminHandler, ApiKeysHandler, ChangePasswordHandler, ChangePasswordUseCase, DeleteAccountHandler,
+    DeleteAccountUseCase, ForgotPasswordHandler, ForgotPasswordUseCase, GetCurrentUserHandler, GetCurrentUserUseCase,
+    IntrospectHandler, IssuedTokens, LoginCommand, LoginHandler, LoginUseCase, LogoutHandler, LogoutUseCase,
+    RefreshCommand, RefreshError, RefreshHandler, RefreshUseCase, ResendVerificationHandler, ResendVerificationUseCase,
+    ResetPasswordHandler, ResetPasswordUseCase, SessionPolicy, SessionsHandler, SignupCommand, SignupHandler,
+    SignupUseCase, UpdateProfileHandler, UpdateProfileUseCase, VerifyEmailHandler, VerifyEmailUseCase,
 };
 use portcullis_domain::{
     BcryptCost, LockoutPolicy, RefreshTokenSecret, SecretString, SessionMetadata, User, UserId, UserInfo,
 };
+use shaku::{HasComponent, ModuleBuilder, module};
+
+// Every handler over the in-memory fakes, with the real hasher, password policy and mail
+// templates.
+module! {
+    pub TestModule {
+        components = [
+            InMemoryStore, FixedClock, FakeTokenService, InMemoryLockoutStore, InMemoryMailer,
+            InlinePasswordHasher, StrengthPasswordPolicy, OpenSignup, TemplatedAccountMail,
+            SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, GetCurrentUserHandler, UpdateProfileHandler,
+            SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler, VerifyEmailHandler,
+            ResendVerificationHandler, ChangePasswordHandler, ForgotPasswordHandler, ResetPasswordHandler,
+            DeleteAccountHandler,
+        ],
+        providers = []
+    }
+}
 
 /// The password every bench user signs up with.
 pub const PASSWORD: &str = "correct horse battery staple";
@@ -29,19 +48,37 @@ pub const PASSWORD: &str = "correct horse battery staple";
 /// Where the bench's mails link to.
 pub const PUBLIC_URL: &str = "http://localhost:8080";
 
+/// bcrypt's cheapest cost, for every hasher of the tests.
+pub fn cheapest_cost() -> BcryptCost {
+    BcryptCost::new(4).expect("cost 4 is valid")
+}
+
+/// The test module's builder over `store` and `clock` (the module's components share their
+/// state with them); every other component at its default, hashing at the cheapest cost and
+/// mail linking to [`PUBLIC_URL`]. A test overrides or sets parameters before `build()`.
+pub fn module_builder(store: &InMemoryStore, clock: &FixedClock) -> ModuleBuilder<TestModule> {
+    TestModule::builder()
+        .with_component_parameters::<InMemoryStore>(store.clone())
+        .with_component_parameters::<FixedClock>(clock.clone())
+        .with_component_parameters::<InlinePasswordHasher>(InlinePasswordHasherParameters { cost: cheapest_cost() })
+        .with_component_parameters::<TemplatedAccountMail>(TemplatedAccountMailParameters {
+            public_url: PUBLIC_URL.to_owned(),
+        })
+}
+
 /// One store, one clock, one token service, one hasher, shared by all handlers of a test.
 pub struct Bench {
     pub store: InMemoryStore,
     pub clock: FixedClock,
-    pub tokens: Arc<FakeTokenService>,
-    pub hasher: Arc<InlinePasswordHasher>,
-    /// The real password policy at the default score; a test may swap it.
-    pub password_policy: Arc<dyn PasswordPolicy>,
+    pub tokens: FakeTokenService,
+    pub hasher: InlinePasswordHasher,
     pub policy: SessionPolicy,
     /// Failed-login records, for handlers made with [`Bench::login_handler_with_lockout`].
     pub lockouts: InMemoryLockoutStore,
     /// Every mail the handlers sent, through a [`TemplatedAccountMail`] linking to [`PUBLIC_URL`].
     pub mailer: InMemoryMailer,
+    /// The module the handlers are resolved from, built from the fields above.
+    module: TestModule,
 }
 
 impl Bench {
@@ -50,72 +87,89 @@ impl Bench {
     }
 
     pub fn with_policy(policy: SessionPolicy) -> Self {
+        let store = InMemoryStore::new();
         let clock = FixedClock::default();
-        let tokens = Arc::new(FakeTokenService::new(Arc::new(clock.clone())));
-        let hasher = Arc::new(InlinePasswordHasher::new(BcryptCost::new(4).expect("cost 4 is valid")).expect("hasher"));
-        let password_policy = Arc::new(StrengthPasswordPolicy::default());
+        let tokens = FakeTokenService::new(Arc::new(clock.clone()));
+        let hasher = InlinePasswordHasher::with_cost(cheapest_cost()).expect("hasher");
         let lockouts = InMemoryLockoutStore::new();
         let mailer = InMemoryMailer::new();
-        Self { store: InMemoryStore::new(), clock, tokens, hasher, password_policy, policy, lockouts, mailer }
+        let module = Self::builder_of(&store, &clock, &tokens, &hasher, policy, &lockouts, &mailer).build();
+        Self { store, clock, tokens, hasher, policy, lockouts, mailer, module }
+    }
+
+    fn builder_of(
+        store: &InMemoryStore,
+        clock: &FixedClock,
+        tokens: &FakeTokenService,
+        hasher: &InlinePasswordHasher,
+        policy: SessionPolicy,
+        lockouts: &InMemoryLockoutStore,
+        mailer: &InMemoryMailer,
+    ) -> ModuleBuilder<TestModule> {
+        module_builder(store, clock)
+            .with_component_override::<dyn TokenService>(Box::new(tokens.clone()))
+            .with_component_override::<dyn PasswordHasher>(Box::new(hasher.clone()))
+            .with_component_parameters::<InMemoryLockoutStore>(lockouts.clone())
+            .with_component_parameters::<InMemoryMailer>(mailer.clone())
+            .with_component_parameters::<LoginHandler>(LoginHandlerParameters {
+                policy,
+                lockout: LockoutPolicy::disabled(),
+            })
+            .with_component_parameters::<RefreshHandler>(RefreshHandlerParameters { policy })
+    }
+
+    /// A builder of another module over this bench's fakes (lockout off, the bench's
+    /// session policy), for a test that overrides a component or sets a parameter.
+    pub fn module_builder(&self) -> ModuleBuilder<TestModule> {
+        Self::builder_of(
+            &self.store,
+            &self.clock,
+            &self.tokens,
+            &self.hasher,
+            self.policy,
+            &self.lockouts,
+            &self.mailer,
+        )
     }
 
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
 
-    fn units(&self) -> Arc<dyn UnitOfWorkFactory> {
-        Arc::new(self.store.clone())
+    /// The units of work `run` began on the bench's store, writing and read-only.
+    pub fn units_begun_by(&self, run: impl FnOnce()) -> UnitsBegun {
+        let before = self.store.units_begun();
+        run();
+        let after = self.store.units_begun();
+        UnitsBegun { writes: after.writes - before.writes, reads: after.reads - before.reads }
     }
 
-    fn clock_port(&self) -> Arc<dyn Clock> {
-        Arc::new(self.clock.clone())
+    pub fn signup_handler(&self) -> Arc<dyn SignupUseCase> {
+        self.module.resolve()
     }
 
-    fn token_port(&self) -> Arc<dyn TokenService> {
-        self.tokens.clone()
+    pub fn verify_email_handler(&self) -> Arc<dyn VerifyEmailUseCase> {
+        self.module.resolve()
     }
 
-    fn hasher_port(&self) -> Arc<dyn PasswordHasher> {
-        self.hasher.clone()
+    pub fn resend_verification_handler(&self) -> Arc<dyn ResendVerificationUseCase> {
+        self.module.resolve()
     }
 
-    fn account_mail_port(&self) -> Arc<dyn AccountMail> {
-        Arc::new(TemplatedAccountMail::new(Arc::new(self.mailer.clone()), PUBLIC_URL))
+    pub fn change_password_handler(&self) -> Arc<dyn ChangePasswordUseCase> {
+        self.module.resolve()
     }
 
-    pub fn signup_handler(&self) -> SignupHandler {
-        SignupHandler::new(
-            self.units(),
-            self.hasher_port(),
-            self.password_policy.clone(),
-            self.clock_port(),
-            self.token_port(),
-            self.account_mail_port(),
-        )
+    pub fn forgot_password_handler(&self) -> Arc<dyn ForgotPasswordUseCase> {
+        self.module.resolve()
     }
 
-    pub fn verify_email_handler(&self) -> VerifyEmailHandler {
-        VerifyEmailHandler::new(self.units(), self.clock_port())
+    pub fn reset_password_handler(&self) -> Arc<dyn ResetPasswordUseCase> {
+        self.module.resolve()
     }
 
-    pub fn resend_verification_handler(&self) -> ResendVerificationHandler {
-        ResendVerificationHandler::new(self.units(), self.token_port(), self.clock_port(), self.account_mail_port())
-    }
-
-    pub fn change_password_handler(&self) -> ChangePasswordHandler {
-        ChangePasswordHandler::new(self.units(), self.hasher_port(), self.password_policy.clone(), self.clock_port())
-    }
-
-    pub fn forgot_password_handler(&self) -> ForgotPasswordHandler {
-        ForgotPasswordHandler::new(self.units(), self.token_port(), self.clock_port(), self.account_mail_port())
-    }
-
-    pub fn reset_password_handler(&self) -> ResetPasswordHandler {
-        ResetPasswordHandler::new(self.units(), self.hasher_port(), self.password_policy.clone(), self.clock_port())
-    }
-
-    pub fn delete_account_handler(&self) -> DeleteAccountHandler {
-        DeleteAccountHandler::new(self.units(), self.hasher_port())
+    pub fn delete_account_handler(&self) -> Arc<dyn DeleteAccountUseCase> {
+        self.module.resolve()
     }
 
     /// The last mail sent to `address`.
@@ -128,29 +182,33 @@ impl Bench {
         SecretString::new(token_in(&self.last_mail_to(address).text))
     }
 
-    pub fn login_handler(&self) -> LoginHandler {
-        LoginHandler::new(self.units(), self.hasher_port(), self.token_port(), self.clock_port(), self.policy)
+    /// A login handler with lockout off.
+    pub fn login_handler(&self) -> Arc<dyn LoginUseCase> {
+        self.module.resolve()
     }
 
     /// A login handler locking accounts under `lockout`, with its records in [`Bench::lockouts`].
-    pub fn login_handler_with_lockout(&self, lockout: LockoutPolicy) -> LoginHandler {
-        self.login_handler().with_lockout(Arc::new(self.lockouts.clone()), lockout)
+    pub fn login_handler_with_lockout(&self, lockout: LockoutPolicy) -> Arc<dyn LoginUseCase> {
+        self.module_builder()
+            .with_component_parameters::<LoginHandler>(LoginHandlerParameters { policy: self.policy, lockout })
+            .build()
+            .resolve()
     }
 
-    pub fn refresh_handler(&self) -> RefreshHandler {
-        RefreshHandler::new(self.units(), self.token_port(), self.clock_port(), self.policy)
+    pub fn refresh_handler(&self) -> Arc<dyn RefreshUseCase> {
+        self.module.resolve()
     }
 
-    pub fn logout_handler(&self) -> LogoutHandler {
-        LogoutHandler::new(self.units())
+    pub fn logout_handler(&self) -> Arc<dyn LogoutUseCase> {
+        self.module.resolve()
     }
 
-    pub fn current_user_handler(&self) -> GetCurrentUserHandler {
-        GetCurrentUserHandler::new(self.token_port())
+    pub fn current_user_handler(&self) -> Arc<dyn GetCurrentUserUseCase> {
+        self.module.resolve()
     }
 
-    pub fn update_profile_handler(&self) -> UpdateProfileHandler {
-        UpdateProfileHandler::new(self.units(), self.clock_port(), self.token_port())
+    pub fn update_profile_handler(&self) -> Arc<dyn UpdateProfileUseCase> {
+        self.module.resolve()
     }
 
     /// Signs up `email` with [`PASSWORD`].

@@ -1,6 +1,6 @@
 use chrono::Duration;
 use portcullis_application::ports::PortError;
-use portcullis_application::{UpdateProfileCommand, UpdateProfileError, UpdateProfileUseCase};
+use portcullis_application::{UpdateProfileCommand, UpdateProfileError};
 use portcullis_domain::UserId;
 
 use crate::support::{Bench, field_codes};
