@@ -1,12 +1,23 @@
 //! Configuration: defaults, then an optional TOML file (`portcullis.toml`, or the path in
 //! `PORTCULLIS_CONFIG`), then `PORTCULLIS_*` environment variables, later winning.
 //! A bad value stops start-up with a message naming the variable.
+//!
+//! [`figment`] reads the file and layers the environment over it. Every value, whatever its
+//! TOML type, is then read as text (a list joins its items with commas), trimmed, and checked
+//! once into its type; an empty value means the default, even over a value in the file.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
+use figment::providers::{Data, Format, Serialized, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
 use url::Url;
+
+/// The types of [`Config::bcrypt_cost`] and [`Config::min_password_score`], here for callers
+/// that do not depend on `portcullis-domain`.
+pub use portcullis_domain::{BcryptCost, MinPasswordScore};
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,9 +52,9 @@ pub struct Config {
     /// `PORTCULLIS_REFRESH_GRACE_SECS`: reuse grace window.
     pub refresh_grace_secs: u64,
     /// `PORTCULLIS_BCRYPT_COST`: 4..=31.
-    pub bcrypt_cost: u32,
+    pub bcrypt_cost: BcryptCost,
     /// `PORTCULLIS_MIN_PASSWORD_SCORE`: 0..=4.
-    pub min_password_score: u8,
+    pub min_password_score: MinPasswordScore,
     /// `PORTCULLIS_RATE_LIMIT_PER_MINUTE`: per-IP limit, 0 = off.
     pub rate_limit_per_minute: u32,
     /// `PORTCULLIS_LOCKOUT_THRESHOLD`: failed logins before lockout, 0 = off.
@@ -101,8 +112,8 @@ impl Default for Config {
             refresh_ttl_secs: 604_800,
             session_max_secs: 2_592_000,
             refresh_grace_secs: 10,
-            bcrypt_cost: 12,
-            min_password_score: 3,
+            bcrypt_cost: BcryptCost::DEFAULT,
+            min_password_score: MinPasswordScore::DEFAULT,
             rate_limit_per_minute: 10,
             lockout_threshold: 5,
             lockout_secs: 900,
@@ -195,38 +206,38 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the first bad variable.
     pub fn from_sources(file: Option<&str>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
-        let mut values: BTreeMap<String, String> = BTreeMap::new();
+        let mut layers = Figment::new();
         if let Some(text) = file {
-            let table: toml::Table =
-                text.parse().map_err(|e: toml::de::Error| ConfigError::new("config file", e.message().to_owned()))?;
-            for (key, value) in table {
-                let variable = format!("PORTCULLIS_{}", key.to_uppercase());
-                if !VARIABLES.contains(&variable.as_str()) {
-                    return Err(ConfigError::new(&key, "unknown setting in the config file"));
-                }
-                let text = match value {
-                    toml::Value::String(s) => s,
-                    toml::Value::Array(items) => items
-                        .iter()
-                        .map(|item| item.as_str().map(str::to_owned).unwrap_or_else(|| item.to_string()))
-                        .collect::<Vec<_>>()
-                        .join(","),
-                    other => other.to_string(),
-                };
-                values.insert(variable, text);
-            }
+            layers = layers.merge(FileLayer(Toml::string(text)));
         }
-        for (key, value) in env {
-            if VARIABLES.contains(&key.as_str()) {
-                values.insert(key.clone(), value.clone());
+        let env: BTreeMap<String, &str> = env
+            .iter()
+            .filter(|(name, _)| VARIABLES.contains(&name.as_str()))
+            .map(|(name, value)| (key(name), value.as_str()))
+            .collect();
+        let layered: Dict = layers
+            .merge(Serialized::from(env, Profile::Default))
+            .extract()
+            .map_err(|e| ConfigError::new("config file", e.kind.to_string().trim_end()))?;
+        if let Some(unknown) = layered.keys().find(|k| !VARIABLES.iter().any(|v| key(v) == **k)) {
+            return Err(ConfigError::new(unknown, "unknown setting in the config file"));
+        }
+        let mut values = BTreeMap::new();
+        for variable in VARIABLES {
+            if let Some(value) = layered.get(&key(variable)) {
+                let text = text(value).ok_or_else(|| ConfigError::new(variable, "must be text, a number or a list"))?;
+                if !text.trim().is_empty() {
+                    values.insert(*variable, text.trim().to_owned());
+                }
             }
         }
         Self::from_values(&values)
     }
 
-    fn from_values(values: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+    /// Checks the set values (trimmed, none empty), in the order of [`VARIABLES`].
+    fn from_values(values: &BTreeMap<&str, String>) -> Result<Self, ConfigError> {
         let mut config = Config::default();
-        let get = |name: &str| values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let get = |name: &str| values.get(name).map(String::as_str);
 
         if let Some(url) = get("PORTCULLIS_DATABASE_URL") {
             if !(url.starts_with("sqlite://") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
@@ -280,8 +291,9 @@ impl Config {
             number(values, "PORTCULLIS_SESSION_MAX_SECS", config.session_max_secs, 60..=315_360_000)?;
         config.refresh_grace_secs =
             number(values, "PORTCULLIS_REFRESH_GRACE_SECS", config.refresh_grace_secs, 0..=300)?;
-        config.bcrypt_cost = number(values, "PORTCULLIS_BCRYPT_COST", config.bcrypt_cost, 4..=31)?;
-        config.min_password_score = number(values, "PORTCULLIS_MIN_PASSWORD_SCORE", config.min_password_score, 0..=4)?;
+        config.bcrypt_cost = checked(values, "PORTCULLIS_BCRYPT_COST", config.bcrypt_cost, BcryptCost::new)?;
+        config.min_password_score =
+            checked(values, "PORTCULLIS_MIN_PASSWORD_SCORE", config.min_password_score, MinPasswordScore::new)?;
         config.rate_limit_per_minute =
             number(values, "PORTCULLIS_RATE_LIMIT_PER_MINUTE", config.rate_limit_per_minute, 0..=1_000_000)?;
         config.lockout_threshold = number(values, "PORTCULLIS_LOCKOUT_THRESHOLD", config.lockout_threshold, 0..=1000)?;
@@ -345,8 +357,54 @@ fn looks_like_cidr(raw: &str) -> bool {
     prefix.parse::<u8>().is_ok_and(|p| p <= max)
 }
 
+/// The figment key of a variable: `PORTCULLIS_BCRYPT_COST` is `bcrypt_cost`.
+fn key(variable: &str) -> String {
+    variable.strip_prefix("PORTCULLIS_").unwrap_or(variable).to_lowercase()
+}
+
+/// A value as text: a string as it is, a list as its items joined with commas, anything
+/// else as TOML writes it (`12`, `true`). `None` for what TOML cannot write.
+fn text(value: &Value) -> Option<String> {
+    let toml = toml::Value::try_from(value).ok()?;
+    Some(match toml {
+        toml::Value::String(s) => s,
+        toml::Value::Array(items) => items
+            .iter()
+            .map(|item| item.as_str().map(str::to_owned).unwrap_or_else(|| item.to_string()))
+            .collect::<Vec<_>>()
+            .join(","),
+        other => other.to_string(),
+    })
+}
+
+/// The TOML file as a figment layer, its keys matched to [`VARIABLES`] whatever their case
+/// (`BCRYPT_COST` is `bcrypt_cost`); other keys are kept as written, to be reported.
+struct FileLayer(Data<Toml>);
+
+impl Provider for FileLayer {
+    fn metadata(&self) -> Metadata {
+        self.0.metadata()
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut data = self.0.data()?;
+        for dict in data.values_mut() {
+            *dict = std::mem::take(dict)
+                .into_iter()
+                .map(|(file_key, value)| {
+                    let variable = format!("PORTCULLIS_{}", file_key.to_uppercase());
+                    let known = VARIABLES.contains(&variable.as_str());
+                    (if known { key(&variable) } else { file_key }, value)
+                })
+                .collect();
+        }
+        Ok(data)
+    }
+}
+
+/// A whole number in `range`, or `default` when unset.
 fn number<T>(
-    values: &BTreeMap<String, String>,
+    values: &BTreeMap<&str, String>,
     name: &str,
     default: T,
     range: std::ops::RangeInclusive<T>,
@@ -354,14 +412,31 @@ fn number<T>(
 where
     T: std::str::FromStr + PartialOrd + fmt::Display + Copy,
 {
-    let Some(raw) = values.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()) else {
+    checked(values, name, default, |value: T| {
+        if range.contains(&value) {
+            Ok(value)
+        } else {
+            Err(format!("must be between {} and {}", range.start(), range.end()))
+        }
+    })
+}
+
+/// A whole number made into its type by `check`, or `default` when unset.
+fn checked<N, T, E>(
+    values: &BTreeMap<&str, String>,
+    name: &str,
+    default: T,
+    check: impl FnOnce(N) -> Result<T, E>,
+) -> Result<T, ConfigError>
+where
+    N: std::str::FromStr,
+    E: fmt::Display,
+{
+    let Some(raw) = values.get(name) else {
         return Ok(default);
     };
-    let value: T = raw.parse().map_err(|_| ConfigError::new(name, format!("'{raw}' is not a whole number")))?;
-    if !range.contains(&value) {
-        return Err(ConfigError::new(name, format!("must be between {} and {}", range.start(), range.end())));
-    }
-    Ok(value)
+    let value: N = raw.parse().map_err(|_| ConfigError::new(name, format!("'{raw}' is not a whole number")))?;
+    check(value).map_err(|e| ConfigError::new(name, e.to_string()))
 }
 
 impl fmt::Debug for Config {
@@ -377,8 +452,8 @@ impl fmt::Debug for Config {
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("session_max_secs", &self.session_max_secs)
             .field("refresh_grace_secs", &self.refresh_grace_secs)
-            .field("bcrypt_cost", &self.bcrypt_cost)
-            .field("min_password_score", &self.min_password_score)
+            .field("bcrypt_cost", &self.bcrypt_cost.get())
+            .field("min_password_score", &self.min_password_score.get())
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
             .field("lockout_threshold", &self.lockout_threshold)
             .field("lockout_secs", &self.lockout_secs)
@@ -422,7 +497,8 @@ mod tests {
         assert_eq!(config.public_url.as_str(), "http://localhost:8080/");
         assert_eq!(config.allowed_origins, vec!["http://localhost:8080", "http://127.0.0.1:8080", "http://[::1]:8080"]);
         assert_eq!((config.access_ttl_secs, config.refresh_ttl_secs), (900, 604_800));
-        assert_eq!((config.session_max_secs, config.refresh_grace_secs, config.bcrypt_cost), (2_592_000, 10, 12));
+        assert_eq!((config.session_max_secs, config.refresh_grace_secs), (2_592_000, 10));
+        assert_eq!((config.bcrypt_cost.get(), config.min_password_score.get()), (12, 3));
         assert!(config.cookie_secure);
     }
 
@@ -430,7 +506,7 @@ mod tests {
     fn environment_beats_file_beats_defaults() {
         let file = "bcrypt_cost = 10\naudience = \"from-file\"\nallowed_origins = [\"https://a.example\", \"https://b.example\"]\n";
         let config = Config::from_sources(Some(file), &env(&[("PORTCULLIS_BCRYPT_COST", "4")])).expect("loads");
-        assert_eq!(config.bcrypt_cost, 4);
+        assert_eq!(config.bcrypt_cost.get(), 4);
         assert_eq!(config.audience, "from-file");
         assert_eq!(config.allowed_origins, vec!["https://a.example", "https://b.example"]);
     }
@@ -454,6 +530,96 @@ mod tests {
         }
         let error = Config::from_sources(Some("nonsense_key = 1"), &BTreeMap::new()).expect_err("unknown key");
         assert_eq!(error.variable, "nonsense_key");
+    }
+
+    #[test]
+    fn bad_values_in_the_file_name_the_variable() {
+        for (file, name) in [
+            ("bcrypt_cost = 3", "PORTCULLIS_BCRYPT_COST"),
+            ("bcrypt_cost = \"twelve\"", "PORTCULLIS_BCRYPT_COST"),
+            ("cookie_secure = \"maybe\"", "PORTCULLIS_COOKIE_SECURE"),
+            ("min_password_score = 5", "PORTCULLIS_MIN_PASSWORD_SCORE"),
+            ("trusted_proxies = [\"10.0.0.0/8\", \"nope\"]", "PORTCULLIS_TRUSTED_PROXIES"),
+            ("session_max_secs = 600\nrefresh_ttl_secs = 601", "PORTCULLIS_REFRESH_TTL_SECS"),
+        ] {
+            let error = Config::from_sources(Some(file), &BTreeMap::new()).expect_err(file);
+            assert_eq!(error.variable, name, "{file}");
+            assert!(error.to_string().starts_with(name), "{error}");
+        }
+        let error = Config::from_sources(Some("bcrypt_cost = "), &BTreeMap::new()).expect_err("bad TOML");
+        assert_eq!(error.variable, "config file");
+        assert!(error.message.contains("line 1"), "{error}");
+    }
+
+    #[test]
+    fn a_bad_value_stops_the_command_line_naming_the_variable() {
+        // As tests/api/cli.rs runs the binary: its usual environment plus one bad value.
+        let usual = [
+            ("PORTCULLIS_DATABASE_URL", "sqlite:///tmp/portcullis-test.db"),
+            ("PORTCULLIS_BCRYPT_COST", "4"),
+            ("PORTCULLIS_MAIL_DIR", "/tmp/portcullis-mail"),
+            ("PORTCULLIS_RATE_LIMIT_PER_MINUTE", "0"),
+            ("PORTCULLIS_LOG", "warn"),
+        ];
+        Config::from_sources(None, &env(&usual)).expect("the usual environment loads");
+        for (variable, value) in [("PORTCULLIS_BCRYPT_COST", "3"), ("PORTCULLIS_COOKIE_SECURE", "maybe")] {
+            let mut pairs = env(&usual);
+            pairs.insert(variable.to_owned(), value.to_owned());
+            let error = Config::from_sources(None, &pairs).expect_err(variable);
+            assert!(format!("portcullis: configuration error: {error}").contains(variable), "{error}");
+        }
+    }
+
+    #[test]
+    fn bcrypt_cost_and_password_score_are_the_domain_types() {
+        let config = Config::from_sources(
+            Some("bcrypt_cost = \"31\"\nmin_password_score = 0"),
+            &env(&[("PORTCULLIS_MIN_PASSWORD_SCORE", "4")]),
+        )
+        .expect("loads");
+        assert_eq!(config.bcrypt_cost, BcryptCost::new(31).expect("valid"));
+        assert_eq!(config.min_password_score, MinPasswordScore::MAX);
+        let error = Config::from_sources(None, &env(&[("PORTCULLIS_BCRYPT_COST", "32")])).expect_err("too costly");
+        assert_eq!(error.to_string(), "PORTCULLIS_BCRYPT_COST: bcrypt cost must be between 4 and 31");
+        let error =
+            Config::from_sources(None, &env(&[("PORTCULLIS_MIN_PASSWORD_SCORE", "5")])).expect_err("too strict");
+        assert_eq!(error.message, "the minimum password score must be between 0 and 4");
+        let error =
+            Config::from_sources(None, &env(&[("PORTCULLIS_MIN_PASSWORD_SCORE", "x")])).expect_err("not a number");
+        assert_eq!(error.message, "'x' is not a whole number");
+    }
+
+    #[test]
+    fn file_values_are_read_as_text() {
+        let file = "BCRYPT_COST = \" 5 \"\ncookie_secure = \"off\"\ntrusted_proxies = [\"10.0.0.0/8\", \" ::1 \", \"\"]\n\
+                    log_format = \"JSON\"\nallowed_origins = \"https://a.example, https://b.example,\"\n";
+        let config = Config::from_sources(Some(file), &BTreeMap::new()).expect("loads");
+        assert_eq!(config.bcrypt_cost.get(), 5);
+        assert!(!config.cookie_secure);
+        assert_eq!(config.trusted_proxies, vec!["10.0.0.0/8", "::1"]);
+        assert_eq!(config.log_format, LogFormat::Json);
+        assert_eq!(config.allowed_origins, vec!["https://a.example", "https://b.example"]);
+        let error = Config::from_sources(Some("bcrypt_cost = 10.0"), &BTreeMap::new()).expect_err("not whole");
+        assert_eq!(error.to_string(), "PORTCULLIS_BCRYPT_COST: '10.0' is not a whole number");
+        let error = Config::from_sources(Some("Nonsense = 1"), &BTreeMap::new()).expect_err("unknown key");
+        assert_eq!(error.to_string(), "Nonsense: unknown setting in the config file");
+    }
+
+    #[test]
+    fn an_empty_value_means_the_default_even_over_the_file() {
+        let file = "audience = \"from-file\"\nbcrypt_cost = 10\nallowed_origins = []\npublic_url = \"https://auth.example.com\"";
+        let blank = env(&[("PORTCULLIS_AUDIENCE", ""), ("PORTCULLIS_BCRYPT_COST", "  ")]);
+        let config = Config::from_sources(Some(file), &blank).expect("loads");
+        assert_eq!(config.audience, "portcullis");
+        assert_eq!(config.bcrypt_cost, BcryptCost::DEFAULT);
+        assert_eq!(config.allowed_origins, vec!["https://auth.example.com"]);
+    }
+
+    #[test]
+    fn only_known_variables_are_read_from_the_environment() {
+        let config = Config::from_sources(None, &env(&[("PORTCULLIS_NONSENSE", "1"), ("PORTCULLIS_CONFIG", "x.toml")]))
+            .expect("loads");
+        assert_eq!(config, Config::default());
     }
 
     #[test]
