@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
         database_url: format!("sqlite://{}", dir.join("auth.db").display()),
         bind: "127.0.0.1:0".into(),
         mail_dir: dir.join("mail").display().to_string(),
-        bcrypt_cost: 10,
+        bcrypt_cost: portcullis::config::BcryptCost::new(10)?,
         ..Config::default()
     };
     let issuer = portcullis::server::issuer(&config);

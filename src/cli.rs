@@ -6,21 +6,12 @@ use std::io::BufRead;
 use anyhow::{Context, bail};
 use chrono::Utc;
 use clap::{Parser, Subcommand};
-use portcullis_application::TemplatedAccountMail;
-use portcullis_application::ports::{
-    InlinePasswordHasher, StrengthPasswordPolicy, SystemClock, UnitOfWorkFactory, UserQuery,
-};
-use portcullis_application::{SignupCommand, SignupError, SignupHandler, SignupUseCase};
-use portcullis_domain::{BcryptCost, Email, MinPasswordScore, Role, Roles, SecretString};
-use portcullis_infrastructure::mail::{QueuedMailer, build_mailer};
-use portcullis_infrastructure::persistence::DieselUnitOfWorkFactory;
-use portcullis_infrastructure::tokens::{
-    JwtTokenService, TokenSettings, ensure_signing_key, load_key_ring, rotate_signing_key,
-};
-use std::sync::{Arc, RwLock};
+use portcullis_application::ports::UserQuery;
+use portcullis_application::{SignupCommand, SignupError};
+use portcullis_domain::{Email, Role, Roles, SecretString};
+use portcullis_service::Service;
 
 use crate::config::Config;
-use crate::server;
 
 const ENV_HELP: &str = "Configuration comes from defaults, then portcullis.toml (or the file in PORTCULLIS_CONFIG), \
 then PORTCULLIS_* environment variables. Most used: PORTCULLIS_DATABASE_URL (sqlite://portcullis.db or postgres://…), \
@@ -129,7 +120,7 @@ pub fn run_offline(command: Command, config: &Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => bail!("serve is not an offline command"),
         Command::Migrate => {
-            server::open_database(config)?;
+            portcullis_service::migrate(config)?;
             println!("migrations are up to date");
             Ok(())
         }
@@ -141,8 +132,7 @@ pub fn run_offline(command: Command, config: &Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {
-            let pool = server::open_database(config)?;
-            let kid = rotate_signing_key(&pool, Utc::now())?;
+            let kid = portcullis_service::rotate_signing_key(config)?;
             println!("new signing key {kid} is current");
             Ok(())
         }
@@ -153,34 +143,16 @@ fn create_user(config: &Config, email: String, name: String, admin: bool) -> any
     let mut line = String::new();
     std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
     let password = line.trim_end_matches(['\r', '\n']).to_owned();
-    let pool = server::open_database(config)?;
-    let cost = BcryptCost::new(config.bcrypt_cost).context("PORTCULLIS_BCRYPT_COST")?;
-    let min_score = MinPasswordScore::new(config.min_password_score).context("PORTCULLIS_MIN_PASSWORD_SCORE")?;
-    // The verification mail goes out like a signup's; the queue is drained before exiting.
-    ensure_signing_key(&pool, Utc::now())?;
-    let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool)?)));
-    let settings = TokenSettings {
-        issuer: server::issuer(config),
-        audience: config.audience.clone(),
-        access_ttl: chrono::Duration::seconds(i64::try_from(config.access_ttl_secs).unwrap_or(i64::MAX)),
-    };
-    let mail = build_mailer(&server::mail_settings(config))?;
-    let account_mail = TemplatedAccountMail::new(Arc::new(QueuedMailer::new(mail.clone())), server::issuer(config));
-    let handler = SignupHandler::new(
-        Arc::new(DieselUnitOfWorkFactory::new(pool)),
-        Arc::new(InlinePasswordHasher::new(cost)?),
-        Arc::new(StrengthPasswordPolicy::new(min_score)),
-        Arc::new(SystemClock),
-        Arc::new(JwtTokenService::new(keys, settings)),
-        Arc::new(account_mail),
-    );
+    // Built like the server's: the same rules, and the verification mail goes out like a
+    // signup's (the queue is drained before exiting).
+    let service = Service::start(config)?;
     let mut roles = vec![Role::user()];
     if admin {
         roles.push(Role::admin());
     }
     let command = SignupCommand { name, email, password: SecretString::new(password), avatar_url: None };
-    let outcome = handler.handle_with_roles(command, Roles::new(roles));
-    if !mail.shutdown(std::time::Duration::from_secs(30)) {
+    let outcome = service.use_cases().signup.handle_with_roles(command, Roles::new(roles));
+    if !service.shutdown(std::time::Duration::from_secs(30)) {
         eprintln!("warning: the verification mail could not be sent in time");
     }
     match outcome {
@@ -199,12 +171,12 @@ fn create_user(config: &Config, email: String, name: String, admin: bool) -> any
 }
 
 fn list_users(config: &Config, search: Option<String>) -> anyhow::Result<()> {
-    let units = DieselUnitOfWorkFactory::new(server::open_database(config)?);
+    let units = portcullis_service::units(config)?;
     let mut after = None;
     println!("{:<36}  {:<32}  {:<24}  {:<16}  flags", "id", "email", "name", "roles");
     loop {
         let query = UserQuery { search: search.clone(), after, limit: 100 };
-        let page = units.begin()?.users().list(&query)?;
+        let page = units.begin_read()?.users().list(&query)?;
         for user in &page {
             let mut flags = Vec::new();
             if user.email_verified {
@@ -237,7 +209,7 @@ fn set_roles(config: &Config, email: &str, roles: &[String]) -> anyhow::Result<(
     if roles.iter().next().is_none() {
         bail!("--roles: give at least one role");
     }
-    let units = DieselUnitOfWorkFactory::new(server::open_database(config)?);
+    let units = portcullis_service::units(config)?;
     let mut unit = units.begin()?;
     let Some(mut user) = unit.users().find_by_email(&email)? else {
         bail!("no user has the email {}", email.as_str());
@@ -271,8 +243,8 @@ pub fn describe_config(config: &Config) -> String {
         ("PORTCULLIS_REFRESH_TTL_SECS", config.refresh_ttl_secs.to_string()),
         ("PORTCULLIS_SESSION_MAX_SECS", config.session_max_secs.to_string()),
         ("PORTCULLIS_REFRESH_GRACE_SECS", config.refresh_grace_secs.to_string()),
-        ("PORTCULLIS_BCRYPT_COST", config.bcrypt_cost.to_string()),
-        ("PORTCULLIS_MIN_PASSWORD_SCORE", config.min_password_score.to_string()),
+        ("PORTCULLIS_BCRYPT_COST", config.bcrypt_cost.get().to_string()),
+        ("PORTCULLIS_MIN_PASSWORD_SCORE", config.min_password_score.get().to_string()),
         ("PORTCULLIS_RATE_LIMIT_PER_MINUTE", config.rate_limit_per_minute.to_string()),
         ("PORTCULLIS_LOCKOUT_THRESHOLD", config.lockout_threshold.to_string()),
         ("PORTCULLIS_LOCKOUT_SECS", config.lockout_secs.to_string()),

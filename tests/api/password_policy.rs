@@ -78,7 +78,7 @@ backend_tests!(the_strong_test_password_is_accepted_and_logs_in, |app| async mov
 
 backend_tests!(
     score_zero_still_refuses_the_common_list,
-    config = |config| Config { min_password_score: 0, ..config },
+    config = |config| Config { min_password_score: portcullis::config::MinPasswordScore::NONE, ..config },
     |app| async move {
         let response =
             app.signup_raw(&json!({"name": "Ada", "email": "ada@example.com", "password": "Password123"})).await;
@@ -94,7 +94,7 @@ backend_tests!(
 
 backend_tests!(
     score_four_refuses_a_score_three_password,
-    config = |config| Config { min_password_score: 4, ..config },
+    config = |config| Config { min_password_score: portcullis::config::MinPasswordScore::MAX, ..config },
     |app| async move {
         // Ten random characters: about 10^10 guesses, zxcvbn score 3.
         let response =

@@ -138,7 +138,7 @@ backend_tests!(a_failed_signup_stores_nothing, |app| async move {
 // so the estimator is off here (the common list still applies; see password_policy.rs).
 backend_tests!(
     the_boundaries_are_accepted,
-    config = |config| Config { min_password_score: 0, ..config },
+    config = |config| Config { min_password_score: portcullis::config::MinPasswordScore::NONE, ..config },
     |app| async move {
         let email = email_of_length(254);
         let response = app

@@ -1,8 +1,6 @@
 //! The actix `App`: routes, the contract's error answers for unknown paths and methods,
 //! `Cache-Control: no-store` on `/api/**`, and security headers on everything.
 
-use std::sync::Arc;
-
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
@@ -10,23 +8,12 @@ use actix_web::middleware::{DefaultHeaders, Next, from_fn};
 use actix_web::{App, Error, HttpResponse, Route, web};
 
 use crate::cors;
-use crate::metrics::{self, Metrics};
-use crate::module::AppModule;
+use crate::metrics;
 use crate::openapi;
 use crate::problem::ApiError;
 use crate::rate_limit;
 use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, sessions};
-use crate::settings::ApiSettings;
-
-/// What every request handler can reach.
-pub struct AppState {
-    /// The composition root.
-    pub module: Arc<AppModule>,
-    /// HTTP settings.
-    pub settings: ApiSettings,
-    /// This server's metrics (`GET /metrics`).
-    pub metrics: Metrics,
-}
+use crate::state::AppState;
 
 /// A route answering `405 method_not_allowed` with `Allow: <allow>`.
 pub(crate) fn not_allowed(allow: &'static str) -> Route {

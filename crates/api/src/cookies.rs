@@ -82,5 +82,9 @@ fn seconds(secs: u64) -> Duration {
 }
 
 fn new_csrf_token() -> String {
-    URL_SAFE_NO_PAD.encode(portcullis_infrastructure::tokens::random_bytes())
+    let mut bytes = [0u8; 32];
+    if let Err(error) = getrandom::getrandom(&mut bytes) {
+        panic!("the operating system's random source failed: {error}");
+    }
+    URL_SAFE_NO_PAD.encode(bytes)
 }

@@ -24,10 +24,10 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, ResponseError, web};
 
-use crate::app::AppState;
-use crate::auth::bearer_token;
+use crate::extractors::bearer_token;
 use crate::problem::ApiError;
 use crate::routes::oauth::{OAuthError, is_oauth_path};
+use crate::state::AppState;
 
 /// Request headers a cross-origin caller may send.
 pub const ALLOWED_HEADERS: &str = "Content-Type, Authorization, X-CSRF-Token, X-API-Key";

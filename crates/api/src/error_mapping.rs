@@ -117,6 +117,7 @@ impl From<UpdateProfileError> for ApiError {
             UpdateProfileError::Validation(errors) => ApiError::validation(errors),
             UpdateProfileError::UserNotFound => ApiError::not_found(),
             UpdateProfileError::Port(port) => port.into(),
+            UpdateProfileError::Signing(error) => ApiError::internal(&error),
         }
     }
 }

@@ -14,15 +14,13 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpResponse, web};
-use portcullis_infrastructure::hashing::HashingPool;
-use portcullis_infrastructure::mail::MailStats;
-use portcullis_infrastructure::persistence::DbPool;
+use portcullis_application::ports::ResourceMonitor;
 use prometheus::{
     Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
 };
 use tracing::Instrument;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The request-id header, on every response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -49,9 +47,7 @@ pub struct Metrics {
     mail_sent: IntCounter,
     mail_failed: IntCounter,
     mail_queue: IntGauge,
-    pool: DbPool,
-    hashing: Arc<HashingPool>,
-    mail: MailStats,
+    resources: Arc<dyn ResourceMonitor>,
     /// Serialises scrapes, so two at once cannot both add the same mail-counter increase.
     render_lock: std::sync::Mutex<()>,
 }
@@ -68,11 +64,11 @@ fn register<C: prometheus::core::Collector + Clone + 'static>(registry: &Registr
 }
 
 impl Metrics {
-    /// A fresh registry reading the pool's and the hashing queue's state when scraped.
+    /// A fresh registry reading the pools' and queues' state from `resources` when scraped.
     ///
     /// # Panics
     /// Never in practice: the metric definitions are constant and valid.
-    pub fn new(pool: DbPool, hashing: Arc<HashingPool>, mail: MailStats) -> Self {
+    pub fn new(resources: Arc<dyn ResourceMonitor>) -> Self {
         let registry = Registry::new();
         let http_requests = register(
             &registry,
@@ -185,9 +181,7 @@ impl Metrics {
             mail_sent,
             mail_failed,
             mail_queue,
-            pool,
-            hashing,
-            mail,
+            resources,
             render_lock: std::sync::Mutex::new(()),
         }
     }
@@ -219,17 +213,15 @@ impl Metrics {
     /// The registry in Prometheus text format, with the gauges read now.
     pub fn render(&self) -> String {
         let _serialised = self.render_lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let state = self.pool.state();
-        self.db_connections.set(i64::from(state.connections));
-        self.db_idle.set(i64::from(state.idle_connections));
-        self.db_max.set(i64::from(self.pool.max_size()));
-        self.hashing_queue.set(i64::try_from(self.hashing.queue_depth()).unwrap_or(i64::MAX));
+        let now = self.resources.read();
+        self.db_connections.set(i64::from(now.db_connections));
+        self.db_idle.set(i64::from(now.db_idle_connections));
+        self.db_max.set(i64::from(now.db_max_connections));
+        self.hashing_queue.set(i64::try_from(now.hashing_queue_depth).unwrap_or(i64::MAX));
         // The mail queue counts on its own thread; bring the counters up to its totals.
-        let mail = self.mail.snapshot();
-        self.mail_sent.inc_by(mail.sent.saturating_sub(self.mail_sent.get()));
-        let failed = mail.failed.saturating_add(mail.rejected);
-        self.mail_failed.inc_by(failed.saturating_sub(self.mail_failed.get()));
-        self.mail_queue.set(i64::try_from(mail.queue_depth).unwrap_or(i64::MAX));
+        self.mail_sent.inc_by(now.mail_sent.saturating_sub(self.mail_sent.get()));
+        self.mail_failed.inc_by(now.mail_failed.saturating_sub(self.mail_failed.get()));
+        self.mail_queue.set(i64::try_from(now.mail_queue_depth).unwrap_or(i64::MAX));
         let mut buffer = Vec::new();
         if let Err(error) = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::warn!(%error, "encoding the metrics failed");

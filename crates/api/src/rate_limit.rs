@@ -16,13 +16,12 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, ResponseError, web};
-use portcullis_application::ports::{Clock, PortError, RateLimiter};
-use shaku::HasComponent;
+use portcullis_application::ports::PortError;
 
-use crate::app::AppState;
 use crate::client_ip::{client_ip, rate_limit_key};
 use crate::problem::ApiError;
 use crate::routes::oauth::OAuthError;
+use crate::state::AppState;
 
 /// The limited endpoints (`POST` only): path and bucket. Each endpoint is its own bucket.
 pub const LIMITED_ENDPOINTS: [(&str, &str); 6] = [
@@ -57,13 +56,13 @@ pub async fn limit_per_client_ip(
     let (Some(bucket), Some(state)) = (bucket, state) else {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     };
-    let limiter: Arc<dyn RateLimiter> = state.module.resolve();
+    let limiter = Arc::clone(&state.ports.rate_limiter);
     if !limiter.is_active() {
         return next.call(req).await.map(ServiceResponse::map_into_left_body);
     }
     let key =
         client_ip(req.request(), &state.settings.trusted_proxies).map_or_else(|| "unknown".to_owned(), rate_limit_key);
-    let clock: Arc<dyn Clock> = state.module.resolve();
+    let clock = Arc::clone(&state.ports.clock);
     let checked = {
         let key = key.clone();
         crate::blocking::run(move || limiter.check(bucket, &key, clock.now())).await

@@ -84,6 +84,8 @@ pub struct BcryptCostError;
 impl BcryptCost {
     /// The production default, 12.
     pub const DEFAULT: BcryptCost = BcryptCost(12);
+    /// The cheapest cost bcrypt allows, 4: for tests, never for production.
+    pub const MIN: BcryptCost = BcryptCost(4);
 
     /// Checks a cost.
     ///

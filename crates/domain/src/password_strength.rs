@@ -42,6 +42,8 @@ pub struct MinPasswordScoreError;
 impl MinPasswordScore {
     /// The production default, 3.
     pub const DEFAULT: MinPasswordScore = MinPasswordScore(3);
+    /// No strength rule beyond the length limits, 0.
+    pub const NONE: MinPasswordScore = MinPasswordScore(0);
     /// The strictest score, 4.
     pub const MAX: MinPasswordScore = MinPasswordScore(4);
 

@@ -12,7 +12,8 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread;
 
-use portcullis_application::ports::{PasswordHasher, PortError, dummy_attempt, dummy_hash};
+use portcullis_application::defaults::{dummy_attempt, dummy_hash};
+use portcullis_application::ports::{PasswordHasher, PortError};
 use portcullis_domain::{BcryptCost, PasswordHash, PlainPassword};
 use shaku::Component;
 

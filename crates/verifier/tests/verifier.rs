@@ -5,7 +5,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, test, web};
 use portcullis::config::Config;
-use portcullis::server::{RunningServer, open_database, spawn};
+use portcullis::server::{RunningServer, spawn};
 use portcullis_verifier::{AuthenticatedUser, Verifier, VerifierConfig, VerifierError};
 use serde_json::{Value, json};
 
@@ -23,7 +23,7 @@ impl TempDb {
         Config {
             database_url: format!("sqlite://{}", self.0.display()),
             bind: "127.0.0.1:0".into(),
-            bcrypt_cost: 4,
+            bcrypt_cost: portcullis::config::BcryptCost::MIN,
             rate_limit_per_minute: 0,
             // Signup mails go next to the throw-away database, never into the source tree.
             mail_dir: self.0.with_extension("mail").display().to_string(),
@@ -158,12 +158,10 @@ async fn key_rotation_is_picked_up_with_one_refetch() {
 
     // Rotate in the database, then start a second instance on it: it signs with the new key.
     let config = db.config();
-    let new_kid = tokio::task::spawn_blocking(move || {
-        let pool = open_database(&config).expect("database opens");
-        portcullis_infrastructure::tokens::rotate_signing_key(&pool, chrono::Utc::now()).expect("rotation")
-    })
-    .await
-    .expect("rotation task");
+    let new_kid =
+        tokio::task::spawn_blocking(move || portcullis_service::rotate_signing_key(&config).expect("rotation"))
+            .await
+            .expect("rotation task");
     let second = spawn(db.config()).await.expect("second server starts");
     let new_token = token(&second, "grace@example.com").await;
     assert_eq!(kid_of(&new_token), new_kid);
@@ -200,12 +198,9 @@ async fn unknown_kid_refetches_at_most_once_per_interval() {
 
     // The verifier points at the second instance, which knows the rotated key.
     let config = db.config();
-    tokio::task::spawn_blocking(move || {
-        let pool = open_database(&config).expect("database opens");
-        portcullis_infrastructure::tokens::rotate_signing_key(&pool, chrono::Utc::now()).expect("rotation")
-    })
-    .await
-    .expect("rotation task");
+    tokio::task::spawn_blocking(move || portcullis_service::rotate_signing_key(&config).expect("rotation"))
+        .await
+        .expect("rotation task");
     let second = spawn(db.config()).await.expect("second server starts");
     let new_token = token(&second, "lin@example.com").await;
     let verifier2 = verifier_for(&second, "portcullis", Duration::from_secs(3600));

@@ -147,7 +147,7 @@ impl TestDatabase {
         Config {
             database_url: self.url.clone(),
             bind: "127.0.0.1:0".into(),
-            bcrypt_cost: 4,
+            bcrypt_cost: portcullis::config::BcryptCost::MIN,
             mail_dir: self.mail_dir().display().to_string(),
             rate_limit_per_minute: 0,
             db_pool_size: 4,

@@ -6,7 +6,7 @@ use maud::html;
 
 use super::layout::{Input, NEW_PASSWORD_HINT, field, form_error, form_status, page};
 use super::{Visitor, html as respond, to_login, visitor};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The scopes a person can pick for a new key: value, description, checked at first.
 const SCOPES: [(&str, &str, bool); 3] = [

@@ -6,7 +6,7 @@ use maud::html;
 
 use super::layout::page;
 use super::{Visitor, html as respond, to_login, visitor};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The admin page: `303` to log in without an access cookie; `403` (a page saying so) for a
 /// user without role `admin`. The admin API the script calls checks the database again.

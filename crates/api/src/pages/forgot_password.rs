@@ -6,7 +6,7 @@ use maud::html;
 
 use super::layout::{Input, field, form_error, form_status, page};
 use super::{html as respond, visitor};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The forgotten-password page: `form#forgot-form` → `POST /api/auth/password/forgot`.
 pub async fn forgot_password(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

@@ -6,7 +6,7 @@ use maud::html;
 
 use super::layout::page;
 use super::{html as respond, visitor};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The home page. Rendered for whoever the access cookie names; with none (or an expired one)
 /// the signed-out view, whose script refreshes silently when a session may exist.

@@ -6,7 +6,7 @@ use maud::html;
 
 use super::layout::{Input, field, form_error, page};
 use super::{html as respond, visitor};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The login page: `form#login-form` → `POST /api/auth/login`. On load its script tries a
 /// silent refresh first, and goes to `next` at once when that works.

@@ -20,13 +20,12 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, Route, web};
 use maud::Markup;
-use portcullis_application::ports::Clock;
-use portcullis_application::{GetCurrentUser, GetCurrentUserUseCase};
+use portcullis_application::GetCurrentUser;
 use portcullis_domain::{Role, UserInfo};
-use shaku::HasComponent;
 
-use crate::app::{AppState, not_allowed};
+use crate::app::not_allowed;
 use crate::cookies::ACCESS_COOKIE;
+use crate::state::AppState;
 
 /// The policy on every page: this origin's script and stylesheet only, images also from
 /// `https:` (avatars), requests only to this origin, no framing, no plugins, no inline code.
@@ -93,10 +92,10 @@ fn visitor(req: &HttpRequest, state: &AppState) -> Visitor {
     let Some(cookie) = req.cookie(ACCESS_COOKIE).filter(|cookie| !cookie.value().is_empty()) else {
         return Visitor::Anonymous;
     };
-    let verifier: &dyn GetCurrentUserUseCase = state.module.resolve_ref();
+    let verifier = &*state.use_cases.verify_access_token;
     match verifier.handle(GetCurrentUser { access_token: cookie.value() }) {
         Ok(claims) => {
-            let clock: &dyn Clock = state.module.resolve_ref();
+            let clock = &*state.ports.clock;
             let expires_in = (claims.expires_at - clock.now()).num_seconds().max(0);
             Visitor::User { user: claims.user, expires_in }
         }

@@ -6,7 +6,7 @@ use maud::html;
 
 use super::layout::{Input, NEW_PASSWORD_HINT, field, form_error, form_status_with, page};
 use super::{html as respond, visitor};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The reset page: `form#reset-form` → `POST /api/auth/password/reset` with the token the
 /// script reads from the address (it never reaches the server's HTML).

@@ -6,7 +6,7 @@ use maud::html;
 
 use super::layout::{Input, NEW_PASSWORD_HINT, field, form_error, form_status_with, page};
 use super::{html as respond, visitor};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The sign-up page: `form#signup-form` → `POST /api/auth/signup`.
 pub async fn signup(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {

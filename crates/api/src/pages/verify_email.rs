@@ -6,7 +6,7 @@ use maud::html;
 
 use super::layout::page;
 use super::{html as respond, visitor};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The verification page: its script posts the token from the address to
 /// `POST /api/auth/email/verify` on load and shows `#verify-status` or `#verify-error`.

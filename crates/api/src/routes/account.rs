@@ -5,23 +5,17 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use portcullis_application::ValidationErrors;
-use portcullis_application::commands::delete_account::{DeleteAccountCommand, DeleteAccountUseCase};
-use portcullis_application::commands::email_verification::{
-    ResendVerificationCommand, ResendVerificationUseCase, VerifyEmailCommand, VerifyEmailUseCase,
-};
-use portcullis_application::commands::passwords::{
-    ChangePasswordCommand, ChangePasswordUseCase, ForgotPasswordCommand, ForgotPasswordUseCase, ResetPasswordCommand,
-    ResetPasswordUseCase,
-};
+use portcullis_application::commands::delete_account::DeleteAccountCommand;
+use portcullis_application::commands::email_verification::{ResendVerificationCommand, VerifyEmailCommand};
+use portcullis_application::commands::passwords::{ChangePasswordCommand, ForgotPasswordCommand, ResetPasswordCommand};
 use portcullis_domain::{Email, SecretString};
-use shaku::HasComponent;
 
-use crate::app::AppState;
-use crate::auth::Authenticated;
 use crate::body::JsonObject;
 use crate::cookies;
 use crate::dto::UserInfoBody;
+use crate::extractors::Authenticated;
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 /// The required string fields of a body, all present, or `422` naming every missing one.
 fn required_fields<const N: usize>(body: &JsonObject, fields: [&str; N]) -> Result<[String; N], ApiError> {
@@ -59,7 +53,7 @@ pub async fn change_password(
         current_password: SecretString::new(current),
         new_password: SecretString::new(new),
     };
-    let handler: Arc<dyn ChangePasswordUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.change_password);
     crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -81,7 +75,7 @@ pub async fn forgot_password(state: web::Data<AppState>, body: JsonObject) -> Re
     if errors.check("email", Email::parse(&email)).is_none() {
         return Err(ApiError::validation(errors));
     }
-    let handler: Arc<dyn ForgotPasswordUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.forgot_password);
     let command = ForgotPasswordCommand { email };
     // Detached: the answer must not wait for (and so reveal) the lookup, the write or the mail.
     actix_web::rt::spawn(async move {
@@ -108,7 +102,7 @@ pub async fn forgot_password(state: web::Data<AppState>, body: JsonObject) -> Re
 pub async fn reset_password(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
     let [token, new] = required_fields(&body, ["token", "new_password"])?;
     let command = ResetPasswordCommand { token: SecretString::new(token), new_password: SecretString::new(new) };
-    let handler: Arc<dyn ResetPasswordUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.reset_password);
     crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -127,7 +121,7 @@ pub async fn reset_password(state: web::Data<AppState>, body: JsonObject) -> Res
     ))]
 pub async fn verify_email(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
     let [token] = required_fields(&body, ["token"])?;
-    let handler: Arc<dyn VerifyEmailUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.verify_email);
     let command = VerifyEmailCommand { token: SecretString::new(token) };
     let user = crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::Ok().json(UserInfoBody::from(&user)))
@@ -146,7 +140,7 @@ pub async fn verify_email(state: web::Data<AppState>, body: JsonObject) -> Resul
         (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn resend_verification(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
-    let handler: Arc<dyn ResendVerificationUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.resend_verification);
     let command = ResendVerificationCommand { user_id: auth.claims.user.user_id };
     crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::Accepted().finish())
@@ -175,7 +169,7 @@ pub async fn delete_account(
 ) -> Result<HttpResponse, ApiError> {
     let [password] = required_fields(&body, ["password"])?;
     let command = DeleteAccountCommand { user_id: auth.claims.user.user_id, password: SecretString::new(password) };
-    let handler: Arc<dyn DeleteAccountUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.delete_account);
     crate::blocking::run(move || handler.handle(command)).await??;
     let mut response = HttpResponse::NoContent();
     cookies::clear_session(&mut response, &state.settings);

@@ -6,16 +6,15 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use portcullis_application::ValidationErrors;
-use portcullis_application::commands::admin::{AdminUseCase, AdminUserView, ListUsersQuery, UpdateUserCommand};
+use portcullis_application::commands::admin::{AdminUserView, ListUsersQuery, UpdateUserCommand};
 use portcullis_domain::UserId;
-use shaku::HasComponent;
 use utoipa::IntoParams;
 
-use crate::app::AppState;
-use crate::auth::RequireAdmin;
 use crate::body::JsonObject;
 use crate::dto::{AdminUserBody, UserInfoBody, UserPageBody};
+use crate::extractors::RequireAdmin;
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 /// Default page size.
 const DEFAULT_LIMIT: usize = 50;
@@ -84,7 +83,7 @@ pub async fn list(
     };
     errors.into_result().map_err(ApiError::validation)?;
     let search = param("q");
-    let handler: Arc<dyn AdminUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.admin);
     let actor = admin.caller.user_id();
     let page =
         crate::blocking::run(move || handler.list_users(ListUsersQuery { actor, search, after, limit })).await??;
@@ -111,7 +110,7 @@ pub async fn get(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let target = user_id(&id)?;
-    let handler: Arc<dyn AdminUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.admin);
     let actor = admin.caller.user_id();
     let view = crate::blocking::run(move || handler.get_user(actor, target)).await??;
     Ok(HttpResponse::Ok().json(AdminUserBody::from(&view)))
@@ -145,7 +144,7 @@ pub async fn update(
     let disabled = body.optional_bool("disabled", &mut errors);
     errors.into_result().map_err(ApiError::validation)?;
     let command = UpdateUserCommand { actor: admin.caller.user_id(), user_id: target, roles, disabled };
-    let handler: Arc<dyn AdminUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.admin);
     let view = crate::blocking::run(move || handler.update_user(command)).await??;
     Ok(HttpResponse::Ok().json(AdminUserBody::from(&view)))
 }
@@ -168,7 +167,7 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let target = user_id(&id)?;
-    let handler: Arc<dyn AdminUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.admin);
     let actor = admin.caller.user_id();
     crate::blocking::run(move || handler.delete_user(actor, target)).await??;
     Ok(HttpResponse::NoContent().finish())

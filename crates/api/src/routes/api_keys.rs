@@ -6,15 +6,14 @@ use std::sync::Arc;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use portcullis_application::ValidationErrors;
-use portcullis_application::commands::api_keys::{ApiKeysUseCase, CreateApiKeyCommand};
+use portcullis_application::commands::api_keys::CreateApiKeyCommand;
 use portcullis_domain::ApiKey;
-use shaku::HasComponent;
 
-use crate::app::AppState;
-use crate::auth::Authenticated;
 use crate::body::JsonObject;
 use crate::dto::{ApiKeyBody, CreatedApiKeyBody, rfc3339};
+use crate::extractors::Authenticated;
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 impl From<&ApiKey> for ApiKeyBody {
     fn from(key: &ApiKey) -> Self {
@@ -66,7 +65,7 @@ pub async fn create(
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
-    let handler: Arc<dyn ApiKeysUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.api_keys);
     let created = crate::blocking::run(move || handler.create(command)).await??;
     let key = ApiKeyBody::from(&created.key);
     Ok(HttpResponse::Created().json(CreatedApiKeyBody {
@@ -90,7 +89,7 @@ pub async fn create(
         (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
-    let handler: Arc<dyn ApiKeysUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.api_keys);
     let user_id = auth.claims.user.user_id;
     let keys = crate::blocking::run(move || handler.list(user_id)).await??;
     Ok(HttpResponse::Ok().json(keys.iter().map(ApiKeyBody::from).collect::<Vec<_>>()))
@@ -113,7 +112,7 @@ pub async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let key_id = id.parse().map_err(|_| ApiError::not_found())?;
-    let handler: Arc<dyn ApiKeysUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.api_keys);
     let user_id = auth.claims.user.user_id;
     crate::blocking::run(move || handler.delete(user_id, key_id)).await??;
     Ok(HttpResponse::NoContent().finish())

@@ -4,22 +4,19 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use portcullis_application::ports::{Clock, TokenService};
 use portcullis_application::{
-    GetCurrentUser, GetCurrentUserUseCase, IssuedTokens, LoginCommand, LoginError, LoginUseCase, LogoutCommand,
-    LogoutUseCase, RefreshCommand, RefreshError, RefreshUseCase, SignupCommand, SignupUseCase, UpdateProfileCommand,
-    UpdateProfileUseCase, ValidationErrors,
+    GetCurrentUser, IssuedTokens, LoginCommand, LoginError, LogoutCommand, RefreshCommand, RefreshError, SignupCommand,
+    UpdateProfileCommand, ValidationErrors,
 };
 use portcullis_domain::{RefreshTokenSecret, Scope, SecretString};
-use shaku::HasComponent;
 
-use crate::app::AppState;
-use crate::auth::{AuthMethod, Caller, bearer_token};
 use crate::body::JsonObject;
 use crate::client_ip::session_metadata;
 use crate::cookies::{self, REFRESH_COOKIE};
 use crate::dto::{SessionBody, UserInfoBody};
+use crate::extractors::{AuthMethod, Caller, bearer_token};
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 /// Create an account.
 #[utoipa::path(post, path = "/api/auth/signup", tag = "auth",
@@ -53,7 +50,7 @@ pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<Http
         }
         return Err(ApiError::validation(errors));
     }
-    let handler: Arc<dyn SignupUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.signup);
     let user = crate::blocking::run(move || handler.handle(command)).await??;
     Ok(HttpResponse::Created().json(UserInfoBody::from(&user)))
 }
@@ -80,7 +77,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObjec
     };
     let metadata = session_metadata(&req, &state.settings.trusted_proxies);
     let command = LoginCommand { email, password: SecretString::new(password), metadata };
-    let handler: Arc<dyn LoginUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.login);
     let outcome = crate::blocking::run(move || handler.handle(command)).await?;
     record_login(&state, &outcome);
     let issued = outcome?;
@@ -100,7 +97,7 @@ pub async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
         return Err(ApiError::unauthorized(false));
     };
     let command = RefreshCommand { refresh_token: RefreshTokenSecret::presented(token) };
-    let handler: Arc<dyn RefreshUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.refresh);
     let outcome = crate::blocking::run(move || handler.handle(command)).await?;
     record_refresh(&state, &outcome);
     let issued = outcome?;
@@ -121,13 +118,13 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
         .map(RefreshTokenSecret::presented);
     let session_id = match bearer_token(&req) {
         Some(Ok(token)) => {
-            let verifier: &dyn GetCurrentUserUseCase = state.module.resolve_ref();
+            let verifier = &*state.use_cases.verify_access_token;
             verifier.handle(GetCurrentUser { access_token: &token }).ok().map(|claims| claims.session_id)
         }
         _ => None,
     };
     if refresh_token.is_some() || session_id.is_some() {
-        let handler: Arc<dyn LogoutUseCase> = state.module.resolve();
+        let handler = Arc::clone(&state.use_cases.logout);
         crate::blocking::run(move || handler.handle(LogoutCommand { refresh_token, session_id })).await??;
     }
     let mut response = HttpResponse::NoContent();
@@ -187,20 +184,22 @@ pub async fn update_current_user(
         }
         return Err(ApiError::validation(errors));
     }
-    let handler: Arc<dyn UpdateProfileUseCase> = state.module.resolve();
-    let user = crate::blocking::run(move || handler.handle(command)).await??;
-
-    let mut response = HttpResponse::build(StatusCode::OK);
+    let handler = Arc::clone(&state.use_cases.update_profile);
     let cookie_session = match &caller {
         Caller::User(auth) if auth.method == AuthMethod::Cookie => Some(auth.claims.session_id),
         _ => None,
     };
-    if let Some(session_id) = cookie_session {
-        let tokens: &dyn TokenService = state.module.resolve_ref();
-        let clock: &dyn Clock = state.module.resolve_ref();
-        let access = tokens.issue_access_token(&user, session_id, clock.now()).map_err(|e| ApiError::internal(&e))?;
-        cookies::set_access(&mut response, &state.settings, access.token.expose());
-    }
+    let mut response = HttpResponse::build(StatusCode::OK);
+    let user = match cookie_session {
+        // A browser's cookie holds the old profile: it gets a fresh access token with the new one.
+        Some(session_id) => {
+            let (user, access) =
+                crate::blocking::run(move || handler.handle_and_reissue(command, session_id)).await??;
+            cookies::set_access(&mut response, &state.settings, access.token.expose());
+            user
+        }
+        None => crate::blocking::run(move || handler.handle(command)).await??,
+    };
     Ok(response.json(UserInfoBody::from(&user)))
 }
 

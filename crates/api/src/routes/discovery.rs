@@ -2,18 +2,17 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use portcullis_infrastructure::tokens::JwksSource;
+
 use serde::Serialize;
-use shaku::HasComponent;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The public signing keys (every key whose tokens may still be alive).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
     responses((status = 200, description = "JWKS: Ed25519 public keys (kty OKP, alg EdDSA)", body = Object)))]
 pub async fn jwks(state: web::Data<AppState>) -> HttpResponse {
-    let source: &dyn JwksSource = state.module.resolve_ref();
+    let source = &*state.ports.jwks;
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, "application/json"))
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))

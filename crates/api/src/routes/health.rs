@@ -4,12 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{HttpResponse, web};
-use portcullis_application::ports::DatabaseProbe;
-use shaku::HasComponent;
 
-use crate::app::AppState;
 use crate::dto::HealthBody;
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 /// How long readiness waits for the database.
 const READY_TIMEOUT: Duration = Duration::from_secs(4);
@@ -28,7 +26,7 @@ pub async fn live() -> HttpResponse {
         (status = 503, description = "unavailable: the database is unreachable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let probe: Arc<dyn DatabaseProbe> = state.module.resolve();
+    let probe = Arc::clone(&state.ports.database);
     let check = crate::blocking::run(move || probe.check());
     match actix_web::rt::time::timeout(READY_TIMEOUT, check).await {
         Ok(Ok(Ok(()))) => Ok(HttpResponse::Ok().json(HealthBody { status: "ok" })),

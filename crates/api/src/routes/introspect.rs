@@ -10,13 +10,12 @@ use portcullis_application::commands::introspect::{
     ActiveToken, IntrospectError, IntrospectUseCase, Introspection, TokenKind,
 };
 use portcullis_domain::{Role, Scope};
-use shaku::HasComponent;
 
-use crate::app::AppState;
-use crate::auth::{Caller, reload_keys_throttled};
 use crate::dto::IntrospectionBody;
+use crate::extractors::{Caller, reload_keys_throttled};
 use crate::problem::ApiError;
 use crate::routes::oauth::{OAuthError, OAuthParams, TOO_LARGE};
+use crate::state::AppState;
 
 fn is_form_or_json(req: &HttpRequest) -> bool {
     let media = req
@@ -98,7 +97,7 @@ pub async fn introspect(
         errors.add("token", "required", "token is required");
         return Err(ApiError::validation(errors));
     };
-    let handler: Arc<dyn IntrospectUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.introspect);
     let ask =
         |handler: Arc<dyn IntrospectUseCase>, token: String| crate::blocking::run(move || handler.introspect(&token));
     let mut outcome = ask(Arc::clone(&handler), token.clone()).await?;

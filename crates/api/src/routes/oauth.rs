@@ -16,19 +16,17 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, Route, web};
 use portcullis_application::ports::PortError;
 use portcullis_application::{
-    GetCurrentUser, GetCurrentUserUseCase, IssuedTokens, LoginCommand, LoginError, LoginUseCase, LogoutCommand,
-    LogoutError, LogoutUseCase, RefreshCommand, RefreshError, RefreshUseCase,
+    GetCurrentUser, IssuedTokens, LoginCommand, LoginError, LogoutCommand, LogoutError, RefreshCommand, RefreshError,
 };
 use portcullis_domain::{RefreshTokenSecret, SecretString};
 use serde::Serialize;
 use serde_json::Value;
-use shaku::HasComponent;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
 use crate::body::{BodyReadError, MAX_BODY_BYTES, declared_length, read_limited};
 use crate::client_ip::session_metadata;
 use crate::error_mapping::RETRY_AFTER_SECS;
+use crate::state::AppState;
 
 /// The token endpoint's path.
 pub const TOKEN_PATH: &str = "/api/auth/token";
@@ -442,7 +440,7 @@ pub async fn token(
                 password: SecretString::new(password),
                 metadata: session_metadata(&req, &state.settings.trusted_proxies),
             };
-            let handler: Arc<dyn LoginUseCase> = state.module.resolve();
+            let handler = Arc::clone(&state.use_cases.login);
             let outcome = crate::blocking::run(move || handler.handle(command)).await?;
             super::auth::record_login(&state, &outcome);
             outcome.map_err(oauth_error_for_login)?
@@ -450,7 +448,7 @@ pub async fn token(
         "refresh_token" => {
             let token = params.required("refresh_token")?;
             let command = RefreshCommand { refresh_token: RefreshTokenSecret::presented(token) };
-            let handler: Arc<dyn RefreshUseCase> = state.module.resolve();
+            let handler = Arc::clone(&state.use_cases.refresh);
             let outcome = crate::blocking::run(move || handler.handle(command)).await?;
             super::auth::record_refresh(&state, &outcome);
             outcome.map_err(oauth_error_for_refresh)?
@@ -479,10 +477,10 @@ pub async fn token(
     ))]
 pub async fn revoke(state: web::Data<AppState>, params: OAuthParams) -> Result<HttpResponse, OAuthError> {
     let token = params.required("token")?;
-    let verifier: &dyn GetCurrentUserUseCase = state.module.resolve_ref();
+    let verifier = &*state.use_cases.verify_access_token;
     let session_id = verifier.handle(GetCurrentUser { access_token: &token }).ok().map(|claims| claims.session_id);
     let command = LogoutCommand { refresh_token: Some(RefreshTokenSecret::presented(token)), session_id };
-    let handler: Arc<dyn LogoutUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.logout);
     crate::blocking::run(move || handler.handle(command)).await?.map_err(oauth_error_for_logout)?;
     let mut response = HttpResponse::Ok();
     no_store(&mut response);

@@ -3,16 +3,14 @@
 use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
-use portcullis_application::SessionsUseCase;
 use serde::Serialize;
-use shaku::HasComponent;
 use utoipa::ToSchema;
 
-use crate::app::AppState;
-use crate::auth::Authenticated;
 use crate::cookies;
 use crate::dto::rfc3339;
+use crate::extractors::Authenticated;
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 /// One session as its owner sees it.
 #[derive(Serialize, ToSchema)]
@@ -42,7 +40,7 @@ pub struct SessionItem {
         (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
-    let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.sessions);
     let (user_id, current) = (auth.claims.user.user_id, auth.claims.session_id);
     let views = crate::blocking::run(move || handler.list(user_id, current)).await??;
     let items: Vec<SessionItem> = views
@@ -77,7 +75,7 @@ pub async fn revoke(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = id.parse().map_err(|_| ApiError::not_found())?;
-    let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.sessions);
     let user_id = auth.claims.user.user_id;
     crate::blocking::run(move || handler.revoke(user_id, session_id)).await??;
     Ok(HttpResponse::NoContent().finish())
@@ -93,7 +91,7 @@ pub async fn revoke(
         (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn logout_all(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
-    let handler: Arc<dyn SessionsUseCase> = state.module.resolve();
+    let handler = Arc::clone(&state.use_cases.sessions);
     let user_id = auth.claims.user.user_id;
     crate::blocking::run(move || handler.logout_all(user_id)).await??;
     let mut response = HttpResponse::NoContent();

@@ -3,12 +3,13 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, Header, Validation};
+use portcullis_application::defaults::NoExtraClaims;
 use portcullis_application::ports::{
-    AccessClaims, AccessToken, ClaimsExtension, NoExtraClaims, RESERVED_CLAIMS, TokenIssueError, TokenService,
+    AccessClaims, AccessToken, ClaimsExtension, JwksSource, RESERVED_CLAIMS, TokenIssueError, TokenService,
     TokenVerifyError,
 };
 use portcullis_domain::{RefreshTokenSecret, SecretString, SessionId, UserId, UserInfo};
-use shaku::{Component, Interface};
+use shaku::Component;
 
 use super::claims::Claims;
 use super::key_store::{KeyRing, SharedKeyRing};
@@ -166,12 +167,6 @@ impl TokenService for JwtTokenService {
     fn generate_secret(&self) -> RefreshTokenSecret {
         RefreshTokenSecret::from_random_bytes(random_bytes())
     }
-}
-
-/// The public keys as a JWKS document.
-pub trait JwksSource: Interface {
-    /// The JWKS JSON text: every key whose tokens may still be alive.
-    fn jwks_json(&self) -> String;
 }
 
 /// [`JwksSource`] over the shared key ring.

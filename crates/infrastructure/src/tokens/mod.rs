@@ -7,10 +7,9 @@ mod key_store;
 mod reload;
 
 pub use jwt::{
-    JwksDocument, JwksDocumentParameters, JwksSource, JwtTokenService, JwtTokenServiceParameters, TokenSettings,
-    random_bytes,
+    JwksDocument, JwksDocumentParameters, JwtTokenService, JwtTokenServiceParameters, TokenSettings, random_bytes,
 };
 pub use key_store::{
     KeyRing, KeyStoreError, SharedKeyRing, ensure_signing_key, load_key_ring, prune_retired_keys, rotate_signing_key,
 };
-pub use reload::{DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, KeyRingReloader};
+pub use reload::{DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters};

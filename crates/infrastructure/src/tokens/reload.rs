@@ -1,25 +1,14 @@
+//! [`KeyRingReloader`] over the database: re-reads the signing keys so a key rotated by
+//! another instance (or by `portcullis keys rotate`) is used here without a restart.
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use shaku::{Component, Interface};
+use portcullis_application::ports::{KeyRingReloader, PortError};
+use shaku::Component;
 
-use super::key_store::{KeyStoreError, SharedKeyRing, load_key_ring};
+use super::key_store::{SharedKeyRing, load_key_ring};
 use crate::persistence::DbPool;
-
-/// Re-reads the signing keys from the database, so a key rotated by another instance (or
-/// by `portcullis keys rotate`) is used here without a restart.
-pub trait KeyRingReloader: Interface {
-    /// Re-reads the keys now and swaps them in.
-    ///
-    /// # Errors
-    /// [`KeyStoreError`] when the database cannot be read; the old keys stay in use.
-    fn reload(&self) -> Result<(), KeyStoreError>;
-
-    /// For a token naming an unknown `kid`: re-reads the keys unless that was done within
-    /// the last few seconds (so forged `kid`s cannot make every request hit the database).
-    /// `true` when the keys were re-read.
-    fn reload_throttled(&self) -> bool;
-}
 
 /// Shortest time between two throttled reloads.
 const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(3);
@@ -42,8 +31,8 @@ impl DatabaseKeyRingReloader {
 }
 
 impl KeyRingReloader for DatabaseKeyRingReloader {
-    fn reload(&self) -> Result<(), KeyStoreError> {
-        let ring = load_key_ring(&self.pool)?;
+    fn reload(&self) -> Result<(), PortError> {
+        let ring = load_key_ring(&self.pool).map_err(|error| PortError::Unavailable(error.to_string()))?;
         let mut guard = match self.keys.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),

@@ -19,17 +19,16 @@ use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use std::marker::PhantomData;
 
-use portcullis_application::commands::api_keys::{ApiKeyAuthError, ApiKeyPrincipal, ApiKeysUseCase};
+use portcullis_application::commands::api_keys::{ApiKeyAuthError, ApiKeyPrincipal};
 use portcullis_application::ports::AccessClaims;
-use portcullis_application::{CurrentUserError, GetCurrentUser, GetCurrentUserUseCase};
+use portcullis_application::{CurrentUserError, GetCurrentUser};
 use portcullis_domain::{Role, UserId};
-use portcullis_infrastructure::tokens::KeyRingReloader;
-use shaku::HasComponent;
+
 use subtle::ConstantTimeEq;
 
-use crate::app::AppState;
 use crate::cookies::{ACCESS_COOKIE, CSRF_COOKIE};
 use crate::problem::ApiError;
+use crate::state::AppState;
 
 /// Header carrying the CSRF token on cookie-authenticated state changes.
 pub const CSRF_HEADER: &str = "x-csrf-token";
@@ -124,7 +123,7 @@ fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 /// # Errors
 /// `401 unauthorized` or `401 token_expired`.
 pub async fn verify_access_token(state: &AppState, token: String) -> Result<AccessClaims, ApiError> {
-    let verifier: &dyn GetCurrentUserUseCase = state.module.resolve_ref();
+    let verifier = &*state.use_cases.verify_access_token;
     let claims = match verifier.handle(GetCurrentUser { access_token: &token }) {
         Err(CurrentUserError::UnknownKey) => {
             if reload_keys_throttled(state).await? {
@@ -144,13 +143,13 @@ pub async fn verify_access_token(state: &AppState, token: String) -> Result<Acce
 /// # Errors
 /// `500` when the blocking pool is gone.
 pub async fn reload_keys_throttled(state: &AppState) -> Result<bool, ApiError> {
-    let reloader: Arc<dyn KeyRingReloader> = state.module.resolve();
+    let reloader = Arc::clone(&state.ports.key_reloader);
     Ok(crate::blocking::run(move || reloader.reload_throttled()).await?)
 }
 
 /// Checks an API key against the database (on the blocking pool).
 async fn authenticate_api_key(state: &AppState, key: String) -> Result<ApiKeyPrincipal, ApiError> {
-    let keys: Arc<dyn ApiKeysUseCase> = state.module.resolve();
+    let keys = Arc::clone(&state.use_cases.api_keys);
     match crate::blocking::run(move || keys.authenticate(&key)).await? {
         Ok(principal) => Ok(principal),
         Err(ApiKeyAuthError::Invalid) => Err(ApiError::unauthorized(true)),

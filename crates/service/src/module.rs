@@ -1,11 +1,13 @@
-//! The composition root: one shaku module wiring the adapters into the handlers.
+//! The shaku module: every adapter and handler of one Portcullis process, wired once. This
+//! is the only place that names both the application's handlers and the infrastructure's
+//! adapters.
 
 use std::sync::Arc;
 
 use portcullis_application::account_mail::TemplatedAccountMailParameters;
 use portcullis_application::commands::login::LoginHandlerParameters;
 use portcullis_application::commands::refresh::RefreshHandlerParameters;
-use portcullis_application::ports::{
+use portcullis_application::defaults::{
     NoExtraClaims, OpenSignup, StrengthPasswordPolicy, StrengthPasswordPolicyParameters, SystemClock,
 };
 use portcullis_application::{
@@ -21,6 +23,7 @@ use portcullis_infrastructure::persistence::{
     DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselLockoutStore, DieselLockoutStoreParameters,
     DieselRateLimiter, DieselRateLimiterParameters, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters,
 };
+use portcullis_infrastructure::resources::{ProcessResources, ProcessResourcesParameters};
 use portcullis_infrastructure::tokens::{
     DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, JwksDocument, JwksDocumentParameters, JwtTokenService,
     JwtTokenServiceParameters, SharedKeyRing, TokenSettings,
@@ -38,7 +41,7 @@ module! {
             SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler,
             QueuedMailer, TemplatedAccountMail, VerifyEmailHandler, ResendVerificationHandler, ChangePasswordHandler,
             ForgotPasswordHandler, ResetPasswordHandler, DeleteAccountHandler, OpenSignup, NoExtraClaims,
-            DieselRateLimiter, DieselLockoutStore,
+            DieselRateLimiter, DieselLockoutStore, ProcessResources,
         ],
         providers = []
     }
@@ -102,6 +105,11 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
             last_sweep_us: Default::default(),
         })
         .with_component_parameters::<DieselLockoutStore>(DieselLockoutStoreParameters { pool: pool.clone() })
+        .with_component_parameters::<ProcessResources>(ProcessResourcesParameters {
+            pool: pool.clone(),
+            hashing: Arc::clone(&hashing),
+            mail: mail.stats(),
+        })
         .with_component_parameters::<DatabaseKeyRingReloader>(DatabaseKeyRingReloaderParameters {
             pool,
             keys: Arc::clone(&keys),
@@ -121,3 +129,8 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         .with_component_parameters::<QueuedMailer>(QueuedMailerParameters { queue: mail })
         .with_component_parameters::<TemplatedAccountMail>(TemplatedAccountMailParameters { public_url })
 }
+
+/// How a caller changes the module before it is built (see
+/// [`Service::start_with`](crate::Service::start_with)): overrides of components, e.g. a
+/// [`SignupPolicy`](portcullis_application::ports::SignupPolicy) of its own.
+pub type Customize = Box<dyn FnOnce(ModuleBuilder<AppModule>) -> ModuleBuilder<AppModule> + Send>;

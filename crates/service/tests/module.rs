@@ -3,10 +3,10 @@
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
-use portcullis_api::{Infrastructure, build_module};
 use portcullis_application::ports::Mailer;
 use portcullis_application::ports::{
-    Clock, DatabaseProbe, LockoutStore, PasswordHasher, PasswordPolicy, RateLimiter, TokenService, UnitOfWorkFactory,
+    Clock, DatabaseProbe, JwksSource, KeyRingReloader, LockoutStore, PasswordHasher, PasswordPolicy, RateLimiter,
+    ResourceMonitor, TokenService, UnitOfWorkFactory,
 };
 use portcullis_application::{
     AccountMail, AdminUseCase, ApiKeysUseCase, ChangePasswordUseCase, DeleteAccountUseCase, ForgotPasswordUseCase,
@@ -19,7 +19,9 @@ use portcullis_domain::{
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::mail::{MailSettings, MailTransport, build_mailer};
 use portcullis_infrastructure::persistence::{PoolSettings, connect, run_migrations};
-use portcullis_infrastructure::tokens::{JwksSource, TokenSettings, ensure_signing_key, load_key_ring};
+use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_key_ring};
+use portcullis_service::config::Config;
+use portcullis_service::{Infrastructure, Service, build_module};
 use shaku::HasComponent;
 
 #[test]
@@ -92,5 +94,41 @@ fn production_module_builds_and_resolves_every_component() {
     assert_eq!(lockouts.record(UserId::generate()).expect("reads"), Default::default());
     let tokens: Arc<dyn TokenService> = module.resolve();
     assert_eq!(tokens.generate_secret().expose().len(), 43);
+    let reloader: Arc<dyn KeyRingReloader> = module.resolve();
+    reloader.reload().expect("keys re-read");
+    let resources: Arc<dyn ResourceMonitor> = module.resolve();
+    let reading = resources.read();
+    assert!(reading.db_max_connections > 0 && reading.db_connections <= reading.db_max_connections, "{reading:?}");
+    assert_eq!(reading.mail_queue_depth, 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_service_starts_from_a_config_and_hands_out_every_use_case_and_port() {
+    let dir = std::env::temp_dir().join(format!("portcullis-service-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let config = Config {
+        database_url: format!("sqlite://{}", dir.join("service.db").display()),
+        mail_dir: dir.join("mail").display().to_string(),
+        bcrypt_cost: BcryptCost::MIN,
+        ..Config::default()
+    };
+    let service = Service::start(&config).expect("starts on a fresh SQLite file");
+    let ports = service.ports();
+    ports.database.check().expect("database answers");
+    ports.key_reloader.reload().expect("keys re-read");
+    assert!(ports.jwks.jwks_json().contains("\"kid\""));
+    assert_eq!(ports.resources.read().hashing_queue_depth, 0);
+    let mut unit = ports.units.begin_read().expect("a read unit");
+    assert_eq!(unit.users().count_active_admins().expect("counts"), 0);
+    drop(unit);
+    let token = service
+        .use_cases()
+        .verify_access_token
+        .handle(portcullis_application::GetCurrentUser { access_token: "not-a-token" });
+    assert!(token.is_err(), "garbage is refused");
+    let report = service.housekeeper().run_now().expect("housekeeping runs");
+    assert_eq!(report, Default::default(), "nothing to sweep in a fresh database");
+    assert!(service.shutdown(std::time::Duration::from_secs(5)), "no mail left behind");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,167 @@
+//! [`Service`]: one running Portcullis without HTTP: every adapter built from a
+//! [`Config`], the shaku module built over them, and the use cases resolved from it.
+
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::Utc;
+use portcullis_application::{ServicePorts, SessionPolicy, UseCases};
+use portcullis_domain::{LockoutPolicy, RateQuota, SecretString};
+use portcullis_infrastructure::hashing::HashingPool;
+use portcullis_infrastructure::mail::{MailQueue, MailSettings, MailTransport, build_mailer};
+use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_key_ring};
+use shaku::HasComponent;
+
+use crate::config::Config;
+use crate::housekeeping::Housekeeper;
+use crate::module::{AppModule, Customize, Infrastructure, module_builder};
+use crate::storage::open_database;
+
+/// A started Portcullis: the use cases, the ports an adapter needs, housekeeping, and the
+/// mail queue to drain at the end. Start it with [`Service::start`]; end it with
+/// [`Service::shutdown`] so queued mail goes out.
+pub struct Service {
+    module: Arc<AppModule>,
+    use_cases: UseCases,
+    ports: ServicePorts,
+    housekeeper: Housekeeper,
+    mail: MailQueue,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("mail", &self.mail).finish_non_exhaustive()
+    }
+}
+
+/// The issuer (`iss`): the public URL without a trailing slash.
+pub fn issuer(config: &Config) -> String {
+    config.public_url.as_str().trim_end_matches('/').to_owned()
+}
+
+/// Where mail goes: SMTP when `PORTCULLIS_SMTP_URL` is set, else `.eml` files in
+/// `PORTCULLIS_MAIL_DIR`.
+pub fn mail_settings(config: &Config) -> MailSettings {
+    let transport = match &config.smtp_url {
+        Some(url) => MailTransport::Smtp(SecretString::new(url.clone())),
+        None => MailTransport::Directory(config.mail_dir.clone().into()),
+    };
+    MailSettings { from: config.mail_sender(), transport }
+}
+
+fn secs(value: u64) -> chrono::Duration {
+    chrono::Duration::seconds(i64::try_from(value).unwrap_or(i64::MAX))
+}
+
+impl Service {
+    /// Opens and migrates the database, makes a signing key if there is none, starts the
+    /// hashing threads and the mail queue, and wires the use cases. Blocking: call it from
+    /// a plain thread (or `spawn_blocking`).
+    ///
+    /// # Errors
+    /// Anything that stops start-up (database unreachable, a migration or key failure, the
+    /// mail folder not writable); the message names the setting to look at.
+    pub fn start(config: &Config) -> anyhow::Result<Self> {
+        Self::start_with(config, Box::new(|builder| builder))
+    }
+
+    /// As [`Service::start`], letting `customize` override components of the shaku module
+    /// before it is built: the way to plug in an own
+    /// [`SignupPolicy`](portcullis_application::ports::SignupPolicy) or
+    /// [`ClaimsExtension`](portcullis_application::ports::ClaimsExtension).
+    ///
+    /// # Errors
+    /// As [`Service::start`].
+    pub fn start_with(config: &Config, customize: Customize) -> anyhow::Result<Self> {
+        let pool = open_database(config)?;
+        ensure_signing_key(&pool, Utc::now())?;
+        let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool)?)));
+        let hashing = HashingPool::start(config.hash_workers, config.hash_queue, config.bcrypt_cost)
+            .context("starting the password-hashing threads (PORTCULLIS_HASH_WORKERS)")?;
+        let mail = build_mailer(&mail_settings(config))?;
+        let housekeeper = Housekeeper::new(pool.clone(), secs(config.access_ttl_secs));
+        let module = customize(module_builder(Infrastructure {
+            pool,
+            keys,
+            hashing,
+            token_settings: TokenSettings {
+                issuer: issuer(config),
+                audience: config.audience.clone(),
+                access_ttl: secs(config.access_ttl_secs),
+            },
+            session_policy: SessionPolicy {
+                refresh_ttl: secs(config.refresh_ttl_secs),
+                session_max: secs(config.session_max_secs),
+                reuse_grace: secs(config.refresh_grace_secs),
+            },
+            min_password_score: config.min_password_score,
+            rate_limit: RateQuota::per_minute(config.rate_limit_per_minute),
+            lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_secs),
+            mail: mail.clone(),
+            public_url: issuer(config),
+        }))
+        .build();
+        Ok(Self::over(Arc::new(module), housekeeper, mail))
+    }
+
+    fn over(module: Arc<AppModule>, housekeeper: Housekeeper, mail: MailQueue) -> Self {
+        let m = &*module;
+        let use_cases = UseCases {
+            signup: m.resolve(),
+            login: m.resolve(),
+            refresh: m.resolve(),
+            logout: m.resolve(),
+            verify_access_token: m.resolve(),
+            update_profile: m.resolve(),
+            sessions: m.resolve(),
+            admin: m.resolve(),
+            api_keys: m.resolve(),
+            introspect: m.resolve(),
+            verify_email: m.resolve(),
+            resend_verification: m.resolve(),
+            change_password: m.resolve(),
+            forgot_password: m.resolve(),
+            reset_password: m.resolve(),
+            delete_account: m.resolve(),
+        };
+        let ports = ServicePorts {
+            clock: m.resolve(),
+            rate_limiter: m.resolve(),
+            database: m.resolve(),
+            key_reloader: m.resolve(),
+            jwks: m.resolve(),
+            resources: m.resolve(),
+            units: m.resolve(),
+        };
+        Self { module, use_cases, ports, housekeeper, mail }
+    }
+
+    /// Every use case.
+    pub fn use_cases(&self) -> &UseCases {
+        &self.use_cases
+    }
+
+    /// The ports an adapter needs beyond the use cases (rate limits, readiness, key reloads,
+    /// JWKS, resource gauges, units of work).
+    pub fn ports(&self) -> &ServicePorts {
+        &self.ports
+    }
+
+    /// The shaku module, to resolve a component of one's own added with
+    /// [`Service::start_with`].
+    pub fn module(&self) -> &AppModule {
+        &self.module
+    }
+
+    /// Deletes what has expired (see [`Housekeeper`]); cheap to clone and move to a thread.
+    pub fn housekeeper(&self) -> Housekeeper {
+        self.housekeeper.clone()
+    }
+
+    /// Stops accepting mail and waits at most `timeout` for the queued mail to go out.
+    /// `true` when none was left behind. Blocking.
+    pub fn shutdown(self, timeout: Duration) -> bool {
+        self.mail.shutdown(timeout)
+    }
+}
