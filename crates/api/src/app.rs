@@ -1,24 +1,21 @@
-//! The actix `App`: routes, the contract's error answers for unknown paths and methods,
+//! The actix `App`: routes (each an [`endpoint`](crate::endpoint::endpoint), which answers
+//! `405` to other methods), the contract's `404` for unknown paths,
 //! `Cache-Control: no-store` on `/api/**`, and security headers on everything.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::{DefaultHeaders, Next, from_fn};
-use actix_web::{App, Error, HttpResponse, Route, web};
+use actix_web::{App, Error, HttpResponse, web};
 
 use crate::cors;
+use crate::endpoint::endpoint;
 use crate::metrics;
 use crate::openapi;
 use crate::problem::ApiError;
 use crate::rate_limit;
 use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, sessions};
 use crate::state::AppState;
-
-/// A route answering `405 method_not_allowed` with `Allow: <allow>`.
-pub(crate) fn not_allowed(allow: &'static str) -> Route {
-    web::route().to(move || async move { HttpResponse::from_error(ApiError::method_not_allowed(allow)) })
-}
 
 async fn no_store_on_api(
     req: ServiceRequest,
@@ -70,123 +67,40 @@ pub fn build_app(
         .wrap(security_headers(https))
         // Outermost: the request id, the request span and the HTTP metrics see every answer.
         .wrap(from_fn(metrics::observe))
+        .service(endpoint("/api/auth/signup").post(auth::signup).build())
+        .service(endpoint("/api/auth/login").post(auth::login).build())
+        .service(endpoint("/api/auth/refresh").post(auth::refresh).build())
+        .service(endpoint("/api/auth/logout").post(auth::logout).build())
         .service(
-            web::resource("/api/auth/signup").route(web::post().to(auth::signup)).default_service(not_allowed("POST")),
+            endpoint("/api/auth/current-user")
+                .get(auth::current_user)
+                .patch(auth::update_current_user)
+                .delete(account::delete_account)
+                .build(),
         )
-        .service(
-            web::resource("/api/auth/login").route(web::post().to(auth::login)).default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/auth/refresh")
-                .route(web::post().to(auth::refresh))
-                .default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/auth/logout").route(web::post().to(auth::logout)).default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/auth/current-user")
-                .route(web::get().to(auth::current_user))
-                .route(web::patch().to(auth::update_current_user))
-                .route(web::delete().to(account::delete_account))
-                .default_service(not_allowed("GET, PATCH, DELETE")),
-        )
-        .service(
-            web::resource("/api/auth/password/change")
-                .route(web::post().to(account::change_password))
-                .default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/auth/password/forgot")
-                .route(web::post().to(account::forgot_password))
-                .default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/auth/password/reset")
-                .route(web::post().to(account::reset_password))
-                .default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/auth/email/verify")
-                .route(web::post().to(account::verify_email))
-                .default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/auth/email/resend")
-                .route(web::post().to(account::resend_verification))
-                .default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/auth/api-keys")
-                .route(web::post().to(api_keys::create))
-                .route(web::get().to(api_keys::list))
-                .default_service(not_allowed("GET, POST")),
-        )
-        .service(
-            web::resource("/api/auth/api-keys/{id}")
-                .route(web::delete().to(api_keys::delete))
-                .default_service(not_allowed("DELETE")),
-        )
-        .service(
-            web::resource("/api/auth/introspect")
-                .route(web::post().to(introspect::introspect))
-                .default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/admin/users").route(web::get().to(admin::list)).default_service(not_allowed("GET")),
-        )
-        .service(
-            web::resource("/api/admin/users/{id}")
-                .route(web::get().to(admin::get))
-                .route(web::patch().to(admin::update))
-                .route(web::delete().to(admin::delete))
-                .default_service(not_allowed("GET, PATCH, DELETE")),
-        )
-        .service(
-            web::resource("/api/openapi.json")
-                .route(web::get().to(openapi::openapi_json))
-                .default_service(not_allowed("GET")),
-        )
-        .service(
-            web::resource("/.well-known/jwks.json")
-                .route(web::get().to(discovery::jwks))
-                .default_service(not_allowed("GET")),
-        )
-        .service(
-            web::resource("/api/auth/sessions")
-                .route(web::get().to(sessions::list))
-                .default_service(not_allowed("GET")),
-        )
-        .service(
-            web::resource("/api/auth/sessions/{id}")
-                .route(web::delete().to(sessions::revoke))
-                .default_service(not_allowed("DELETE")),
-        )
-        .service(
-            web::resource(oauth::TOKEN_PATH)
-                .route(web::post().to(oauth::token))
-                .default_service(oauth::not_allowed("POST")),
-        )
-        .service(
-            web::resource(oauth::REVOKE_PATH)
-                .route(web::post().to(oauth::revoke))
-                .default_service(oauth::not_allowed("POST")),
-        )
-        .service(
-            web::resource("/api/auth/logout-all")
-                .route(web::post().to(sessions::logout_all))
-                .default_service(not_allowed("POST")),
-        )
-        .service(
-            web::resource("/.well-known/openid-configuration")
-                .route(web::get().to(discovery::openid_configuration))
-                .default_service(not_allowed("GET")),
-        )
-        .service(web::resource("/docs").route(web::get().to(openapi::docs_page)).default_service(not_allowed("GET")))
+        .service(endpoint("/api/auth/password/change").post(account::change_password).build())
+        .service(endpoint("/api/auth/password/forgot").post(account::forgot_password).build())
+        .service(endpoint("/api/auth/password/reset").post(account::reset_password).build())
+        .service(endpoint("/api/auth/email/verify").post(account::verify_email).build())
+        .service(endpoint("/api/auth/email/resend").post(account::resend_verification).build())
+        .service(endpoint("/api/auth/api-keys").post(api_keys::create).get(api_keys::list).build())
+        .service(endpoint("/api/auth/api-keys/{id}").delete(api_keys::delete).build())
+        .service(endpoint("/api/auth/introspect").post(introspect::introspect).build())
+        .service(endpoint("/api/admin/users").get(admin::list).build())
+        .service(endpoint("/api/admin/users/{id}").get(admin::get).patch(admin::update).delete(admin::delete).build())
+        .service(endpoint("/api/openapi.json").get(openapi::openapi_json).build())
+        .service(endpoint("/.well-known/jwks.json").get(discovery::jwks).build())
+        .service(endpoint("/api/auth/sessions").get(sessions::list).build())
+        .service(endpoint("/api/auth/sessions/{id}").delete(sessions::revoke).build())
+        .service(endpoint(oauth::TOKEN_PATH).post(oauth::token).oauth_errors().build())
+        .service(endpoint(oauth::REVOKE_PATH).post(oauth::revoke).oauth_errors().build())
+        .service(endpoint("/api/auth/logout-all").post(sessions::logout_all).build())
+        .service(endpoint("/.well-known/openid-configuration").get(discovery::openid_configuration).build())
+        .service(endpoint("/docs").get(openapi::docs_page).build())
         .service(openapi::swagger_ui())
-        .service(web::resource("/metrics").route(web::get().to(metrics::metrics)).default_service(not_allowed("GET")))
-        .service(web::resource("/health/live").route(web::get().to(health::live)).default_service(not_allowed("GET")))
-        .service(web::resource("/health/ready").route(web::get().to(health::ready)).default_service(not_allowed("GET")))
+        .service(endpoint("/metrics").get(metrics::metrics).build())
+        .service(endpoint("/health/live").get(health::live).build())
+        .service(endpoint("/health/ready").get(health::ready).build())
         .configure(crate::pages::configure)
         .default_service(web::to(|| async { HttpResponse::from_error(ApiError::not_found()) }))
 }

@@ -13,6 +13,7 @@ pub mod client_ip;
 pub mod cookies;
 pub mod cors;
 pub mod dto;
+mod endpoint;
 pub mod error_mapping;
 pub mod extractors;
 pub mod metrics;

@@ -18,7 +18,7 @@ pub struct ApiError {
     errors: Vec<FieldError>,
     retry_after: Option<u64>,
     www_authenticate: Option<&'static str>,
-    allow: Option<&'static str>,
+    allow: Option<Box<str>>,
 }
 
 #[derive(Serialize)]
@@ -172,10 +172,10 @@ impl ApiError {
     }
 
     /// `405 method_not_allowed` with `Allow`.
-    pub fn method_not_allowed(allow: &'static str) -> Self {
+    pub fn method_not_allowed(allow: &str) -> Self {
         let mut error =
             Self::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("This path allows only: {allow}."));
-        error.allow = Some(allow);
+        error.allow = Some(allow.into());
         error
     }
 
@@ -223,8 +223,8 @@ impl ResponseError for ApiError {
         if let Some(challenge) = self.www_authenticate {
             response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge)));
         }
-        if let Some(allow) = self.allow {
-            response.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
+        if let Some(allow) = &self.allow {
+            response.insert_header((header::ALLOW, &**allow));
         }
         response.body(serde_json::to_string(&body).unwrap_or_default())
     }

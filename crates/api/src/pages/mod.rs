@@ -18,13 +18,13 @@ mod verify_email;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, Route, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
 use portcullis_application::GetCurrentUser;
 use portcullis_domain::{Role, UserInfo};
 
-use crate::app::not_allowed;
 use crate::cookies::ACCESS_COOKIE;
+use crate::endpoint::endpoint;
 use crate::state::AppState;
 
 /// The policy on every page: this origin's script and stylesheet only, images also from
@@ -34,17 +34,15 @@ img-src 'self' https: data:; connect-src 'self'; form-action 'self'; frame-ances
 
 /// Registers the pages and their assets. Call it before the application's `default_service`.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    let get_only =
-        |path: &'static str, route: Route| web::resource(path).route(route).default_service(not_allowed("GET"));
-    cfg.service(get_only("/", web::get().to(home::home)))
-        .service(get_only("/signup", web::get().to(signup::signup)))
-        .service(get_only("/login", web::get().to(login::login)))
-        .service(get_only("/account", web::get().to(account::account)))
-        .service(get_only("/forgot-password", web::get().to(forgot_password::forgot_password)))
-        .service(get_only("/reset-password", web::get().to(reset_password::reset_password)))
-        .service(get_only("/verify-email", web::get().to(verify_email::verify_email)))
-        .service(get_only("/admin", web::get().to(admin::admin)))
-        .service(get_only("/assets/{file}", web::get().to(assets::asset)));
+    cfg.service(endpoint("/").get(home::home).build())
+        .service(endpoint("/signup").get(signup::signup).build())
+        .service(endpoint("/login").get(login::login).build())
+        .service(endpoint("/account").get(account::account).build())
+        .service(endpoint("/forgot-password").get(forgot_password::forgot_password).build())
+        .service(endpoint("/reset-password").get(reset_password::reset_password).build())
+        .service(endpoint("/verify-email").get(verify_email::verify_email).build())
+        .service(endpoint("/admin").get(admin::admin).build())
+        .service(endpoint("/assets/{file}").get(assets::asset).build());
 }
 
 /// An HTML answer with the page headers.
