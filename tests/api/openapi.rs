@@ -101,3 +101,31 @@ backend_tests!(docs_is_a_browsable_reference_served_from_the_binary, |app| async
     initializer.assert_status(200);
     assert!(initializer.text().contains("/api/openapi.json"), "{}", initializer.text());
 });
+
+backend_tests!(error_responses_are_problems_and_every_body_documents_its_limits, |app| async move {
+    let document = app.get("/api/openapi.json").await.json();
+    let shared = document["components"]["responses"].as_object().expect("shared error responses");
+    for (name, response) in shared {
+        assert!(response["content"]["application/problem+json"].is_object(), "{name} is a problem+json response");
+    }
+    for (method, path) in ROUTES {
+        let operation = &document["paths"][*path][*method];
+        for (status, response) in operation["responses"].as_object().expect("responses") {
+            if let Some(reference) = response["$ref"].as_str() {
+                let name = reference.strip_prefix("#/components/responses/").expect("a response reference");
+                assert!(shared.contains_key(name), "{method} {path} {status}: {reference} resolves");
+            }
+        }
+        // Every operation that reads a body says what a too-large one gets: 413, or for the
+        // OAuth endpoints (errors in the RFC 6749 shape) 400 invalid_request.
+        if operation["requestBody"].is_object() {
+            let oauth = ["/api/auth/token", "/api/auth/revoke"].contains(path);
+            let documented = if oauth {
+                operation["responses"]["400"]["description"].as_str().is_some_and(|text| text.contains("64 KiB"))
+            } else {
+                operation["responses"]["413"].is_object()
+            };
+            assert!(documented, "{method} {path} documents what a body over the limit gets");
+        }
+    }
+});

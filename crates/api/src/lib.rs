@@ -15,6 +15,7 @@ pub mod cors;
 pub mod dto;
 mod endpoint;
 pub mod error_mapping;
+pub mod error_responses;
 pub mod extractors;
 pub mod metrics;
 pub mod openapi;

@@ -9,6 +9,10 @@ use crate::dto::{
     DeleteAccountRequest, FieldProblem, ForgotPasswordRequest, HealthBody, IntrospectRequest, IntrospectionBody,
     Problem, ResetPasswordRequest, SessionBody, UserInfoBody, UserPageBody, VerifyEmailRequest,
 };
+use crate::error_responses::{
+    AccountDisabled, AccountGone, MalformedBody, NotFound, PayloadTooLarge, RateLimited, Unauthorized, Unavailable,
+    UnsupportedMediaType, ValidationFailed,
+};
 use crate::routes::discovery::OpenIdConfiguration;
 use crate::routes::oauth::{OAuthErrorBody, RevokeRequest, TokenRequest, TokenResponse};
 use crate::routes::sessions::SessionItem;
@@ -33,7 +37,9 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         TokenRequest, RevokeRequest, TokenResponse, OAuthErrorBody, ChangePasswordRequest, ForgotPasswordRequest,
         ResetPasswordRequest, VerifyEmailRequest, DeleteAccountRequest, AdminUserBody, UserPageBody,
         AdminUpdateUserRequest, CreateApiKeyRequest, ApiKeyBody, CreatedApiKeyBody, IntrospectRequest,
-        IntrospectionBody)),
+        IntrospectionBody),
+        responses(MalformedBody, Unauthorized, AccountDisabled, NotFound, AccountGone, PayloadTooLarge,
+            UnsupportedMediaType, ValidationFailed, RateLimited, Unavailable)),
     modifiers(&SecuritySchemes),
     tags((name = "auth"), (name = "account"), (name = "sessions"), (name = "api-keys"), (name = "admin"), (name = "oauth"), (name = "discovery"), (name = "health"), (name = "meta"))
 )]

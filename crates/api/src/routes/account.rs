@@ -33,13 +33,14 @@ fn required_fields<const N: usize>(body: &JsonObject, fields: [&str; N]) -> Resu
     request_body(content = crate::dto::ChangePasswordRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "Changed; every other session has ended"),
-        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::error_responses::MalformedBody),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "invalid_credentials (the current password is wrong), csrf_failed, or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found: the account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::error_responses::AccountGone),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 422, description = "validation_failed or weak_password (field `new_password`)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn change_password(
     state: web::Data<AppState>,
@@ -64,10 +65,11 @@ pub async fn change_password(
     request_body(content = crate::dto::ForgotPasswordRequest, content_type = "application/json"),
     responses(
         (status = 202, description = "Accepted; if the address has an account, a reset link (valid 30 minutes) is mailed"),
-        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::error_responses::MalformedBody),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 422, description = "validation_failed (not an email address)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 429, response = crate::error_responses::RateLimited),
     ))]
 pub async fn forgot_password(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
     let [email] = required_fields(&body, ["email"])?;
@@ -94,10 +96,11 @@ pub async fn forgot_password(state: web::Data<AppState>, body: JsonObject) -> Re
     responses(
         (status = 204, description = "Password replaced; every session has ended; the address counts as verified"),
         (status = 400, description = "invalid_token (unknown, used or expired) or malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 422, description = "validation_failed or weak_password (field `new_password`)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 429, response = crate::error_responses::RateLimited),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn reset_password(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
     let [token, new] = required_fields(&body, ["token", "new_password"])?;
@@ -115,9 +118,10 @@ pub async fn reset_password(state: web::Data<AppState>, body: JsonObject) -> Res
     responses(
         (status = 200, description = "Verified", body = UserInfoBody),
         (status = 400, description = "invalid_token (unknown, used or expired) or malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
+        (status = 422, response = crate::error_responses::ValidationFailed),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn verify_email(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
     let [token] = required_fields(&body, ["token"])?;
@@ -133,11 +137,11 @@ pub async fn verify_email(state: web::Data<AppState>, body: JsonObject) -> Resul
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 202, description = "Accepted; a new link is mailed unless the address is already verified"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "csrf_failed or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found: the account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::error_responses::AccountGone),
+        (status = 429, response = crate::error_responses::RateLimited),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn resend_verification(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler = Arc::clone(&state.use_cases.resend_verification);
@@ -153,14 +157,15 @@ pub async fn resend_verification(state: web::Data<AppState>, auth: Authenticated
     request_body(content = crate::dto::DeleteAccountRequest, content_type = "application/json"),
     responses(
         (status = 204, description = "The account and everything of it are gone"),
-        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::error_responses::MalformedBody),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "invalid_credentials (wrong password), csrf_failed, or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found: the account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::error_responses::AccountGone),
         (status = 409, description = "conflict: the caller is the last active admin", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
+        (status = 422, response = crate::error_responses::ValidationFailed),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn delete_account(
     state: web::Data<AppState>,

@@ -49,10 +49,10 @@ fn user_id(raw: &str) -> Result<UserId, ApiError> {
     params(ListUsersParams),
     responses(
         (status = 200, description = "One page of users", body = UserPageBody),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "forbidden: not an admin", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 422, description = "validation_failed: `limit` outside 1..=100 or a bad `cursor`", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn list(
     state: web::Data<AppState>,
@@ -99,10 +99,10 @@ pub async fn list(
     params(("id" = String, Path, description = "The user id")),
     responses(
         (status = 200, description = "The user", body = AdminUserBody),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "forbidden: not an admin", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::error_responses::NotFound),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn get(
     state: web::Data<AppState>,
@@ -123,14 +123,15 @@ pub async fn get(
     request_body(content = crate::dto::AdminUpdateUserRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated user", body = AdminUserBody),
-        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::error_responses::MalformedBody),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "forbidden: not an admin; or csrf_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::error_responses::NotFound),
         (status = 409, description = "conflict: an admin cannot disable or demote themself, and the last active admin cannot be disabled or demoted", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 422, description = "validation_failed (`roles`, `disabled`)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn update(
     state: web::Data<AppState>,
@@ -155,11 +156,11 @@ pub async fn update(
     params(("id" = String, Path, description = "The user id")),
     responses(
         (status = 204, description = "Deleted"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "forbidden: not an admin; or csrf_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::error_responses::NotFound),
         (status = 409, description = "conflict: the last active admin cannot be deleted", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -35,12 +35,13 @@ impl From<&ApiKey> for ApiKeyBody {
     request_body(content = crate::dto::CreateApiKeyRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Created; `key` is shown only in this answer", body = CreatedApiKeyBody),
-        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::error_responses::MalformedBody),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "csrf_failed, or forbidden (an API key cannot manage keys)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 422, description = "validation_failed (`name`, `scopes`, `expires_at` — which must be a future RFC 3339 time)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn create(
     state: web::Data<AppState>,
@@ -84,9 +85,9 @@ pub async fn create(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The caller's keys", body = [ApiKeyBody]),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "forbidden (an API key cannot manage keys)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler = Arc::clone(&state.use_cases.api_keys);
@@ -101,10 +102,10 @@ pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<Htt
     params(("id" = String, Path, description = "The key's id")),
     responses(
         (status = 204, description = "Revoked"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "csrf_failed, or forbidden (an API key cannot manage keys)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "not_found: no such key of the caller's", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn delete(
     state: web::Data<AppState>,

@@ -23,13 +23,13 @@ use crate::state::AppState;
     request_body(content = crate::dto::SignupRequest, content_type = "application/json"),
     responses(
         (status = 201, description = "Account created; no cookies are set", body = UserInfoBody),
-        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::error_responses::MalformedBody),
         (status = 409, description = "email_taken", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 413, description = "payload_too_large", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
         (status = 422, description = "validation_failed (a field breaks an input rule) or weak_password (the password is common or too easy to guess; `errors` has one entry for `password` saying why)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 429, description = "rate_limited: too many signups from this IP; `Retry-After` says when to try again", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
     let mut errors = ValidationErrors::new();
@@ -60,13 +60,14 @@ pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<Http
     request_body(content = crate::dto::LoginRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "Logged in; sets access_token, refresh_token and csrf_token cookies", body = SessionBody),
-        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::error_responses::MalformedBody),
         (status = 401, description = "invalid_credentials (unknown email and wrong password alike)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "account_disabled", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::error_responses::AccountDisabled),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
+        (status = 422, response = crate::error_responses::ValidationFailed),
         (status = 429, description = "rate_limited: too many logins from this IP, or the account is locked after too many failed logins in a row; `Retry-After` says when to try again", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObject) -> Result<HttpResponse, ApiError> {
     let mut errors = ValidationErrors::new();
@@ -89,8 +90,8 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObjec
     responses(
         (status = 200, description = "Refreshed; all three cookies are replaced", body = SessionBody),
         (status = 401, description = "unauthorized (missing, unknown or expired refresh token) or session_revoked (reuse after the grace window)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "account_disabled", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, response = crate::error_responses::AccountDisabled),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let Some(token) = req.cookie(REFRESH_COOKIE).map(|c| c.value().to_owned()).filter(|v| !v.is_empty()) else {
@@ -108,7 +109,7 @@ pub async fn refresh(req: HttpRequest, state: web::Data<AppState>) -> Result<Htt
 #[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
     responses(
         (status = 204, description = "Session ended (or there was none); the three cookies are cleared"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let refresh_token = req
@@ -138,7 +139,7 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
     responses(
         (status = 200, description = "The authenticated user", body = UserInfoBody),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "forbidden: an API key without scope `profile:read`", body = crate::dto::Problem, content_type = "application/problem+json"),
     ))]
 pub async fn current_user(caller: Caller) -> Result<HttpResponse, ApiError> {
@@ -157,13 +158,14 @@ pub async fn current_user(caller: Caller) -> Result<HttpResponse, ApiError> {
     request_body(content = crate::dto::UpdateProfileRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated user", body = UserInfoBody),
-        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::error_responses::MalformedBody),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "csrf_failed, or forbidden (an API key without scope `profile:write`)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "not_found: the account no longer exists", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 422, description = "validation_failed", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::error_responses::AccountGone),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
+        (status = 422, response = crate::error_responses::ValidationFailed),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn update_current_user(
     state: web::Data<AppState>,

@@ -54,12 +54,13 @@ impl From<ActiveToken> for IntrospectionBody {
     )),
     responses(
         (status = 200, description = "`{\"active\": false}` for anything not usable now (unknown, expired, revoked, session ended, user disabled); otherwise the subject and scopes", body = IntrospectionBody),
-        (status = 400, description = "malformed_body", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 400, response = crate::error_responses::MalformedBody),
         (status = 401, description = "unauthorized: the caller must authenticate", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden: the caller needs an API key with scope `introspect` or role `admin`", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 415, description = "unsupported_media_type", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 422, description = "validation_failed: `token` is missing", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn introspect(
     req: HttpRequest,

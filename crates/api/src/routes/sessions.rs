@@ -36,8 +36,8 @@ pub struct SessionItem {
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 200, description = "The caller's sessions", body = [SessionItem]),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler = Arc::clone(&state.use_cases.sessions);
@@ -64,10 +64,10 @@ pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<Htt
     params(("id" = String, Path, description = "The session id")),
     responses(
         (status = 204, description = "The session and its refresh tokens are gone"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "csrf_failed (cookie callers must send X-CSRF-Token)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 404, description = "not_found: no such session of the caller's", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn revoke(
     state: web::Data<AppState>,
@@ -86,9 +86,9 @@ pub async fn revoke(
     security(("bearer" = []), ("cookie" = [])),
     responses(
         (status = 204, description = "Every session ended; the three cookies are cleared"),
-        (status = 401, description = "unauthorized or token_expired", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "csrf_failed (cookie callers must send X-CSRF-Token)", body = crate::dto::Problem, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn logout_all(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
     let handler = Arc::clone(&state.use_cases.sessions);
