@@ -4,7 +4,7 @@
 //!
 //! Run: `cargo run --example embed`
 
-use portcullis_application::{GetCurrentUser, LoginCommand, SignupCommand};
+use portcullis_application::{LoginCommand, SignupCommand, VerifyAccessToken};
 use portcullis_domain::{SecretString, SessionMetadata};
 use portcullis_service::{Service, config::Config};
 
@@ -25,11 +25,11 @@ fn main() -> anyhow::Result<()> {
 
     // The access token verifies without touching the database, and names the same session.
     let token = issued.access_token.token.expose();
-    let claims = use_cases.verify_access_token.handle(GetCurrentUser { access_token: token })?;
+    let claims = use_cases.verify_access_token.handle(VerifyAccessToken { access_token: token })?;
     assert_eq!((claims.user.user_id, claims.session_id), (user.user_id, issued.session_id));
     println!("signed up, logged in and verified {} in session {}", claims.user.email, claims.session_id);
     let tampered = format!("{token}x");
-    assert!(use_cases.verify_access_token.handle(GetCurrentUser { access_token: &tampered }).is_err());
+    assert!(use_cases.verify_access_token.handle(VerifyAccessToken { access_token: &tampered }).is_err());
     println!("a tampered token is refused");
 
     service.shutdown(std::time::Duration::from_secs(10));

@@ -3,9 +3,9 @@
 use actix_web::http::StatusCode;
 use portcullis_application::ports::PortError;
 use portcullis_application::{
-    ChangePasswordError, CurrentUserError, DeleteAccountError, ListSessionsError, LoginError, LogoutAllError,
-    LogoutError, RefreshError, ResendVerificationError, ResetPasswordError, RevokeSessionError, SignupError,
-    UpdateProfileError, VerifyEmailError,
+    ChangePasswordError, DeleteAccountError, ListSessionsError, LoginError, LogoutAllError, LogoutError, RefreshError,
+    ResendVerificationError, ResetPasswordError, RevokeSessionError, SignupError, UpdateProfileError,
+    VerifyAccessTokenError, VerifyEmailError,
 };
 
 use portcullis_application::commands::admin::{DeleteUserError, GetUserError, ListUsersError, UpdateUserError};
@@ -77,11 +77,11 @@ impl From<LogoutError> for ApiError {
     }
 }
 
-impl From<CurrentUserError> for ApiError {
-    fn from(error: CurrentUserError) -> Self {
+impl From<VerifyAccessTokenError> for ApiError {
+    fn from(error: VerifyAccessTokenError) -> Self {
         match error {
-            CurrentUserError::Expired => ApiError::token_expired(),
-            CurrentUserError::Unauthorized | CurrentUserError::UnknownKey => ApiError::unauthorized(true),
+            VerifyAccessTokenError::Expired => ApiError::token_expired(),
+            VerifyAccessTokenError::Unauthorized | VerifyAccessTokenError::UnknownKey => ApiError::unauthorized(true),
         }
     }
 }

@@ -21,7 +21,7 @@ use std::marker::PhantomData;
 
 use portcullis_application::commands::api_keys::{ApiKeyAuthError, ApiKeyPrincipal};
 use portcullis_application::ports::AccessClaims;
-use portcullis_application::{CurrentUserError, GetCurrentUser};
+use portcullis_application::{VerifyAccessToken, VerifyAccessTokenError};
 use portcullis_domain::{Role, UserId};
 
 use subtle::ConstantTimeEq;
@@ -124,10 +124,10 @@ fn app_state(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 /// `401 unauthorized` or `401 token_expired`.
 pub async fn verify_access_token(state: &AppState, token: String) -> Result<AccessClaims, ApiError> {
     let verifier = &*state.use_cases.verify_access_token;
-    let claims = match verifier.handle(GetCurrentUser { access_token: &token }) {
-        Err(CurrentUserError::UnknownKey) => {
+    let claims = match verifier.handle(VerifyAccessToken { access_token: &token }) {
+        Err(VerifyAccessTokenError::UnknownKey) => {
             if reload_keys_throttled(state).await? {
-                verifier.handle(GetCurrentUser { access_token: &token })?
+                verifier.handle(VerifyAccessToken { access_token: &token })?
             } else {
                 return Err(ApiError::unauthorized(true));
             }

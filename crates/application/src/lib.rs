@@ -37,7 +37,6 @@ pub use commands::api_keys::{
     ApiKeyAuthError, ApiKeyPrincipal, ApiKeysHandler, ApiKeysUseCase, CreateApiKeyCommand, CreateApiKeyError,
     CreatedApiKey, DeleteApiKeyError, ListApiKeysError,
 };
-pub use commands::current_user::{CurrentUserError, GetCurrentUser, GetCurrentUserHandler, GetCurrentUserUseCase};
 pub use commands::delete_account::{
     DeleteAccountCommand, DeleteAccountError, DeleteAccountHandler, DeleteAccountUseCase,
 };
@@ -62,6 +61,9 @@ pub use commands::sessions::{
 pub use commands::signup::{SignupCommand, SignupError, SignupHandler, SignupUseCase, ValidSignup};
 pub use commands::update_profile::{
     UpdateProfileCommand, UpdateProfileError, UpdateProfileHandler, UpdateProfileUseCase, ValidProfileChange,
+};
+pub use commands::verify_access_token::{
+    VerifyAccessToken, VerifyAccessTokenError, VerifyAccessTokenHandler, VerifyAccessTokenUseCase,
 };
 pub use commands::{IssuedTokens, SessionPolicy};
 pub use use_cases::{ServicePorts, UseCases};

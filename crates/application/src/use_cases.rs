@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use crate::commands::admin::AdminUseCase;
 use crate::commands::api_keys::ApiKeysUseCase;
-use crate::commands::current_user::GetCurrentUserUseCase;
 use crate::commands::delete_account::DeleteAccountUseCase;
 use crate::commands::email_verification::{ResendVerificationUseCase, VerifyEmailUseCase};
 use crate::commands::introspect::IntrospectUseCase;
@@ -17,6 +16,7 @@ use crate::commands::refresh::RefreshUseCase;
 use crate::commands::sessions::SessionsUseCase;
 use crate::commands::signup::SignupUseCase;
 use crate::commands::update_profile::UpdateProfileUseCase;
+use crate::commands::verify_access_token::VerifyAccessTokenUseCase;
 use crate::ports::{
     Clock, DatabaseProbe, JwksSource, KeyRingReloader, RateLimiter, ResourceMonitor, UnitOfWorkFactory,
 };
@@ -33,7 +33,7 @@ pub struct UseCases {
     /// End a session.
     pub logout: Arc<dyn LogoutUseCase>,
     /// Check an access token; touches no storage.
-    pub verify_access_token: Arc<dyn GetCurrentUserUseCase>,
+    pub verify_access_token: Arc<dyn VerifyAccessTokenUseCase>,
     /// Change a name or avatar.
     pub update_profile: Arc<dyn UpdateProfileUseCase>,
     /// List and revoke one's sessions.

@@ -12,9 +12,9 @@ use portcullis_application::defaults::{
 };
 use portcullis_application::{
     AdminHandler, ApiKeysHandler, ChangePasswordHandler, DeleteAccountHandler, ForgotPasswordHandler,
-    GetCurrentUserHandler, IntrospectHandler, LoginHandler, LogoutHandler, RefreshHandler, ResendVerificationHandler,
-    ResetPasswordHandler, SessionPolicy, SessionsHandler, SignupHandler, TemplatedAccountMail, UpdateProfileHandler,
-    VerifyEmailHandler,
+    IntrospectHandler, LoginHandler, LogoutHandler, RefreshHandler, ResendVerificationHandler, ResetPasswordHandler,
+    SessionPolicy, SessionsHandler, SignupHandler, TemplatedAccountMail, UpdateProfileHandler,
+    VerifyAccessTokenHandler, VerifyEmailHandler,
 };
 use portcullis_domain::{LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
@@ -37,7 +37,7 @@ module! {
             DieselUnitOfWorkFactory, DieselDatabaseProbe, JwtTokenService, JwksDocument, PooledPasswordHasher,
             StrengthPasswordPolicy,
             SystemClock, DatabaseKeyRingReloader,
-            SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, GetCurrentUserHandler, UpdateProfileHandler,
+            SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, VerifyAccessTokenHandler, UpdateProfileHandler,
             SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler,
             QueuedMailer, TemplatedAccountMail, VerifyEmailHandler, ResendVerificationHandler, ChangePasswordHandler,
             ForgotPasswordHandler, ResetPasswordHandler, DeleteAccountHandler, OpenSignup, NoExtraClaims,

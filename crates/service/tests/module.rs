@@ -10,8 +10,8 @@ use portcullis_application::ports::{
 };
 use portcullis_application::{
     AccountMail, AdminUseCase, ApiKeysUseCase, ChangePasswordUseCase, DeleteAccountUseCase, ForgotPasswordUseCase,
-    GetCurrentUserUseCase, IntrospectUseCase, LoginUseCase, LogoutUseCase, RefreshUseCase, ResendVerificationUseCase,
-    ResetPasswordUseCase, SessionPolicy, SessionsUseCase, SignupUseCase, UpdateProfileUseCase, VerifyEmailUseCase,
+    IntrospectUseCase, LoginUseCase, LogoutUseCase, RefreshUseCase, ResendVerificationUseCase, ResetPasswordUseCase,
+    SessionPolicy, SessionsUseCase, SignupUseCase, UpdateProfileUseCase, VerifyAccessTokenUseCase, VerifyEmailUseCase,
 };
 use portcullis_domain::{
     BcryptCost, Email, LockoutPolicy, MinPasswordScore, PlainPassword, RateQuota, UserId, UserName, WeakPassword,
@@ -67,7 +67,7 @@ fn production_module_builds_and_resolves_every_component() {
     let _: Arc<dyn RefreshUseCase> = module.resolve();
     let _: Arc<dyn LogoutUseCase> = module.resolve();
     let _: Arc<dyn UpdateProfileUseCase> = module.resolve();
-    let _: Arc<dyn GetCurrentUserUseCase> = module.resolve();
+    let _: Arc<dyn VerifyAccessTokenUseCase> = module.resolve();
     let _: Arc<dyn SessionsUseCase> = module.resolve();
     let _: Arc<dyn AdminUseCase> = module.resolve();
     let _: Arc<dyn ApiKeysUseCase> = module.resolve();
@@ -125,7 +125,7 @@ fn a_service_starts_from_a_config_and_hands_out_every_use_case_and_port() {
     let token = service
         .use_cases()
         .verify_access_token
-        .handle(portcullis_application::GetCurrentUser { access_token: "not-a-token" });
+        .handle(portcullis_application::VerifyAccessToken { access_token: "not-a-token" });
     assert!(token.is_err(), "garbage is refused");
     let report = service.housekeeper().run_now().expect("housekeeping runs");
     assert_eq!(report, Default::default(), "nothing to sweep in a fresh database");

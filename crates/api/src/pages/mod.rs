@@ -20,7 +20,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use maud::Markup;
-use portcullis_application::GetCurrentUser;
+use portcullis_application::VerifyAccessToken;
 use portcullis_domain::{Role, UserInfo};
 
 use crate::cookies::ACCESS_COOKIE;
@@ -91,7 +91,7 @@ fn visitor(req: &HttpRequest, state: &AppState) -> Visitor {
         return Visitor::Anonymous;
     };
     let verifier = &*state.use_cases.verify_access_token;
-    match verifier.handle(GetCurrentUser { access_token: cookie.value() }) {
+    match verifier.handle(VerifyAccessToken { access_token: cookie.value() }) {
         Ok(claims) => {
             let clock = &*state.ports.clock;
             let expires_in = (claims.expires_at - clock.now()).num_seconds().max(0);

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use portcullis_application::{
-    GetCurrentUser, IssuedTokens, LoginCommand, LoginError, LogoutCommand, RefreshCommand, RefreshError, SignupCommand,
-    UpdateProfileCommand, ValidationErrors,
+    IssuedTokens, LoginCommand, LoginError, LogoutCommand, RefreshCommand, RefreshError, SignupCommand,
+    UpdateProfileCommand, ValidationErrors, VerifyAccessToken,
 };
 use portcullis_domain::{RefreshTokenSecret, Scope, SecretString};
 
@@ -120,7 +120,7 @@ pub async fn logout(req: HttpRequest, state: web::Data<AppState>) -> Result<Http
     let session_id = match bearer_token(&req) {
         Some(Ok(token)) => {
             let verifier = &*state.use_cases.verify_access_token;
-            verifier.handle(GetCurrentUser { access_token: &token }).ok().map(|claims| claims.session_id)
+            verifier.handle(VerifyAccessToken { access_token: &token }).ok().map(|claims| claims.session_id)
         }
         _ => None,
     };

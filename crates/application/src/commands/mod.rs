@@ -2,7 +2,6 @@
 
 pub mod admin;
 pub mod api_keys;
-pub mod current_user;
 pub mod delete_account;
 pub mod email_verification;
 pub mod introspect;
@@ -13,6 +12,7 @@ pub mod refresh;
 pub mod sessions;
 pub mod signup;
 pub mod update_profile;
+pub mod verify_access_token;
 
 use chrono::{DateTime, Duration, Utc};
 use portcullis_domain::{RefreshToken, RefreshTokenSecret, Session, SessionId, UserInfo};

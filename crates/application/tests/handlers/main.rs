@@ -2,7 +2,6 @@
 
 mod admin;
 mod api_keys;
-mod current_user;
 mod delete_account;
 mod email_verification;
 mod introspect;
@@ -16,3 +15,4 @@ mod signup;
 mod support;
 mod unit_of_work;
 mod update_profile;
+mod verify_access_token;

@@ -15,11 +15,11 @@ use portcullis_application::in_memory::{
 use portcullis_application::ports::{Clock, OutgoingMail, PasswordHasher, TokenService, UnitOfWorkFactory};
 use portcullis_application::{
     AdminHandler, ApiKeysHandler, ChangePasswordHandler, ChangePasswordUseCase, DeleteAccountHandler,
-    DeleteAccountUseCase, ForgotPasswordHandler, ForgotPasswordUseCase, GetCurrentUserHandler, GetCurrentUserUseCase,
-    IntrospectHandler, IssuedTokens, LoginCommand, LoginHandler, LoginUseCase, LogoutHandler, LogoutUseCase,
-    RefreshCommand, RefreshError, RefreshHandler, RefreshUseCase, ResendVerificationHandler, ResendVerificationUseCase,
-    ResetPasswordHandler, ResetPasswordUseCase, SessionPolicy, SessionsHandler, SignupCommand, SignupHandler,
-    SignupUseCase, UpdateProfileHandler, UpdateProfileUseCase, VerifyEmailHandler, VerifyEmailUseCase,
+    DeleteAccountUseCase, ForgotPasswordHandler, ForgotPasswordUseCase, IntrospectHandler, IssuedTokens, LoginCommand,
+    LoginHandler, LoginUseCase, LogoutHandler, LogoutUseCase, RefreshCommand, RefreshError, RefreshHandler,
+    RefreshUseCase, ResendVerificationHandler, ResendVerificationUseCase, ResetPasswordHandler, ResetPasswordUseCase,
+    SessionPolicy, SessionsHandler, SignupCommand, SignupHandler, SignupUseCase, UpdateProfileHandler,
+    UpdateProfileUseCase, VerifyAccessTokenHandler, VerifyAccessTokenUseCase, VerifyEmailHandler, VerifyEmailUseCase,
 };
 use portcullis_domain::{
     BcryptCost, LockoutPolicy, RefreshTokenSecret, SecretString, SessionMetadata, User, UserId, UserInfo,
@@ -33,7 +33,7 @@ module! {
         components = [
             InMemoryStore, FixedClock, FakeTokenService, InMemoryLockoutStore, InMemoryMailer,
             InlinePasswordHasher, StrengthPasswordPolicy, OpenSignup, TemplatedAccountMail,
-            SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, GetCurrentUserHandler, UpdateProfileHandler,
+            SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, VerifyAccessTokenHandler, UpdateProfileHandler,
             SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler, VerifyEmailHandler,
             ResendVerificationHandler, ChangePasswordHandler, ForgotPasswordHandler, ResetPasswordHandler,
             DeleteAccountHandler,
@@ -203,7 +203,7 @@ impl Bench {
         self.module.resolve()
     }
 
-    pub fn current_user_handler(&self) -> Arc<dyn GetCurrentUserUseCase> {
+    pub fn verify_access_token_handler(&self) -> Arc<dyn VerifyAccessTokenUseCase> {
         self.module.resolve()
     }
 

@@ -17,7 +17,7 @@ pub use schema::{RevokeRequest, TokenRequest, TokenResponse};
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use portcullis_application::{GetCurrentUser, IssuedTokens, LoginCommand, LogoutCommand, RefreshCommand};
+use portcullis_application::{IssuedTokens, LoginCommand, LogoutCommand, RefreshCommand, VerifyAccessToken};
 use portcullis_domain::{RefreshTokenSecret, SecretString};
 
 use crate::client_ip::session_metadata;
@@ -121,7 +121,7 @@ pub async fn token(
 pub async fn revoke(state: web::Data<AppState>, params: OAuthParams) -> Result<HttpResponse, OAuthError> {
     let token = params.required("token")?;
     let verifier = &*state.use_cases.verify_access_token;
-    let session_id = verifier.handle(GetCurrentUser { access_token: &token }).ok().map(|claims| claims.session_id);
+    let session_id = verifier.handle(VerifyAccessToken { access_token: &token }).ok().map(|claims| claims.session_id);
     let command = LogoutCommand { refresh_token: Some(RefreshTokenSecret::presented(token)), session_id };
     let handler = Arc::clone(&state.use_cases.logout);
     crate::blocking::run(move || handler.handle(command)).await?.map_err(oauth_error_for_logout)?;

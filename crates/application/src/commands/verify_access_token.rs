@@ -1,4 +1,4 @@
-//! `GetCurrentUser`: who is this access token for? Touches no storage.
+//! `VerifyAccessToken`: who is this access token for? Touches no storage.
 
 use std::sync::Arc;
 
@@ -8,14 +8,14 @@ use crate::ports::{AccessClaims, TokenService, TokenVerifyError};
 
 /// Input: the presented access token.
 #[derive(Clone, Debug)]
-pub struct GetCurrentUser<'a> {
+pub struct VerifyAccessToken<'a> {
     /// The compact JWT.
     pub access_token: &'a str,
 }
 
 /// Why no current user could be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum CurrentUserError {
+pub enum VerifyAccessTokenError {
     /// The token is past its expiry.
     #[error("the access token has expired")]
     Expired,
@@ -27,30 +27,30 @@ pub enum CurrentUserError {
     UnknownKey,
 }
 
-/// Handles [`GetCurrentUser`].
+/// Handles [`VerifyAccessToken`].
 #[derive(Component)]
-#[shaku(interface = GetCurrentUserUseCase)]
-pub struct GetCurrentUserHandler {
+#[shaku(interface = VerifyAccessTokenUseCase)]
+pub struct VerifyAccessTokenHandler {
     #[shaku(inject)]
     tokens: Arc<dyn TokenService>,
 }
 
-/// Reads the user an access token speaks for. Implemented by [`GetCurrentUserHandler`]; the HTTP layer and embedders call it through this trait.
-pub trait GetCurrentUserUseCase: shaku::Interface {
+/// Reads the user an access token speaks for. Implemented by [`VerifyAccessTokenHandler`]; the HTTP layer and embedders call it through this trait.
+pub trait VerifyAccessTokenUseCase: shaku::Interface {
     /// Verifies the token and returns its claims: the user as of the token's issue.
     /// Cheap (one signature check), so callers may run it inline.
     ///
     /// # Errors
-    /// See [`CurrentUserError`].
-    fn handle(&self, query: GetCurrentUser<'_>) -> Result<AccessClaims, CurrentUserError>;
+    /// See [`VerifyAccessTokenError`].
+    fn handle(&self, query: VerifyAccessToken<'_>) -> Result<AccessClaims, VerifyAccessTokenError>;
 }
 
-impl GetCurrentUserUseCase for GetCurrentUserHandler {
-    fn handle(&self, query: GetCurrentUser<'_>) -> Result<AccessClaims, CurrentUserError> {
+impl VerifyAccessTokenUseCase for VerifyAccessTokenHandler {
+    fn handle(&self, query: VerifyAccessToken<'_>) -> Result<AccessClaims, VerifyAccessTokenError> {
         self.tokens.verify_access_token(query.access_token).map_err(|error| match error {
-            TokenVerifyError::Expired => CurrentUserError::Expired,
-            TokenVerifyError::Invalid => CurrentUserError::Unauthorized,
-            TokenVerifyError::UnknownKey => CurrentUserError::UnknownKey,
+            TokenVerifyError::Expired => VerifyAccessTokenError::Expired,
+            TokenVerifyError::Invalid => VerifyAccessTokenError::Unauthorized,
+            TokenVerifyError::UnknownKey => VerifyAccessTokenError::UnknownKey,
         })
     }
 }

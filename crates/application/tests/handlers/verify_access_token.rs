@@ -1,5 +1,5 @@
 use chrono::Duration;
-use portcullis_application::{CurrentUserError, GetCurrentUser};
+use portcullis_application::{VerifyAccessToken, VerifyAccessTokenError};
 
 use crate::support::Bench;
 
@@ -9,8 +9,8 @@ fn a_valid_token_gives_the_user_and_session() {
     let login = bench.signed_in();
     bench.clock.advance(Duration::seconds(899));
     let claims = bench
-        .current_user_handler()
-        .handle(GetCurrentUser { access_token: login.access_token.token.expose() })
+        .verify_access_token_handler()
+        .handle(VerifyAccessToken { access_token: login.access_token.token.expose() })
         .expect("valid until its expiry");
     assert_eq!(claims.user, login.user);
     assert_eq!(claims.user.email, "ada@example.com");
@@ -24,9 +24,10 @@ fn an_expired_token_is_reported_as_expired() {
     let bench = Bench::new();
     let login = bench.signed_in();
     bench.clock.advance(Duration::seconds(900));
-    let result =
-        bench.current_user_handler().handle(GetCurrentUser { access_token: login.access_token.token.expose() });
-    assert_eq!(result, Err(CurrentUserError::Expired));
+    let result = bench
+        .verify_access_token_handler()
+        .handle(VerifyAccessToken { access_token: login.access_token.token.expose() });
+    assert_eq!(result, Err(VerifyAccessTokenError::Expired));
 }
 
 #[test]
@@ -37,7 +38,7 @@ fn garbage_is_unauthorized() {
     let truncated = &real[..real.len() / 2];
     let foreign = real.replacen("fake.", "eyJhbGciOiJFZERTQSJ9.", 1);
     for token in ["", "garbage", "fake.", truncated, &foreign] {
-        let result = bench.current_user_handler().handle(GetCurrentUser { access_token: token });
-        assert_eq!(result, Err(CurrentUserError::Unauthorized), "{token}");
+        let result = bench.verify_access_token_handler().handle(VerifyAccessToken { access_token: token });
+        assert_eq!(result, Err(VerifyAccessTokenError::Unauthorized), "{token}");
     }
 }
