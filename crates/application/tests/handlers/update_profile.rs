@@ -119,3 +119,31 @@ fn update_reports_an_unavailable_store_as_a_port_error() {
     });
     assert!(matches!(result, Err(UpdateProfileError::Port(PortError::Unavailable(_)))), "{result:?}");
 }
+
+#[test]
+fn a_reissued_access_token_carries_the_new_profile_in_the_same_session() {
+    let bench = Bench::new();
+    let issued = bench.signed_in();
+    bench.clock.advance(Duration::minutes(1));
+    let command =
+        UpdateProfileCommand { user_id: Some(issued.user.user_id), name: Some("Ada King".into()), avatar_url: None };
+    let (user, access) =
+        bench.update_profile_handler().handle_and_reissue(command, issued.session_id).expect("update succeeds");
+    assert_eq!(user.name, "Ada King");
+    let claims = bench
+        .verify_access_token_handler()
+        .handle(portcullis_application::VerifyAccessToken { access_token: access.token.expose() })
+        .expect("the new token verifies");
+    assert_eq!(claims.user.name, "Ada King", "the token names the new profile");
+    assert_eq!(claims.session_id, issued.session_id, "in the same session");
+}
+
+#[test]
+fn nothing_is_reissued_when_the_change_is_refused() {
+    let bench = Bench::new();
+    let issued = bench.signed_in();
+    let command =
+        UpdateProfileCommand { user_id: Some(issued.user.user_id), name: Some(String::new()), avatar_url: None };
+    let refused = bench.update_profile_handler().handle_and_reissue(command, issued.session_id);
+    assert!(matches!(refused, Err(UpdateProfileError::Validation(_))), "{refused:?}");
+}
