@@ -155,12 +155,22 @@ async fn sweep_periodically(housekeeper: Housekeeper) {
                 signing_keys = report.signing_keys,
                 "expired rows swept"
             ),
-            Ok(Err(error)) => {
-                tracing::warn!(error = %error, cause = ?std::error::Error::source(&error).map(ToString::to_string), "sweeping expired rows failed");
-            }
+            Ok(Err(error)) => tracing::warn!(error = %error_chain(&error), "sweeping expired rows failed"),
             Err(error) => tracing::warn!(%error, "sweeping expired rows did not finish"),
         }
     }
+}
+
+/// `error: its cause: the cause's cause …`, for logs.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// How often every instance re-reads the signing keys, so a key rotated anywhere signs
@@ -175,7 +185,7 @@ async fn refresh_keys_periodically(reloader: Arc<dyn KeyRingReloader>) {
         let reloader = Arc::clone(&reloader);
         match tokio::task::spawn_blocking(move || reloader.reload()).await {
             Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(%error, "periodic signing-key reload failed"),
+            Ok(Err(error)) => tracing::warn!(error = %error.detail(), "periodic signing-key reload failed"),
             Err(error) => tracing::warn!(%error, "periodic signing-key reload did not finish"),
         }
     }

@@ -18,12 +18,12 @@ pub(crate) const RETRY_AFTER_SECS: u64 = 2;
 
 impl From<PortError> for ApiError {
     fn from(error: PortError) -> Self {
-        match error {
-            PortError::Unavailable(cause) => {
-                tracing::warn!(%cause, "dependency unavailable");
-                ApiError::unavailable(RETRY_AFTER_SECS)
-            }
-            PortError::Internal(cause) => ApiError::internal(&cause),
+        let cause = error.detail();
+        if error.is_unavailable() {
+            tracing::warn!(%cause, "dependency unavailable");
+            ApiError::unavailable(RETRY_AFTER_SECS)
+        } else {
+            ApiError::internal(&cause)
         }
     }
 }

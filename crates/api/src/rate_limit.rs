@@ -73,7 +73,7 @@ pub async fn limit_per_client_ip(
             rate_limited(bucket, retry_after)
         }),
         Ok(Err(port)) => Some(failed(bucket, port)),
-        Err(blocking) => Some(failed(bucket, PortError::Internal(blocking.to_string()))),
+        Err(blocking) => Some(failed(bucket, PortError::internal("rate_limiter.limit_per_client_ip", blocking))),
     };
     match refusal {
         Some(response) => Ok(req.into_response(response).map_into_right_body()),

@@ -71,7 +71,7 @@ impl<M: Module> Component<M> for InlinePasswordHasher {
     fn build(_context: &mut ModuleBuildContext<M>, params: Self::Parameters) -> Box<dyn PasswordHasher> {
         let dummy = dummy_hash(params.cost);
         if let Err(error) = &dummy {
-            tracing::error!(%error, "the inline password hasher could not make its dummy hash");
+            tracing::error!(error = %error.detail(), "the inline password hasher could not make its dummy hash");
         }
         Box::new(Self { cost: params.cost, dummy })
     }
@@ -79,7 +79,7 @@ impl<M: Module> Component<M> for InlinePasswordHasher {
 
 impl PasswordHasher for InlinePasswordHasher {
     fn hash(&self, password: &PlainPassword) -> Result<PasswordHash, PortError> {
-        PasswordHash::from_plain(password, self.cost).map_err(|e| PortError::Internal(e.to_string()))
+        PasswordHash::from_plain(password, self.cost).map_err(|e| PortError::internal("password_hasher.hash", e))
     }
 
     fn verify(&self, password: &PlainPassword, hash: &PasswordHash) -> Result<bool, PortError> {
@@ -101,9 +101,9 @@ impl PasswordHasher for InlinePasswordHasher {
 /// # Errors
 /// [`PortError::Internal`] if hashing fails.
 pub fn dummy_hash(cost: BcryptCost) -> Result<PasswordHash, PortError> {
-    let placeholder =
-        PlainPassword::parse("portcullis-dummy-password").map_err(|e| PortError::Internal(e.to_string()))?;
-    PasswordHash::from_plain(&placeholder, cost).map_err(|e| PortError::Internal(e.to_string()))
+    let placeholder = PlainPassword::parse("portcullis-dummy-password")
+        .map_err(|e| PortError::internal("password_hasher.dummy_hash", e))?;
+    PasswordHash::from_plain(&placeholder, cost).map_err(|e| PortError::internal("password_hasher.dummy_hash", e))
 }
 
 /// The password checked against [`dummy_hash`].
@@ -181,8 +181,8 @@ mod tests {
         let password = PlainPassword::parse("a fine password").expect("valid");
         let hash = hasher.hash(&password).expect("hashes");
         assert!(hash.as_stored().contains("$2b$04$"), "cost 4");
-        assert_eq!(hasher.verify(&password, &hash), Ok(true));
-        assert_eq!(hasher.verify_dummy(), Ok(()));
+        assert!(hasher.verify(&password, &hash).expect("verifies"));
+        hasher.verify_dummy().expect("the dummy verifies");
     }
 
     #[test]

@@ -220,7 +220,7 @@ impl InMemoryStore {
     fn open(&self, read_only: bool) -> Result<Box<dyn UnitOfWork>, PortError> {
         let mut shared = lock(&self.shared);
         if shared.unavailable {
-            return Err(PortError::Unavailable("in-memory store switched to unavailable".to_owned()));
+            return Err(PortError::unavailable("in_memory.open", "in-memory store switched to unavailable"));
         }
         if read_only {
             shared.units.reads += 1;
@@ -280,16 +280,19 @@ impl UnitOfWork for InMemoryUnitOfWork {
     fn commit(self: Box<Self>) -> Result<(), PortError> {
         let mut shared = lock(&self.shared);
         if shared.failing_commits {
-            return Err(PortError::Internal("in-memory store switched to failing commits".to_owned()));
+            return Err(PortError::internal("in_memory.commit", "in-memory store switched to failing commits"));
         }
         if !self.dirty {
             return Ok(());
         }
         if self.read_only {
-            return Err(PortError::Internal("write in a read-only unit of work".to_owned()));
+            return Err(PortError::internal("in_memory.commit", "write in a read-only unit of work"));
         }
         if shared.version != self.began_at_version {
-            return Err(PortError::Unavailable("write conflict: the store changed since this unit began".to_owned()));
+            return Err(PortError::unavailable(
+                "in_memory.commit",
+                "write conflict: the store changed since this unit began",
+            ));
         }
         shared.state = self.state;
         shared.version += 1;
@@ -309,7 +312,10 @@ impl UserRepository for InMemoryUsers<'_> {
             return Err(AddUserError::EmailTaken);
         }
         if self.state.users.contains_key(&user.id) {
-            return Err(AddUserError::Port(PortError::Internal(format!("duplicate user id {}", user.id))));
+            return Err(AddUserError::Port(PortError::internal(
+                "in_memory.add",
+                format!("duplicate user id {}", user.id),
+            )));
         }
         self.state.users.insert(user.id, user.clone());
         *self.dirty = true;
@@ -326,7 +332,7 @@ impl UserRepository for InMemoryUsers<'_> {
 
     fn update(&mut self, user: &User) -> Result<(), PortError> {
         if self.state.users.values().any(|other| other.id != user.id && other.email == user.email) {
-            return Err(PortError::Internal("unique constraint: email already registered".to_owned()));
+            return Err(PortError::internal("in_memory.update", "unique constraint: email already registered"));
         }
         if let Some(stored) = self.state.users.get_mut(&user.id) {
             *stored = user.clone();
@@ -379,7 +385,7 @@ struct InMemoryAccountTokens<'a> {
 impl AccountTokenRepository for InMemoryAccountTokens<'_> {
     fn add(&mut self, token: &AccountToken) -> Result<(), PortError> {
         if !self.state.users.contains_key(&token.user_id) {
-            return Err(PortError::Internal(format!("foreign key: no user {}", token.user_id)));
+            return Err(PortError::internal("in_memory.add", format!("foreign key: no user {}", token.user_id)));
         }
         self.state.account_tokens.insert(token.hash.as_str().to_owned(), token.clone());
         *self.dirty = true;
@@ -421,10 +427,10 @@ struct InMemoryApiKeys<'a> {
 impl ApiKeyRepository for InMemoryApiKeys<'_> {
     fn add(&mut self, key: &ApiKey) -> Result<(), PortError> {
         if !self.state.users.contains_key(&key.user_id) {
-            return Err(PortError::Internal(format!("foreign key: no user {}", key.user_id)));
+            return Err(PortError::internal("in_memory.add", format!("foreign key: no user {}", key.user_id)));
         }
         if self.state.api_keys.values().any(|other| other.prefix == key.prefix || other.id == key.id) {
-            return Err(PortError::Internal("unique constraint: API key prefix or id in use".to_owned()));
+            return Err(PortError::internal("in_memory.add", "unique constraint: API key prefix or id in use"));
         }
         self.state.api_keys.insert(key.id, key.clone());
         *self.dirty = true;
@@ -469,7 +475,7 @@ struct InMemorySessions<'a> {
 impl SessionRepository for InMemorySessions<'_> {
     fn add_session(&mut self, session: &Session) -> Result<(), PortError> {
         if self.state.sessions.contains_key(&session.id) {
-            return Err(PortError::Internal(format!("duplicate session id {}", session.id)));
+            return Err(PortError::internal("in_memory.add_session", format!("duplicate session id {}", session.id)));
         }
         self.state.sessions.insert(session.id, session.clone());
         *self.dirty = true;
@@ -518,11 +524,14 @@ impl SessionRepository for InMemorySessions<'_> {
 
     fn add_refresh_token(&mut self, token: &RefreshToken) -> Result<(), PortError> {
         if !self.state.sessions.contains_key(&token.session_id) {
-            return Err(PortError::Internal(format!("foreign key: no session {}", token.session_id)));
+            return Err(PortError::internal(
+                "in_memory.add_refresh_token",
+                format!("foreign key: no session {}", token.session_id),
+            ));
         }
         let key = token.hash.as_str().to_owned();
         if self.state.refresh_tokens.contains_key(&key) {
-            return Err(PortError::Internal("duplicate refresh token hash".to_owned()));
+            return Err(PortError::internal("in_memory.add_refresh_token", "duplicate refresh token hash"));
         }
         self.state.refresh_tokens.insert(key, token.clone());
         *self.dirty = true;

@@ -43,10 +43,9 @@ impl HashingPool {
         let receiver = Arc::new(Mutex::new(receiver));
         for index in 0..workers.max(1) {
             let receiver = Arc::clone(&receiver);
-            thread::Builder::new()
-                .name(format!("portcullis-hash-{index}"))
-                .spawn(move || work(&receiver))
-                .map_err(|e| PortError::Internal(format!("cannot start hashing thread: {e}")))?;
+            thread::Builder::new().name(format!("portcullis-hash-{index}")).spawn(move || work(&receiver)).map_err(
+                |e| PortError::internal("password_hasher.start", format!("cannot start hashing thread: {e}")),
+            )?;
         }
         Ok(Arc::new(Self { jobs, queued: Arc::new(AtomicUsize::new(0)), cost, dummy: dummy_hash(cost)? }))
     }
@@ -68,14 +67,14 @@ impl HashingPool {
             let _ = reply.send(result);
         });
         match self.jobs.try_send(job) {
-            Ok(()) => answer.recv().map_err(|_| PortError::Internal("hashing thread stopped".into())),
+            Ok(()) => answer.recv().map_err(|_| PortError::internal("password_hasher.run", "hashing thread stopped")),
             Err(TrySendError::Full(_)) => {
                 self.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(PortError::Unavailable("password hashing queue is full".into()))
+                Err(PortError::unavailable("password_hasher.run", "password hashing queue is full"))
             }
             Err(TrySendError::Disconnected(_)) => {
                 self.queued.fetch_sub(1, Ordering::Relaxed);
-                Err(PortError::Internal("hashing threads are gone".into()))
+                Err(PortError::internal("password_hasher.run", "hashing threads are gone"))
             }
         }
     }
@@ -129,7 +128,7 @@ impl PasswordHasher for PooledPasswordHasher {
         let cost = self.pool.cost;
         self.pool
             .run(move || PasswordHash::from_plain(&password, cost))?
-            .map_err(|e| PortError::Internal(e.to_string()))
+            .map_err(|e| PortError::internal("password_hasher.hash", e))
     }
 
     fn verify(&self, password: &PlainPassword, hash: &PasswordHash) -> Result<bool, PortError> {

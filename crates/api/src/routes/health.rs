@@ -31,7 +31,7 @@ pub async fn ready(state: web::Data<AppState>) -> Result<HttpResponse, ApiError>
     match actix_web::rt::time::timeout(READY_TIMEOUT, check).await {
         Ok(Ok(Ok(()))) => Ok(HttpResponse::Ok().json(HealthBody { status: "ok" })),
         Ok(Ok(Err(error))) => {
-            tracing::warn!(%error, "readiness check failed");
+            tracing::warn!(error = %error.detail(), "readiness check failed");
             Err(ApiError::unavailable(5))
         }
         Ok(Err(blocking)) => Err(blocking.into()),

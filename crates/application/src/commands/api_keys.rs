@@ -143,7 +143,7 @@ impl ApiKeysHandler {
     fn fresh_key(&self, new: NewApiKey, now: DateTime<Utc>) -> Result<(ApiKey, ApiKeySecret), PortError> {
         let secret = ApiKeySecret::from_secret(&self.tokens.generate_secret());
         let key = ApiKey::create(new, &secret, now)
-            .ok_or_else(|| PortError::Internal("a generated API key has no prefix".to_owned()))?;
+            .ok_or_else(|| PortError::internal("api_keys.fresh_key", "a generated API key has no prefix"))?;
         Ok((key, secret))
     }
 }
@@ -210,9 +210,11 @@ impl ApiKeysUseCase for ApiKeysHandler {
         if unit.api_keys().find_by_prefix(&key.prefix)?.is_some() {
             (key, secret) = self.fresh_key(new, now)?;
             if unit.api_keys().find_by_prefix(&key.prefix)?.is_some() {
-                return Err(
-                    PortError::Internal("two generated API keys in a row had a prefix in use".to_owned()).into()
-                );
+                return Err(PortError::internal(
+                    "api_keys.create",
+                    "two generated API keys in a row had a prefix in use",
+                )
+                .into());
             }
         }
         unit.api_keys().add(&key)?;
@@ -257,7 +259,7 @@ impl ApiKeysUseCase for ApiKeysHandler {
                 unit.commit()
             });
             if let Err(error) = recorded {
-                tracing::warn!(key_id = %key.id, %error, "could not record an API key's use");
+                tracing::warn!(key_id = %key.id, error = %error.detail(), "could not record an API key's use");
             }
         }
         Ok(ApiKeyPrincipal {

@@ -51,7 +51,7 @@ pub struct IssuedTokens {
 
 impl From<TokenIssueError> for PortError {
     fn from(error: TokenIssueError) -> Self {
-        PortError::Internal(error.to_string())
+        PortError::internal("tokens.from", error)
     }
 }
 

@@ -17,7 +17,7 @@ mod token_service;
 mod unit_of_work;
 
 pub use clock::Clock;
-pub use error::PortError;
+pub use error::{PortError, PortErrorSource, PortFailure};
 pub use extensions::{ClaimsExtension, RESERVED_CLAIMS, SignupPolicy};
 pub use limits::{LockoutStore, RateLimiter};
 pub use mailer::{MailError, Mailer, OutgoingMail};

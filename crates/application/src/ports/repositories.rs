@@ -7,7 +7,7 @@ use portcullis_domain::{
 use super::PortError;
 
 /// Why a user could not be added.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum AddUserError {
     /// Another user has this email (a unique-constraint violation in storage).
     #[error("email already registered")]

@@ -37,7 +37,7 @@ impl CountingHasher {
 
     fn count(&self) -> Result<(), PortError> {
         if self.saturated.load(Ordering::SeqCst) {
-            return Err(PortError::Unavailable("hashing queue full".to_owned()));
+            return Err(PortError::unavailable("lockout.count", "hashing queue full"));
         }
         self.checks.fetch_add(1, Ordering::SeqCst);
         Ok(())

@@ -79,11 +79,11 @@ fn emails_are_unique_within_a_unit_and_across_commits() {
     let bench = Bench::new();
     let mut unit = bench.store.begin().expect("begins");
     unit.users().add(&user("ada@example.com", &bench)).expect("adds");
-    assert_eq!(unit.users().add(&user("ADA@example.com", &bench)), Err(AddUserError::EmailTaken));
+    assert!(matches!(unit.users().add(&user("ADA@example.com", &bench)), Err(AddUserError::EmailTaken)));
     unit.commit().expect("commits");
 
     let mut unit = bench.store.begin().expect("begins");
-    assert_eq!(unit.users().add(&user("ada@example.com", &bench)), Err(AddUserError::EmailTaken));
+    assert!(matches!(unit.users().add(&user("ada@example.com", &bench)), Err(AddUserError::EmailTaken)));
     unit.users().add(&user("bob@example.com", &bench)).expect("another email is fine");
     unit.commit().expect("commits");
     assert_eq!(bench.store.users().len(), 2);

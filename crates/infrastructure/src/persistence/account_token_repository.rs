@@ -25,7 +25,7 @@ impl AccountTokenRepository for DieselAccountTokenRepository<'_> {
         diesel::insert_into(account_tokens::table)
             .values(AccountTokenRow::from(token))
             .execute(self.conn)
-            .map_err(db_error)?;
+            .map_err(db_error("account_tokens.add"))?;
         Ok(())
     }
 
@@ -35,7 +35,7 @@ impl AccountTokenRepository for DieselAccountTokenRepository<'_> {
             .select(AccountTokenRow::as_select())
             .first(self.conn)
             .optional()
-            .map_err(db_error)?
+            .map_err(db_error("account_tokens.find"))?
             .map(AccountToken::try_from)
             .transpose()
     }
@@ -50,7 +50,7 @@ impl AccountTokenRepository for DieselAccountTokenRepository<'_> {
         )
         .set(account_tokens::used_at.eq(Some(naive(whole_seconds(now)))))
         .execute(self.conn)
-        .map_err(db_error)?;
+        .map_err(db_error("account_tokens.mark_used"))?;
         Ok(updated == 1)
     }
 
@@ -61,6 +61,6 @@ impl AccountTokenRepository for DieselAccountTokenRepository<'_> {
                 .filter(account_tokens::purpose.eq(purpose.as_str())),
         )
         .execute(self.conn)
-        .map_err(db_error)
+        .map_err(db_error("account_tokens.delete_for_user"))
     }
 }

@@ -23,7 +23,10 @@ impl<'c> DieselApiKeyRepository<'c> {
 impl ApiKeyRepository for DieselApiKeyRepository<'_> {
     fn add(&mut self, key: &ApiKey) -> Result<(), PortError> {
         // A prefix already in use violates the unique constraint: `PortError::Internal`.
-        diesel::insert_into(api_keys::table).values(ApiKeyRow::from(key)).execute(self.conn).map_err(db_error)?;
+        diesel::insert_into(api_keys::table)
+            .values(ApiKeyRow::from(key))
+            .execute(self.conn)
+            .map_err(db_error("api_keys.add"))?;
         Ok(())
     }
 
@@ -33,7 +36,7 @@ impl ApiKeyRepository for DieselApiKeyRepository<'_> {
             .order((api_keys::created_at.asc(), api_keys::id.asc()))
             .select(ApiKeyRow::as_select())
             .load(self.conn)
-            .map_err(db_error)?
+            .map_err(db_error("api_keys.keys_of_user"))?
             .into_iter()
             .map(ApiKey::try_from)
             .collect()
@@ -45,7 +48,7 @@ impl ApiKeyRepository for DieselApiKeyRepository<'_> {
             .select(ApiKeyRow::as_select())
             .first(self.conn)
             .optional()
-            .map_err(db_error)?
+            .map_err(db_error("api_keys.find_by_prefix"))?
             .map(ApiKey::try_from)
             .transpose()
     }
@@ -55,7 +58,7 @@ impl ApiKeyRepository for DieselApiKeyRepository<'_> {
             api_keys::table.filter(api_keys::id.eq(id.to_string())).filter(api_keys::user_id.eq(user_id.to_string())),
         )
         .execute(self.conn)
-        .map_err(db_error)?;
+        .map_err(db_error("api_keys.delete"))?;
         Ok(deleted > 0)
     }
 
@@ -63,7 +66,7 @@ impl ApiKeyRepository for DieselApiKeyRepository<'_> {
         diesel::update(api_keys::table.find(id.to_string()))
             .set(api_keys::last_used_at.eq(Some(naive(whole_seconds(now)))))
             .execute(self.conn)
-            .map_err(db_error)?;
+            .map_err(db_error("api_keys.touch"))?;
         Ok(())
     }
 }

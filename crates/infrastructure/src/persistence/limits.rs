@@ -30,7 +30,7 @@ const MAX_ATTEMPTS: usize = 16;
 const SWEEP_INTERVAL_US: i64 = 60 * 1_000_000;
 
 fn connection(pool: &DbPool) -> Result<PooledConnection<DbConnectionManager>, PortError> {
-    pool.get().map_err(|e| PortError::Unavailable(format!("database: {e}")))
+    pool.get().map_err(|e| PortError::unavailable("limits.connection", format!("database: {e}")))
 }
 
 /// An insert that lost to a concurrent insert of the same key writes nothing (`Ok(0)`), so
@@ -38,7 +38,7 @@ fn connection(pool: &DbPool) -> Result<PooledConnection<DbConnectionManager>, Po
 fn inserted(result: Result<usize, Error>) -> Result<usize, PortError> {
     match result {
         Err(Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => Ok(0),
-        other => other.map_err(db_error),
+        other => other.map_err(db_error("limits.inserted")),
     }
 }
 
@@ -97,7 +97,8 @@ impl RateLimiter for DieselRateLimiter {
         self.sweep_if_due(&mut conn, now_us);
         let this = rate_limits::table.filter(rate_limits::bucket.eq(bucket)).filter(rate_limits::client.eq(key));
         for _ in 0..MAX_ATTEMPTS {
-            let tat: Option<i64> = this.select(rate_limits::tat_us).first(&mut *conn).optional().map_err(db_error)?;
+            let tat: Option<i64> =
+                this.select(rate_limits::tat_us).first(&mut *conn).optional().map_err(db_error("limits.check"))?;
             let decision = quota.decide(tat, now_us);
             let RateDecision::Allow { new_tat_us } = decision else {
                 return Ok(decision);
@@ -106,7 +107,7 @@ impl RateLimiter for DieselRateLimiter {
                 Some(old) => diesel::update(this.filter(rate_limits::tat_us.eq(old)))
                     .set(rate_limits::tat_us.eq(new_tat_us))
                     .execute(&mut *conn)
-                    .map_err(db_error)?,
+                    .map_err(db_error("limits.check"))?,
                 None => inserted(
                     diesel::insert_into(rate_limits::table)
                         .values((
@@ -154,7 +155,7 @@ impl DieselLockoutStore {
             .select((login_failures::failures, login_failures::locked_until, login_failures::version))
             .first(conn)
             .optional()
-            .map_err(db_error)?;
+            .map_err(db_error("limits.read"))?;
         Ok(row.map(|(failures, locked_until, version)| Stored {
             record: FailedLogins {
                 failures: u32::try_from(failures).unwrap_or(0),
@@ -186,7 +187,7 @@ impl DieselLockoutStore {
                 login_failures::version.eq(stored.version.wrapping_add(1)),
             ))
             .execute(conn)
-            .map_err(db_error)?,
+            .map_err(db_error("limits.write"))?,
             None => inserted(
                 diesel::insert_into(login_failures::table)
                     .values((
@@ -203,7 +204,7 @@ impl DieselLockoutStore {
 }
 
 fn contention() -> PortError {
-    PortError::Unavailable("login_failures: too many concurrent changes of one account".to_owned())
+    PortError::unavailable("limits.contention", "login_failures: too many concurrent changes of one account")
 }
 
 impl LockoutStore for DieselLockoutStore {
@@ -241,7 +242,9 @@ impl LockoutStore for DieselLockoutStore {
 
     fn clear(&self, account: UserId) -> Result<(), PortError> {
         let mut conn = connection(&self.pool)?;
-        diesel::delete(login_failures::table.find(account.to_string())).execute(&mut *conn).map_err(db_error)?;
+        diesel::delete(login_failures::table.find(account.to_string()))
+            .execute(&mut *conn)
+            .map_err(db_error("limits.clear"))?;
         Ok(())
     }
 

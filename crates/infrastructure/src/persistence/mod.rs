@@ -16,7 +16,7 @@ mod user_repository;
 pub use connection::{
     Backend, ConnectError, DbConnection, DbConnectionManager, DbPool, PoolSettings, connect, run_migrations,
 };
-pub(crate) use errors::db_error;
+pub(crate) use errors::{database_failure, db_error};
 pub use limits::{DieselLockoutStore, DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters};
 pub use maintenance::{SweepReport, sweep_expired};
 pub use probe::{DieselDatabaseProbe, DieselDatabaseProbeParameters};

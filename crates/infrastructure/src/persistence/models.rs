@@ -77,7 +77,7 @@ pub(crate) struct ApiKeyRow {
 }
 
 fn corrupt(what: &str, error: impl std::fmt::Display) -> PortError {
-    PortError::Internal(format!("corrupt stored {what}: {error}"))
+    PortError::internal("stored_row.corrupt", format!("corrupt stored {what}: {error}"))
 }
 
 pub(crate) fn utc(time: NaiveDateTime) -> DateTime<Utc> {

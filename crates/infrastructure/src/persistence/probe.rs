@@ -4,7 +4,7 @@ use diesel::r2d2::R2D2Connection;
 use portcullis_application::ports::{DatabaseProbe, PortError};
 use shaku::Component;
 
-use super::{DbPool, db_error};
+use super::DbPool;
 
 /// Answers readiness checks: a pooled connection and a `SELECT 1`, within two seconds.
 #[derive(Component)]
@@ -22,8 +22,10 @@ impl DieselDatabaseProbe {
 
 impl DatabaseProbe for DieselDatabaseProbe {
     fn check(&self) -> Result<(), PortError> {
-        let mut conn =
-            self.pool.get_timeout(Duration::from_secs(2)).map_err(|e| PortError::Unavailable(e.to_string()))?;
-        conn.ping().map_err(db_error).map_err(|e| PortError::Unavailable(e.to_string()))
+        let mut conn = self
+            .pool
+            .get_timeout(Duration::from_secs(2))
+            .map_err(|e| PortError::unavailable("database_probe.check", e))?;
+        conn.ping().map_err(|e| PortError::unavailable("database_probe.check", e))
     }
 }

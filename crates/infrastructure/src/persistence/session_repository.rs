@@ -21,7 +21,10 @@ impl<'c> DieselSessionRepository<'c> {
 
 impl SessionRepository for DieselSessionRepository<'_> {
     fn add_session(&mut self, session: &Session) -> Result<(), PortError> {
-        diesel::insert_into(sessions::table).values(SessionRow::from(session)).execute(self.conn).map_err(db_error)?;
+        diesel::insert_into(sessions::table)
+            .values(SessionRow::from(session))
+            .execute(self.conn)
+            .map_err(db_error("sessions.add_session"))?;
         Ok(())
     }
 
@@ -31,7 +34,7 @@ impl SessionRepository for DieselSessionRepository<'_> {
             .select(SessionRow::as_select())
             .first(self.conn)
             .optional()
-            .map_err(db_error)?
+            .map_err(db_error("sessions.find_session"))?
             .map(Session::try_from)
             .transpose()
     }
@@ -40,7 +43,7 @@ impl SessionRepository for DieselSessionRepository<'_> {
         diesel::update(sessions::table.find(id.to_string()))
             .set(sessions::last_used_at.eq(naive(now)))
             .execute(self.conn)
-            .map_err(db_error)?;
+            .map_err(db_error("sessions.touch_session"))?;
         Ok(())
     }
 
@@ -49,8 +52,10 @@ impl SessionRepository for DieselSessionRepository<'_> {
         // Explicit, so the family ends even where foreign-key cascades are off.
         diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq(&id)))
             .execute(self.conn)
-            .map_err(db_error)?;
-        let deleted = diesel::delete(sessions::table.find(&id)).execute(self.conn).map_err(db_error)?;
+            .map_err(db_error("sessions.delete_session"))?;
+        let deleted = diesel::delete(sessions::table.find(&id))
+            .execute(self.conn)
+            .map_err(db_error("sessions.delete_session"))?;
         Ok(deleted > 0)
     }
 
@@ -60,7 +65,7 @@ impl SessionRepository for DieselSessionRepository<'_> {
             .order((sessions::created_at.asc(), sessions::id.asc()))
             .select(SessionRow::as_select())
             .load(self.conn)
-            .map_err(db_error)?
+            .map_err(db_error("sessions.sessions_of_user"))?
             .into_iter()
             .map(Session::try_from)
             .collect()
@@ -71,15 +76,17 @@ impl SessionRepository for DieselSessionRepository<'_> {
         let family = sessions::table.filter(sessions::user_id.eq(&user_id)).select(sessions::id);
         diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(family)))
             .execute(self.conn)
-            .map_err(db_error)?;
-        diesel::delete(sessions::table.filter(sessions::user_id.eq(&user_id))).execute(self.conn).map_err(db_error)
+            .map_err(db_error("sessions.delete_sessions_of_user"))?;
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(&user_id)))
+            .execute(self.conn)
+            .map_err(db_error("sessions.delete_sessions_of_user"))
     }
 
     fn add_refresh_token(&mut self, token: &RefreshToken) -> Result<(), PortError> {
         diesel::insert_into(refresh_tokens::table)
             .values(RefreshTokenRow::from(token))
             .execute(self.conn)
-            .map_err(db_error)?;
+            .map_err(db_error("sessions.add_refresh_token"))?;
         Ok(())
     }
 
@@ -89,7 +96,7 @@ impl SessionRepository for DieselSessionRepository<'_> {
             .select(RefreshTokenRow::as_select())
             .first(self.conn)
             .optional()
-            .map_err(db_error)?
+            .map_err(db_error("sessions.find_refresh_token"))?
             .map(RefreshToken::try_from)
             .transpose()
     }
@@ -102,7 +109,7 @@ impl SessionRepository for DieselSessionRepository<'_> {
         )
         .set(refresh_tokens::used_at.eq(Some(naive(now))))
         .execute(self.conn)
-        .map_err(db_error)?;
+        .map_err(db_error("sessions.mark_refresh_token_used"))?;
         Ok(updated == 1)
     }
 }

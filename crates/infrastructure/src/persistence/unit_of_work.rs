@@ -10,7 +10,7 @@ use super::account_token_repository::DieselAccountTokenRepository;
 use super::api_key_repository::DieselApiKeyRepository;
 use super::session_repository::DieselSessionRepository;
 use super::user_repository::DieselUserRepository;
-use super::{DbConnection, DbConnectionManager, DbPool, db_error};
+use super::{DbConnection, DbConnectionManager, DbPool, database_failure, db_error};
 
 /// Opens one database transaction per command.
 ///
@@ -52,9 +52,10 @@ impl UnitOfWorkFactory for DieselUnitOfWorkFactory {
 
 impl DieselUnitOfWorkFactory {
     fn open_unit(&self, begin: fn(&DbConnection) -> &'static str) -> Result<Box<dyn UnitOfWork>, PortError> {
-        let mut conn = self.pool.get().map_err(|e| PortError::Unavailable(format!("database: {e}")))?;
+        let mut conn =
+            self.pool.get().map_err(|e| PortError::unavailable("unit_of_work.open_unit", format!("database: {e}")))?;
         let statement = begin(&conn);
-        conn.batch_execute(statement).map_err(db_error)?;
+        conn.batch_execute(statement).map_err(db_error("unit_of_work.open_unit"))?;
         Ok(Box::new(DieselUnitOfWork { conn, open: true }))
     }
 }
@@ -86,7 +87,7 @@ impl UnitOfWork for DieselUnitOfWork {
         self.open = false;
         if let Err(error) = self.conn.batch_execute("COMMIT") {
             let _ = self.conn.batch_execute("ROLLBACK");
-            return Err(db_error(error));
+            return Err(database_failure("unit_of_work.commit", error));
         }
         Ok(())
     }

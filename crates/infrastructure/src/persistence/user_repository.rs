@@ -6,7 +6,7 @@ use portcullis_domain::{Email, Role, User, UserId};
 
 use super::models::UserRow;
 use super::schema::users;
-use super::{DbConnection, db_error};
+use super::{DbConnection, database_failure, db_error};
 
 diesel::define_sql_function! {
     /// SQL `lower(text)`: applied to both sides of a search so that PostgreSQL matches
@@ -49,7 +49,7 @@ impl UserRepository for DieselUserRepository<'_> {
         diesel::insert_into(users::table).values(UserRow::from(user)).execute(self.conn).map_err(
             |error| match error {
                 Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => AddUserError::EmailTaken,
-                other => AddUserError::Port(db_error(other)),
+                other => AddUserError::Port(database_failure("users.add", other)),
             },
         )?;
         Ok(())
@@ -61,7 +61,7 @@ impl UserRepository for DieselUserRepository<'_> {
             .select(UserRow::as_select())
             .first(self.conn)
             .optional()
-            .map_err(db_error)?
+            .map_err(db_error("users.find_by_email"))?
             .map(User::try_from)
             .transpose()
     }
@@ -72,14 +72,14 @@ impl UserRepository for DieselUserRepository<'_> {
             .select(UserRow::as_select())
             .first(self.conn)
             .optional()
-            .map_err(db_error)?
+            .map_err(db_error("users.find_by_id"))?
             .map(User::try_from)
             .transpose()
     }
 
     fn update(&mut self, user: &User) -> Result<(), PortError> {
         let row = UserRow::from(user);
-        diesel::update(users::table.find(&row.id)).set(&row).execute(self.conn).map_err(db_error)?;
+        diesel::update(users::table.find(&row.id)).set(&row).execute(self.conn).map_err(db_error("users.update"))?;
         Ok(())
     }
 
@@ -87,7 +87,8 @@ impl UserRepository for DieselUserRepository<'_> {
         // Sessions (and through them refresh tokens), mailed tokens, API keys and lockout
         // records go with the user: every referencing table has `ON DELETE CASCADE`, and
         // SQLite connections are opened with `PRAGMA foreign_keys = ON`.
-        let deleted = diesel::delete(users::table.find(id.to_string())).execute(self.conn).map_err(db_error)?;
+        let deleted =
+            diesel::delete(users::table.find(id.to_string())).execute(self.conn).map_err(db_error("users.delete"))?;
         Ok(deleted > 0)
     }
 
@@ -106,7 +107,7 @@ impl UserRepository for DieselUserRepository<'_> {
             );
         }
         let limit = i64::try_from(query.limit).unwrap_or(i64::MAX);
-        select.limit(limit).load(self.conn).map_err(db_error)?.into_iter().map(User::try_from).collect()
+        select.limit(limit).load(self.conn).map_err(db_error("users.list"))?.into_iter().map(User::try_from).collect()
     }
 
     fn count_active_admins(&mut self) -> Result<u64, PortError> {
@@ -117,7 +118,7 @@ impl UserRepository for DieselUserRepository<'_> {
             .filter(users::roles.like(format!("%{}%", Role::ADMIN)))
             .select(users::roles)
             .load(self.conn)
-            .map_err(db_error)?;
+            .map_err(db_error("users.count_active_admins"))?;
         let admins = candidates.iter().filter(|roles| roles.split(',').any(|role| role == Role::ADMIN)).count();
         Ok(admins as u64)
     }

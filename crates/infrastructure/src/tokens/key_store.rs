@@ -11,7 +11,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use sha2::{Digest, Sha256};
 
 use crate::persistence::schema::signing_keys;
-use crate::persistence::{DbPool, db_error};
+use crate::persistence::{DbPool, database_failure};
 
 const ALGORITHM: &str = "EdDSA";
 
@@ -90,7 +90,7 @@ fn read_rows(pool: &DbPool) -> Result<Vec<SigningKeyRow>, KeyStoreError> {
         .select(SigningKeyRow::as_select())
         .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
         .load(&mut conn)
-        .map_err(|e| KeyStoreError::Database(db_error(e).to_string()))
+        .map_err(|e| KeyStoreError::Database(database_failure("signing_keys.read_rows", e).detail()))
 }
 
 fn insert_row(pool: &DbPool, row: &SigningKeyRow) -> Result<(), KeyStoreError> {
@@ -98,7 +98,7 @@ fn insert_row(pool: &DbPool, row: &SigningKeyRow) -> Result<(), KeyStoreError> {
     diesel::insert_into(signing_keys::table)
         .values(row)
         .execute(&mut conn)
-        .map_err(|e| KeyStoreError::Database(db_error(e).to_string()))?;
+        .map_err(|e| KeyStoreError::Database(database_failure("signing_keys.insert_row", e).detail()))?;
     Ok(())
 }
 
@@ -150,7 +150,7 @@ pub fn prune_retired_keys(
     let mut conn = pool.get().map_err(|e| KeyStoreError::Database(e.to_string()))?;
     let deleted = diesel::delete(signing_keys::table.filter(signing_keys::kid.eq_any(&retired)))
         .execute(&mut *conn)
-        .map_err(|e| KeyStoreError::Database(db_error(e).to_string()))?;
+        .map_err(|e| KeyStoreError::Database(database_failure("signing_keys.prune_retired_keys", e).detail()))?;
     Ok(deleted)
 }
 

@@ -32,7 +32,7 @@ impl DatabaseKeyRingReloader {
 
 impl KeyRingReloader for DatabaseKeyRingReloader {
     fn reload(&self) -> Result<(), PortError> {
-        let ring = load_key_ring(&self.pool).map_err(|error| PortError::Unavailable(error.to_string()))?;
+        let ring = load_key_ring(&self.pool).map_err(|error| PortError::unavailable("signing_keys.reload", error))?;
         let mut guard = match self.keys.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -58,7 +58,7 @@ impl KeyRingReloader for DatabaseKeyRingReloader {
         match self.reload() {
             Ok(()) => true,
             Err(error) => {
-                tracing::warn!(%error, "could not re-read the signing keys");
+                tracing::warn!(error = %error.detail(), "could not re-read the signing keys");
                 false
             }
         }

@@ -138,12 +138,12 @@ pub(super) fn no_store(response: &mut actix_web::HttpResponseBuilder) {
 
 impl From<PortError> for OAuthError {
     fn from(error: PortError) -> Self {
-        match error {
-            PortError::Unavailable(cause) => {
-                tracing::warn!(%cause, "dependency unavailable");
-                OAuthError::temporarily_unavailable(RETRY_AFTER_SECS)
-            }
-            PortError::Internal(cause) => OAuthError::server_error(&cause),
+        let cause = error.detail();
+        if error.is_unavailable() {
+            tracing::warn!(%cause, "dependency unavailable");
+            OAuthError::temporarily_unavailable(RETRY_AFTER_SECS)
+        } else {
+            OAuthError::server_error(&cause)
         }
     }
 }
