@@ -52,7 +52,7 @@ async fn start_app_with(
 async fn mailed_link(app: &TestApp, address: &str, already: usize, path: &str) -> String {
     let mail = mail::wait_for_mail(&app.mail_dir(), address, already).await;
     let token = mail.token_for(path).unwrap_or_else(|| panic!("the mail has a {path} link: {}", mail.text));
-    let link = format!("{}{path}?token={token}", app.config().public_url.as_str().trim_end_matches('/'));
+    let link = format!("{}{path}?token={token}", portcullis::server::issuer(app.config()));
     assert!(mail.text.contains(&link), "the mailed link is {link}: {}", mail.text);
     link
 }
