@@ -360,8 +360,8 @@ fn retired_signing_keys_are_pruned_once_their_tokens_have_expired(db: &TestDb) {
     assert_eq!(prune_retired_keys(&pool, Utc::now(), keep_for).expect("prunes"), 1);
     let ring = load_key_ring(&pool).expect("ring");
     assert_eq!(ring.current.kid, third, "the newest key signs");
-    assert!(!ring.verifying.contains_key(&first), "the first key is gone");
-    assert!(ring.verifying.contains_key(&second), "retired a moment ago: tokens it signed may still be valid");
+    assert!(!ring.verifying.contains(&first), "the first key is gone");
+    assert!(ring.verifying.contains(&second), "retired a moment ago: tokens it signed may still be valid");
     assert_eq!(prune_retired_keys(&pool, Utc::now(), keep_for).expect("prunes"), 0);
     assert_eq!(prune_retired_keys(&pool, Utc::now() + Duration::hours(1), keep_for).expect("prunes"), 1);
     let ring = load_key_ring(&pool).expect("ring");

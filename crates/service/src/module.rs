@@ -25,8 +25,8 @@ use portcullis_infrastructure::persistence::{
 };
 use portcullis_infrastructure::resources::{ProcessResources, ProcessResourcesParameters};
 use portcullis_infrastructure::tokens::{
-    DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, JwksDocument, JwksDocumentParameters, JwtTokenService,
-    JwtTokenServiceParameters, SharedKeyRing, TokenSettings,
+    AccessTokenRules, DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, JwksDocument, JwksDocumentParameters,
+    JwtTokenService, JwtTokenServiceParameters, SharedKeyRing, TokenSettings,
 };
 use shaku::{ModuleBuilder, module};
 
@@ -117,7 +117,7 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         })
         .with_component_parameters::<JwtTokenService>(JwtTokenServiceParameters {
             keys: Arc::clone(&keys),
-            settings: token_settings,
+            rules: AccessTokenRules::new(token_settings),
         })
         .with_component_parameters::<JwksDocument>(JwksDocumentParameters { keys })
         .with_component_parameters::<PooledPasswordHasher>(PooledPasswordHasherParameters { pool: hashing })

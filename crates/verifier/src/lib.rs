@@ -13,12 +13,10 @@
 //! TLS: the crate uses `reqwest` without default features, so only `http://` JWKS URLs work
 //! out of the box; enable the `rustls` feature for `https://`.
 
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use portcullis_jwt::{CheckError, Expectations, RegisteredClaims, TokenChecker, VerifyingKeys};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "actix")]
@@ -110,6 +108,24 @@ impl Claims {
     }
 }
 
+impl RegisteredClaims for Claims {
+    fn issuer(&self) -> &str {
+        &self.iss
+    }
+
+    fn audience(&self) -> &str {
+        &self.aud
+    }
+
+    fn expires_at(&self) -> i64 {
+        self.exp
+    }
+
+    fn not_before(&self) -> i64 {
+        self.nbf
+    }
+}
+
 /// Why a token was refused (or could not be checked).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum VerifierError {
@@ -133,21 +149,30 @@ pub enum VerifierError {
     Forbidden(String),
 }
 
-/// The cached keys by `kid`.
-#[derive(Default)]
-struct KeySet {
-    keys: HashMap<String, DecodingKey>,
-}
-
 /// Verifies Portcullis access tokens against its JWKS. Cheap to share: wrap it in an `Arc`
 /// or actix-web's `web::Data`.
+///
+/// Keys are parsed once when the JWKS is read, and a token that passed once is answered from
+/// a bounded cache until it expires (its `exp`, `nbf` and key are still checked on every
+/// use; see [`portcullis_jwt::TokenChecker`]): the same checks, in the same code, as
+/// Portcullis itself makes.
 pub struct Verifier {
     config: VerifierConfig,
     http: reqwest::Client,
-    validation: Validation,
-    keys: RwLock<Arc<KeySet>>,
+    checker: TokenChecker<Claims>,
+    keys: RwLock<Arc<VerifyingKeys>>,
     /// Serialises fetches; holds when the last one was attempted.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl From<CheckError> for VerifierError {
+    fn from(error: CheckError) -> Self {
+        match error {
+            CheckError::Expired => Self::Expired,
+            CheckError::Invalid => Self::Invalid,
+            CheckError::UnknownKey => Self::UnknownKey,
+        }
+    }
 }
 
 impl std::fmt::Debug for Verifier {
@@ -180,17 +205,16 @@ impl Verifier {
             .pool_max_idle_per_host(0)
             .build()
             .unwrap_or_else(|_| reqwest::Client::new());
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[&config.issuer]);
-        validation.set_audience(&[&config.audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECS;
+        let expect = Expectations {
+            issuer: config.issuer.clone(),
+            audience: config.audience.clone(),
+            leeway_secs: i64::try_from(LEEWAY_SECS).unwrap_or(5),
+        };
         Self {
             config,
             http,
-            validation,
-            keys: RwLock::new(Arc::new(KeySet::default())),
+            checker: TokenChecker::new(expect),
+            keys: RwLock::new(Arc::new(VerifyingKeys::new())),
             last_fetch: tokio::sync::Mutex::new(None),
         }
     }
@@ -202,9 +226,7 @@ impl Verifier {
 
     /// The `kid`s currently cached.
     pub fn cached_kids(&self) -> Vec<String> {
-        let mut kids: Vec<String> = self.key_set().keys.keys().cloned().collect();
-        kids.sort();
-        kids
+        self.key_set().kids()
     }
 
     /// Fetches the JWKS now (regardless of the re-fetch interval) and replaces the cache.
@@ -224,35 +246,31 @@ impl Verifier {
     /// [`VerifierError::Expired`], [`VerifierError::Invalid`], [`VerifierError::UnknownKey`],
     /// or [`VerifierError::KeysUnavailable`] when no keys could be had.
     pub async fn verify(&self, token: &str) -> Result<Claims, VerifierError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| VerifierError::Invalid)?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(VerifierError::Invalid);
+        match self.check(token) {
+            Err(CheckError::UnknownKey) => {}
+            other => return other.map_err(VerifierError::from),
         }
-        let kid = header.kid.ok_or(VerifierError::Invalid)?;
-        if let Some(result) = self.verify_cached(token, &kid) {
-            return result;
-        }
+        let kid =
+            jsonwebtoken::decode_header(token).ok().and_then(|header| header.kid).ok_or(VerifierError::Invalid)?;
         self.refetch_for(&kid).await?;
-        self.verify_cached(token, &kid).unwrap_or(Err(VerifierError::UnknownKey))
+        self.check(token).map_err(VerifierError::from)
     }
 
-    fn key_set(&self) -> Arc<KeySet> {
+    /// How many verified tokens the cache holds now.
+    pub fn cached_tokens(&self) -> u64 {
+        self.checker.cached_tokens()
+    }
+
+    fn check(&self, token: &str) -> Result<Claims, CheckError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+        self.checker.check(token, &self.key_set(), i64::try_from(now).unwrap_or(i64::MAX))
+    }
+
+    fn key_set(&self) -> Arc<VerifyingKeys> {
         match self.keys.read() {
             Ok(guard) => Arc::clone(&guard),
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
-    }
-
-    /// `None` when `kid` is not cached.
-    fn verify_cached(&self, token: &str, kid: &str) -> Option<Result<Claims, VerifierError>> {
-        let set = self.key_set();
-        let key = set.keys.get(kid)?;
-        Some(jsonwebtoken::decode::<Claims>(token, key, &self.validation).map(|data| data.claims).map_err(|e| {
-            match e.kind() {
-                ErrorKind::ExpiredSignature => VerifierError::Expired,
-                _ => VerifierError::Invalid,
-            }
-        }))
     }
 
     /// Re-fetches the keys because `kid` is unknown, unless another task just did or the
@@ -260,12 +278,12 @@ impl Verifier {
     async fn refetch_for(&self, kid: &str) -> Result<(), VerifierError> {
         let mut last = self.last_fetch.lock().await;
         let cached = self.key_set();
-        if cached.keys.contains_key(kid) {
+        if cached.contains(kid) {
             return Ok(());
         }
         let recent = last.is_some_and(|at| at.elapsed() < self.config.min_refetch_interval);
         if recent {
-            return if cached.keys.is_empty() {
+            return if cached.is_empty() {
                 Err(VerifierError::KeysUnavailable("the last JWKS fetch failed; retrying later".into()))
             } else {
                 Err(VerifierError::UnknownKey)
@@ -275,7 +293,7 @@ impl Verifier {
         match self.fetch().await {
             Ok(()) => Ok(()),
             // Keys we already have still serve; only a verifier with none is unavailable.
-            Err(_) if !cached.keys.is_empty() => Err(VerifierError::UnknownKey),
+            Err(_) if !cached.is_empty() => Err(VerifierError::UnknownKey),
             Err(error) => Err(error),
         }
     }
@@ -292,21 +310,20 @@ impl Verifier {
             .json()
             .await
             .map_err(unavailable)?;
-        let mut keys = HashMap::new();
+        let mut keys = VerifyingKeys::new();
         for jwk in document.keys {
             let usable = jwk.kty.as_deref() == Some("OKP")
                 && jwk.crv.as_deref() == Some("Ed25519")
                 && jwk.alg.as_deref().is_none_or(|alg| alg == "EdDSA");
             if let (true, Some(kid), Some(x)) = (usable, jwk.kid, jwk.x) {
-                if let Ok(key) = DecodingKey::from_ed_components(&x) {
-                    keys.insert(kid, key);
-                }
+                // A key that does not parse is left out; the others still serve.
+                let _ = keys.insert_jwk_x(kid, &x);
             }
         }
         if keys.is_empty() {
             return Err(VerifierError::KeysUnavailable("the JWKS has no Ed25519 key".into()));
         }
-        let set = Arc::new(KeySet { keys });
+        let set = Arc::new(keys);
         match self.keys.write() {
             Ok(mut guard) => *guard = set,
             Err(poisoned) => *poisoned.into_inner() = set,

@@ -1,21 +1,21 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Header};
 use portcullis_application::defaults::NoExtraClaims;
 use portcullis_application::ports::{
     AccessClaims, AccessToken, ClaimsExtension, JwksSource, RESERVED_CLAIMS, TokenIssueError, TokenService,
     TokenVerifyError,
 };
 use portcullis_domain::{RefreshTokenSecret, SecretString, SessionId, UserId, UserInfo};
+use portcullis_jwt::{CheckError, Expectations, TokenChecker};
 use shaku::Component;
 
 use super::claims::Claims;
 use super::key_store::{KeyRing, SharedKeyRing};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds.
-const LEEWAY_SECS: u64 = 5;
+const LEEWAY_SECS: i64 = 5;
 
 /// What goes into every access token.
 #[derive(Clone, Debug)]
@@ -28,13 +28,50 @@ pub struct TokenSettings {
     pub access_ttl: Duration,
 }
 
+/// What access tokens say and how they are checked: the settings, and a checker that
+/// remembers the tokens it verified (see [`portcullis_jwt::TokenChecker`]).
+pub struct AccessTokenRules {
+    settings: TokenSettings,
+    checker: TokenChecker<Claims>,
+}
+
+impl std::fmt::Debug for AccessTokenRules {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessTokenRules").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl AccessTokenRules {
+    /// Rules for `settings`, with a verified-token cache of the default size.
+    pub fn new(settings: TokenSettings) -> Self {
+        Self::with_cache_bytes(settings, portcullis_jwt::DEFAULT_CACHE_BYTES)
+    }
+
+    /// Rules for `settings`, with a verified-token cache of about `max_bytes` (`0`: none).
+    pub fn with_cache_bytes(settings: TokenSettings, max_bytes: u64) -> Self {
+        let expect = Expectations {
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            leeway_secs: LEEWAY_SECS,
+        };
+        Self { settings, checker: TokenChecker::with_cache_bytes(expect, max_bytes) }
+    }
+
+    /// How many verified tokens the cache holds now.
+    pub fn cached_tokens(&self) -> u64 {
+        self.checker.cached_tokens()
+    }
+}
+
 /// Issues EdDSA access tokens with the current key and verifies them against every known
-/// key. Verification pins the algorithm and checks signature, `iss`, `aud`, `exp`, `nbf`.
+/// key. Verification pins the algorithm and checks signature, `iss`, `aud`, `exp`, `nbf`;
+/// a token verified before is answered from the rules' cache (its times and key still
+/// checked on each use).
 #[derive(Component)]
 #[shaku(interface = TokenService)]
 pub struct JwtTokenService {
     keys: SharedKeyRing,
-    settings: TokenSettings,
+    rules: AccessTokenRules,
     #[shaku(inject)]
     claims_extension: Arc<dyn ClaimsExtension>,
 }
@@ -42,7 +79,7 @@ pub struct JwtTokenService {
 impl JwtTokenService {
     /// A token service over a shared key ring, adding no extra claims.
     pub fn new(keys: SharedKeyRing, settings: TokenSettings) -> Self {
-        Self { keys, settings, claims_extension: Arc::new(NoExtraClaims) }
+        Self { keys, rules: AccessTokenRules::new(settings), claims_extension: Arc::new(NoExtraClaims) }
     }
 
     /// The same service, adding `extension`'s claims to every access token.
@@ -70,16 +107,6 @@ impl JwtTokenService {
             Err(poisoned) => Arc::clone(&poisoned.into_inner()),
         }
     }
-
-    fn validation(&self) -> Validation {
-        let mut validation = Validation::new(Algorithm::EdDSA);
-        validation.set_issuer(&[&self.settings.issuer]);
-        validation.set_audience(&[&self.settings.audience]);
-        validation.set_required_spec_claims(&["exp", "nbf", "iat", "iss", "aud", "sub"]);
-        validation.validate_nbf = true;
-        validation.leeway = LEEWAY_SECS;
-        validation
-    }
 }
 
 /// 32 bytes from the operating system's random source.
@@ -102,10 +129,10 @@ impl TokenService for JwtTokenService {
         now: DateTime<Utc>,
     ) -> Result<AccessToken, TokenIssueError> {
         let ring = self.ring();
-        let expires_at = now + self.settings.access_ttl;
+        let expires_at = now + self.rules.settings.access_ttl;
         let claims = Claims {
-            iss: self.settings.issuer.clone(),
-            aud: self.settings.audience.clone(),
+            iss: self.rules.settings.issuer.clone(),
+            aud: self.rules.settings.audience.clone(),
             sub: user.user_id.to_string(),
             sid: session.to_string(),
             exp: expires_at.timestamp(),
@@ -126,24 +153,18 @@ impl TokenService for JwtTokenService {
             .map_err(|e| TokenIssueError::Signing(e.to_string()))?;
         Ok(AccessToken {
             token: SecretString::new(token),
-            expires_in: u64::try_from(self.settings.access_ttl.num_seconds()).unwrap_or(0),
+            expires_in: u64::try_from(self.rules.settings.access_ttl.num_seconds()).unwrap_or(0),
             expires_at: DateTime::from_timestamp(claims.exp, 0).unwrap_or(expires_at),
         })
     }
 
     fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenVerifyError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenVerifyError::Invalid)?;
-        if header.alg != Algorithm::EdDSA {
-            return Err(TokenVerifyError::Invalid);
-        }
         let ring = self.ring();
-        let kid = header.kid.as_deref().ok_or(TokenVerifyError::Invalid)?;
-        let key = ring.verifying.get(kid).ok_or(TokenVerifyError::UnknownKey)?;
-        let data = jsonwebtoken::decode::<Claims>(token, key, &self.validation()).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => TokenVerifyError::Expired,
-            _ => TokenVerifyError::Invalid,
+        let claims = self.rules.checker.check(token, &ring.verifying, Utc::now().timestamp()).map_err(|e| match e {
+            CheckError::Expired => TokenVerifyError::Expired,
+            CheckError::UnknownKey => TokenVerifyError::UnknownKey,
+            CheckError::Invalid => TokenVerifyError::Invalid,
         })?;
-        let claims = data.claims;
         let user_id: UserId = claims.sub.parse().map_err(|_| TokenVerifyError::Invalid)?;
         let session_id: SessionId = claims.sid.parse().map_err(|_| TokenVerifyError::Invalid)?;
         let created_at = DateTime::from_timestamp(claims.created_at, 0).ok_or(TokenVerifyError::Invalid)?;

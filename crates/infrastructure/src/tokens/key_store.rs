@@ -1,4 +1,3 @@
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use base64::Engine;
@@ -7,7 +6,8 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use jsonwebtoken::EncodingKey;
+use portcullis_jwt::VerifyingKeys;
 use sha2::{Digest, Sha256};
 
 use crate::persistence::schema::signing_keys;
@@ -48,8 +48,8 @@ pub struct CurrentKey {
 pub struct KeyRing {
     /// The signing key.
     pub current: CurrentKey,
-    /// Public keys by `kid`.
-    pub verifying: HashMap<String, DecodingKey>,
+    /// Public keys by `kid`, each parsed once here (not on every verification).
+    pub verifying: VerifyingKeys,
     /// The public JWKS document (JSON text).
     pub jwks: String,
 }
@@ -165,11 +165,10 @@ pub fn load_key_ring(pool: &DbPool) -> Result<KeyRing, KeyStoreError> {
     SigningKey::from_pkcs8_der(&der).map_err(|e| KeyStoreError::Key(format!("unreadable private key: {e}")))?;
     let current = CurrentKey { kid: newest.kid.clone(), encoding: EncodingKey::from_ed_der(&der) };
 
-    let mut verifying = HashMap::new();
+    let mut verifying = VerifyingKeys::new();
     let mut jwks = Vec::new();
     for row in rows.iter().filter(|row| row.algorithm == ALGORITHM) {
-        let key = DecodingKey::from_ed_components(&row.public_key).map_err(|e| KeyStoreError::Key(e.to_string()))?;
-        verifying.insert(row.kid.clone(), key);
+        verifying.insert_jwk_x(row.kid.clone(), &row.public_key).map_err(|e| KeyStoreError::Key(e.to_string()))?;
         jwks.push(serde_json::json!({
             "kty": "OKP", "crv": "Ed25519", "x": row.public_key, "kid": row.kid, "alg": ALGORITHM, "use": "sig",
         }));

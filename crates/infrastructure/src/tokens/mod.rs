@@ -7,7 +7,8 @@ mod key_store;
 mod reload;
 
 pub use jwt::{
-    JwksDocument, JwksDocumentParameters, JwtTokenService, JwtTokenServiceParameters, TokenSettings, random_bytes,
+    AccessTokenRules, JwksDocument, JwksDocumentParameters, JwtTokenService, JwtTokenServiceParameters, TokenSettings,
+    random_bytes,
 };
 pub use key_store::{
     KeyRing, KeyStoreError, SharedKeyRing, ensure_signing_key, load_key_ring, prune_retired_keys, rotate_signing_key,
