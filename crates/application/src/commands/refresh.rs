@@ -6,7 +6,7 @@ use portcullis_domain::{RefreshTokenSecret, RefreshTokenState};
 use shaku::Component;
 
 use super::{IssuedTokens, SessionPolicy, add_refresh_token};
-use crate::ports::{Clock, PortError, TokenService, UnitOfWorkFactory};
+use crate::ports::{Clock, PortError, RefreshContext, TokenService, UnitOfWorkFactory};
 
 /// Input of a refresh: the presented refresh token.
 #[derive(Clone, Debug)]
@@ -66,10 +66,8 @@ impl RefreshUseCase for RefreshHandler {
         let hash = command.refresh_token.hash();
         let now = self.clock.now();
         let mut unit = self.units.begin()?;
-        let Some(token) = unit.sessions().find_refresh_token(&hash)? else {
-            return Err(RefreshError::InvalidToken);
-        };
-        let Some(session) = unit.sessions().find_session(token.session_id)? else {
+        // The token, its session and the user in one read: a store answers it in one round trip.
+        let Some(RefreshContext { token, session, user }) = unit.refresh_context(&hash)? else {
             return Err(RefreshError::InvalidToken);
         };
         if session.is_expired(now) {
@@ -94,11 +92,6 @@ impl RefreshUseCase for RefreshHandler {
                 tracing::debug!(session_id = %session.id, "refresh token reused within the grace window");
             }
         }
-        let Some(user) = unit.users().find_by_id(session.user_id)? else {
-            unit.sessions().delete_session(session.id)?;
-            unit.commit()?;
-            return Err(RefreshError::InvalidToken);
-        };
         if !user.can_authenticate() {
             unit.sessions().delete_session(session.id)?;
             unit.commit()?;

@@ -1,6 +1,20 @@
 use shaku::Interface;
 
+use portcullis_domain::{RefreshToken, RefreshTokenHash, Session, User};
+
 use super::{AccountTokenRepository, ApiKeyRepository, PortError, SessionRepository, UserRepository};
+
+/// A refresh token with its session and that session's user: everything a refresh decides
+/// on, read together.
+#[derive(Clone, Debug)]
+pub struct RefreshContext {
+    /// The presented refresh token, as stored.
+    pub token: RefreshToken,
+    /// The session it belongs to.
+    pub session: Session,
+    /// The session's user.
+    pub user: User,
+}
 
 /// One transaction: hands out repositories that share it, commits once.
 /// Dropping a unit that was not committed rolls it back.
@@ -16,6 +30,25 @@ pub trait UnitOfWork {
 
     /// The API keys in this transaction.
     fn api_keys(&mut self) -> Box<dyn ApiKeyRepository + '_>;
+
+    /// The refresh token with this hash, its session and the session's user; `None` when
+    /// any of the three is missing. By default three reads through the repositories; a
+    /// store may answer it in one round trip (the diesel unit joins the three tables).
+    ///
+    /// # Errors
+    /// [`PortError`] when the store fails.
+    fn refresh_context(&mut self, hash: &RefreshTokenHash) -> Result<Option<RefreshContext>, PortError> {
+        let Some(token) = self.sessions().find_refresh_token(hash)? else {
+            return Ok(None);
+        };
+        let Some(session) = self.sessions().find_session(token.session_id)? else {
+            return Ok(None);
+        };
+        let Some(user) = self.users().find_by_id(session.user_id)? else {
+            return Ok(None);
+        };
+        Ok(Some(RefreshContext { token, session, user }))
+    }
 
     /// Makes every change of this unit durable.
     ///

@@ -1,10 +1,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use portcullis_application::ports::{PortError, SessionRepository};
-use portcullis_domain::{RefreshToken, RefreshTokenHash, Session, SessionId, UserId};
+use portcullis_application::ports::{PortError, RefreshContext, SessionRepository};
+use portcullis_domain::{RefreshToken, RefreshTokenHash, Session, SessionId, User, UserId};
 
-use super::models::{RefreshTokenRow, SessionRow, naive};
-use super::schema::{refresh_tokens, sessions};
+use super::models::{RefreshTokenRow, SessionRow, UserRow, naive};
+use super::schema::{refresh_tokens, sessions, users};
 use super::{DbConnection, db_error};
 
 /// Sessions and refresh tokens in the database, inside the caller's transaction.
@@ -112,4 +112,27 @@ impl SessionRepository for DieselSessionRepository<'_> {
         .map_err(db_error("sessions.mark_refresh_token_used"))?;
         Ok(updated == 1)
     }
+}
+
+/// A refresh token with its session and user in one statement (two inner joins): what
+/// [`portcullis_application::ports::UnitOfWork::refresh_context`] answers.
+pub(super) fn find_refresh_context(
+    conn: &mut DbConnection,
+    hash: &RefreshTokenHash,
+) -> Result<Option<RefreshContext>, PortError> {
+    let row = refresh_tokens::table
+        .inner_join(sessions::table.inner_join(users::table))
+        .filter(refresh_tokens::token_hash.eq(hash.as_str()))
+        .select((RefreshTokenRow::as_select(), SessionRow::as_select(), UserRow::as_select()))
+        .first::<(RefreshTokenRow, SessionRow, UserRow)>(conn)
+        .optional()
+        .map_err(db_error("sessions.find_refresh_context"))?;
+    let Some((token, session, user)) = row else {
+        return Ok(None);
+    };
+    Ok(Some(RefreshContext {
+        token: RefreshToken::try_from(token)?,
+        session: Session::try_from(session)?,
+        user: User::try_from(user)?,
+    }))
 }

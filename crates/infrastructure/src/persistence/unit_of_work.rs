@@ -1,8 +1,9 @@
 use diesel::connection::SimpleConnection;
 use portcullis_application::ports::{
-    AccountTokenRepository, ApiKeyRepository, PortError, SessionRepository, UnitOfWork, UnitOfWorkFactory,
-    UserRepository,
+    AccountTokenRepository, ApiKeyRepository, PortError, RefreshContext, SessionRepository, UnitOfWork,
+    UnitOfWorkFactory, UserRepository,
 };
+use portcullis_domain::RefreshTokenHash;
 use r2d2::PooledConnection;
 use shaku::Component;
 
@@ -81,6 +82,10 @@ impl UnitOfWork for DieselUnitOfWork {
 
     fn api_keys(&mut self) -> Box<dyn ApiKeyRepository + '_> {
         Box::new(DieselApiKeyRepository::new(&mut self.conn))
+    }
+
+    fn refresh_context(&mut self, hash: &RefreshTokenHash) -> Result<Option<RefreshContext>, PortError> {
+        super::session_repository::find_refresh_context(&mut self.conn, hash)
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), PortError> {
