@@ -21,9 +21,9 @@ lint:
 fmt:
     cargo fmt
 
-# Load check: current-user latency alone and during a login flood (needs wrk).
+# Hot paths next to a bare actix-web route, on SQLite and PostgreSQL, as ratios (needs wrk).
 bench:
-    scripts/load.sh
+    scripts/bench.sh
 
 # Run the worked examples: embedding, extending the domain, a verifier-protected service.
 examples:

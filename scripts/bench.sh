@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# `just bench`: Portcullis' hot paths next to a bare actix-web route, measured in one run.
+#
+# Builds release binaries, pins the server under test to one core and wrk to another, and
+# measures, each for SECS seconds over CONNS connections:
+#   - the bare route (examples/bare_route.rs: fixed JSON, same worker count);
+#   - GET /api/auth/current-user by Bearer token, by the access_token cookie, by X-API-Key;
+#   - POST /api/auth/token, refresh grant: one chain per connection, each answer's refresh
+#     token used for the next request (rotation, reuse detection and all);
+#   - POST /api/auth/login (bcrypt at COST);
+#   - current-user's p99 alone and during a login flood;
+# on SQLite and on PostgreSQL (a fresh database, dropped afterwards), and prints each as a
+# ratio of the bare route, with the machine and the settings. Idle RSS is read from /proc.
+#
+#   just bench                                   # or scripts/bench.sh
+#   SECS=20 COST=12 DATABASES=postgres scripts/bench.sh
+#   PORTCULLIS_BIN=/tmp/portcullis-main scripts/bench.sh   # another build, same yardstick
+#
+# Needs wrk (apt-get install wrk) and, for PostgreSQL, psql and a server at
+# PORTCULLIS_TEST_POSTGRES_URL (default postgres://postgres@127.0.0.1:5432/postgres).
+# Talks only to 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+COST=${COST:-10}
+SECS=${SECS:-10}
+CONNS=${CONNS:-16}
+SERVER_CPU=${SERVER_CPU:-0}
+CLIENT_CPU=${CLIENT_CPU:-1}
+DATABASES=${DATABASES:-sqlite postgres}
+PG_URL=${PORTCULLIS_TEST_POSTGRES_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+PORT=${PORT:-18999}
+BARE_PORT=${BARE_PORT:-18998}
+BASE="http://127.0.0.1:$PORT"
+# Another build to measure instead of this tree's (say, main's, to compare in one run).
+PORTCULLIS_BIN=${PORTCULLIS_BIN:-target/release/portcullis}
+
+command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install wrk)" >&2; exit 1; }
+command -v taskset >/dev/null || { echo "bench: taskset is needed (util-linux)" >&2; exit 1; }
+
+echo "building release binaries..."
+cargo build --release --quiet --bin portcullis --example bare_route
+
+work=$(mktemp -d)
+server=""
+pg_db=""
+cleanup() {
+    if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+    if [ -n "$pg_db" ]; then psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true; fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# p99 of a wrk --latency report, in milliseconds.
+p99_ms() {
+    awk '$1 == "99%" { v = $2;
+        if (v ~ /us$/) { sub(/us$/, "", v); v = v / 1000 }
+        else if (v ~ /ms$/) { sub(/ms$/, "", v) }
+        else if (v ~ /s$/) { sub(/s$/, "", v); v = v * 1000 }
+        printf "%.2f", v }' "$1"
+}
+rps() { awk '/Requests\/sec/ { printf "%.0f", $2 }' "$1"; }
+failures() {
+    awk '/Non-2xx/ { bad += $NF } /Socket errors/ { gsub(/,/, ""); bad += $4 + $6 + $8 + $10 } END { print bad + 0 }' "$1"
+}
+
+BARE_RPS=""
+report_row() {
+    local name=$1 file=$2 r ratio="-"
+    r=$(rps "$file")
+    [ -n "$BARE_RPS" ] && ratio=$(awk -v a="$r" -v b="$BARE_RPS" 'BEGIN { printf "%.3f", a / b }')
+    printf '%-38s %8s req/s  p99 %8s ms  ratio %6s  failed %s\n' "$name" "$r" "$(p99_ms "$file")" "$ratio" "$(failures "$file")"
+}
+# run_wrk NAME WRK-ARGS...: measures and prints a row; the report stays in $work/NAME.txt.
+run_wrk() {
+    local name=$1
+    shift
+    taskset -c "$CLIENT_CPU" wrk --latency -d"${SECS}s" "$@" >"$work/$name.txt"
+    report_row "$name" "$work/$name.txt"
+}
+
+echo
+echo "== machine: $(nproc) cores ($(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo)), $(uname -sr)"
+echo "== build under test: $PORTCULLIS_BIN"
+echo "== settings: server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU, $CONNS connections, ${SECS}s per phase, bcrypt cost $COST, release build"
+echo "== ratio: requests per second as a fraction of the bare actix-web route's in this run"
+echo
+
+taskset -c "$SERVER_CPU" target/release/examples/bare_route "127.0.0.1:$BARE_PORT" &
+server=$!
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:$BARE_PORT/bare" >/dev/null && break; sleep 0.1; done
+run_wrk "bare actix-web route" -t1 -c"$CONNS" "http://127.0.0.1:$BARE_PORT/bare"
+BARE_RPS=$(rps "$work/bare actix-web route.txt")
+kill "$server"; wait "$server" 2>/dev/null || true; server=""
+echo
+
+start_portcullis() {
+    PORTCULLIS_DATABASE_URL="$1" PORTCULLIS_BIND="127.0.0.1:$PORT" PORTCULLIS_BCRYPT_COST="$COST" \
+        PORTCULLIS_RATE_LIMIT_PER_MINUTE=0 PORTCULLIS_LOCKOUT_THRESHOLD=0 PORTCULLIS_MAIL_DIR="$work/mail" \
+        PORTCULLIS_LOG=warn taskset -c "$SERVER_CPU" "$PORTCULLIS_BIN" serve &
+    server=$!
+    for _ in $(seq 100); do curl -fs "$BASE/health/ready" >/dev/null && return 0; sleep 0.1; done
+    echo "bench: Portcullis did not become ready" >&2
+    exit 1
+}
+
+bench_database() {
+    local db=$1 url=$2
+    start_portcullis "$url"
+    sleep 1
+    echo "-- $db: idle RSS $(awk '/VmRSS/ { printf "%.1f MiB", $2 / 1024 }' "/proc/$server/status")"
+
+    local password="Trellis-Quartz-Harbor-48"
+    curl -fs "$BASE/api/auth/signup" -H 'content-type: application/json' \
+        -d "{\"name\":\"Bench\",\"email\":\"bench@example.com\",\"password\":\"$password\"}" >/dev/null
+    local login="{\"email\":\"bench@example.com\",\"password\":\"$password\"}"
+    local token key
+    token=$(curl -fs -D - -o /dev/null "$BASE/api/auth/login" -H 'content-type: application/json' -d "$login" \
+        | sed -n 's/^set-cookie: access_token=\([^;]*\).*/\1/Ip')
+    key=$(curl -fs "$BASE/api/auth/api-keys" -H "Authorization: Bearer $token" -H 'content-type: application/json' \
+        -d '{"name":"bench"}' | sed -n 's/.*"key":"\([^"]*\)".*/\1/p')
+
+    run_wrk "$db current-user bearer" -t1 -c"$CONNS" -H "Authorization: Bearer $token" "$BASE/api/auth/current-user"
+    run_wrk "$db current-user cookie" -t1 -c"$CONNS" -H "Cookie: access_token=$token" "$BASE/api/auth/current-user"
+    run_wrk "$db current-user x-api-key" -t1 -c"$CONNS" -H "X-API-Key: $key" "$BASE/api/auth/current-user"
+
+    # One refresh chain per connection: wrk gives each thread its own Lua state.
+    : >"$work/refresh-tokens"
+    for _ in $(seq "$CONNS"); do
+        curl -fs "$BASE/api/auth/token" -d "grant_type=password&username=bench@example.com&password=$password" \
+            | sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p' >>"$work/refresh-tokens"
+    done
+    cat >"$work/refresh.lua" <<LUA
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("index", counter)
+end
+function init(args)
+  local i = 0
+  for line in io.lines("$work/refresh-tokens") do
+    i = i + 1
+    if i == index then token = line end
+  end
+end
+function request()
+  return wrk.format("POST", "/api/auth/token", { ["Content-Type"] = "application/x-www-form-urlencoded" },
+    "grant_type=refresh_token&refresh_token=" .. token)
+end
+function response(status, headers, body)
+  local next_token = body:match('"refresh_token":"([^"]+)"')
+  if next_token then token = next_token end
+end
+LUA
+    run_wrk "$db refresh (token endpoint)" -t"$CONNS" -c"$CONNS" -s "$work/refresh.lua" "$BASE/api/auth/token"
+
+    cat >"$work/login.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.body = '$login'
+LUA
+    run_wrk "$db login" -t1 -c"$CONNS" -s "$work/login.lua" "$BASE/api/auth/login"
+
+    # current-user's p99 during a login flood, next to its idle p99 (the bearer run above).
+    taskset -c "$CLIENT_CPU" wrk --latency -t1 -c"$CONNS" -d"$((SECS + 2))s" -s "$work/login.lua" \
+        "$BASE/api/auth/login" >"$work/flood.txt" &
+    local flood=$!
+    sleep 1
+    run_wrk "$db current-user during login flood" -t1 -c"$CONNS" -H "Authorization: Bearer $token" \
+        "$BASE/api/auth/current-user"
+    wait "$flood" || true
+    report_row "$db   (the login flood itself)" "$work/flood.txt"
+    awk -v a="$(p99_ms "$work/$db current-user during login flood.txt")" \
+        -v b="$(p99_ms "$work/$db current-user bearer.txt")" -v db="$db" \
+        'BEGIN { printf "%-38s %.2f\n", db " current-user p99 flood/idle", (b > 0 ? a / b : 0) }'
+
+    kill "$server"; wait "$server" 2>/dev/null || true; server=""
+    echo
+}
+
+for db in $DATABASES; do
+    case "$db" in
+        sqlite) bench_database sqlite "sqlite://$work/bench.db" ;;
+        postgres)
+            if ! command -v psql >/dev/null || ! psql -q "$PG_URL" -c 'select 1' >/dev/null 2>&1; then
+                echo "-- postgres: SKIPPED, no PostgreSQL at $PG_URL (or no psql)" >&2
+                continue
+            fi
+            pg_db="portcullis_bench_$$"
+            psql -q "$PG_URL" -c "CREATE DATABASE $pg_db" >/dev/null
+            bench_database postgres "${PG_URL%/*}/$pg_db"
+            psql -q "$PG_URL" -c "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null
+            pg_db=""
+            ;;
+        *) echo "bench: unknown database $db (sqlite, postgres)" >&2; exit 1 ;;
+    esac
+done
