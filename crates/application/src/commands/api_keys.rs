@@ -184,12 +184,11 @@ pub(crate) fn find_valid_key(
     now: DateTime<Utc>,
 ) -> Result<Option<(ApiKey, User)>, PortError> {
     let Some(prefix) = secret.prefix() else { return Ok(None) };
-    let Some(key) = unit.api_keys().find_by_prefix(prefix)? else { return Ok(None) };
-    if !key.matches(secret) || key.is_expired(now) {
+    let Some((key, owner)) = unit.api_key_with_owner(prefix)? else { return Ok(None) };
+    if !key.matches(secret) || key.is_expired(now) || !owner.can_authenticate() {
         return Ok(None);
     }
-    let owner = unit.users().find_by_id(key.user_id)?;
-    Ok(owner.filter(User::can_authenticate).map(|owner| (key, owner)))
+    Ok(Some((key, owner)))
 }
 
 /// Whether a use at `now` should be recorded in `last_used_at`.
@@ -249,7 +248,8 @@ impl ApiKeysUseCase for ApiKeysHandler {
             return Err(ApiKeyAuthError::Invalid);
         }
         let now = self.clock.now();
-        let mut unit = self.units.begin_read()?;
+        // One joined read: the key and its owner, without a transaction around it.
+        let mut unit = self.units.single_read()?;
         let (key, owner) = find_valid_key(unit.as_mut(), &secret, now)?.ok_or(ApiKeyAuthError::Invalid)?;
         unit.commit()?;
 

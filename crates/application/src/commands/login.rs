@@ -130,7 +130,7 @@ impl LoginUseCase for LoginHandler {
         let password = PlainPassword::parse(command.password.expose()).ok();
         let user = match &email {
             Some(email) => {
-                let mut unit = self.units.begin_read()?;
+                let mut unit = self.units.single_read()?;
                 let user = unit.users().find_by_email(email)?;
                 unit.commit()?;
                 user

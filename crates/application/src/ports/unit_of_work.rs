@@ -1,6 +1,6 @@
 use shaku::Interface;
 
-use portcullis_domain::{RefreshToken, RefreshTokenHash, Session, User};
+use portcullis_domain::{ApiKey, RefreshToken, RefreshTokenHash, Session, User};
 
 use super::{AccountTokenRepository, ApiKeyRepository, PortError, SessionRepository, UserRepository};
 
@@ -50,6 +50,18 @@ pub trait UnitOfWork {
         Ok(Some(RefreshContext { token, session, user }))
     }
 
+    /// The API key with this prefix and its owner; `None` when either is missing. By
+    /// default two reads through the repositories; a store may answer it in one round trip.
+    ///
+    /// # Errors
+    /// [`PortError`] when the store fails.
+    fn api_key_with_owner(&mut self, prefix: &str) -> Result<Option<(ApiKey, User)>, PortError> {
+        let Some(key) = self.api_keys().find_by_prefix(prefix)? else {
+            return Ok(None);
+        };
+        Ok(self.users().find_by_id(key.user_id)?.map(|owner| (key, owner)))
+    }
+
     /// Makes every change of this unit durable.
     ///
     /// # Errors
@@ -74,5 +86,16 @@ pub trait UnitOfWorkFactory: Interface {
     /// [`PortError::Unavailable`] when no connection can be had in time.
     fn begin_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
         self.begin()
+    }
+
+    /// Repositories for a step that makes exactly one read: no transaction is opened, so
+    /// the read costs one round trip instead of three (begin, read, commit) and sees its own
+    /// consistent snapshot. Not for several reads that must agree, and never for writes.
+    /// `commit` ends it. By default the same as [`begin_read`](Self::begin_read).
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when no connection can be had in time.
+    fn single_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        self.begin_read()
     }
 }

@@ -1,10 +1,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use portcullis_application::ports::{ApiKeyRepository, PortError};
-use portcullis_domain::{ApiKey, ApiKeyId, UserId, whole_seconds};
+use portcullis_domain::{ApiKey, ApiKeyId, User, UserId, whole_seconds};
 
-use super::models::{ApiKeyRow, naive};
-use super::schema::api_keys;
+use super::models::{ApiKeyRow, UserRow, naive};
+use super::schema::{api_keys, users};
 use super::{DbConnection, db_error};
 
 /// API keys in the database, inside the caller's transaction. Only their hashes are stored;
@@ -69,4 +69,17 @@ impl ApiKeyRepository for DieselApiKeyRepository<'_> {
             .map_err(db_error("api_keys.touch"))?;
         Ok(())
     }
+}
+
+/// The API key with this prefix and its owner in one statement (an inner join): what
+/// [`portcullis_application::ports::UnitOfWork::api_key_with_owner`] answers.
+pub(super) fn find_with_owner(conn: &mut DbConnection, prefix: &str) -> Result<Option<(ApiKey, User)>, PortError> {
+    let row = api_keys::table
+        .inner_join(users::table)
+        .filter(api_keys::prefix.eq(prefix))
+        .select((ApiKeyRow::as_select(), UserRow::as_select()))
+        .first::<(ApiKeyRow, UserRow)>(conn)
+        .optional()
+        .map_err(db_error("api_keys.find_with_owner"))?;
+    row.map(|(key, owner)| Ok((ApiKey::try_from(key)?, User::try_from(owner)?))).transpose()
 }

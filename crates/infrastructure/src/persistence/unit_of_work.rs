@@ -3,7 +3,7 @@ use portcullis_application::ports::{
     AccountTokenRepository, ApiKeyRepository, PortError, RefreshContext, SessionRepository, UnitOfWork,
     UnitOfWorkFactory, UserRepository,
 };
-use portcullis_domain::RefreshTokenHash;
+use portcullis_domain::{ApiKey, RefreshTokenHash, User};
 use r2d2::PooledConnection;
 use shaku::Component;
 
@@ -49,21 +49,32 @@ impl UnitOfWorkFactory for DieselUnitOfWorkFactory {
             DbConnection::Pg(_) => "BEGIN READ ONLY",
         })
     }
+
+    fn single_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        // No BEGIN: the one statement runs in its own implicit transaction.
+        let conn = self.connection()?;
+        Ok(Box::new(DieselUnitOfWork { conn, open: false }))
+    }
 }
 
 impl DieselUnitOfWorkFactory {
+    fn connection(&self) -> Result<PooledConnection<DbConnectionManager>, PortError> {
+        self.pool.get().map_err(|e| PortError::unavailable("unit_of_work.connection", format!("database: {e}")))
+    }
+
     fn open_unit(&self, begin: fn(&DbConnection) -> &'static str) -> Result<Box<dyn UnitOfWork>, PortError> {
-        let mut conn =
-            self.pool.get().map_err(|e| PortError::unavailable("unit_of_work.open_unit", format!("database: {e}")))?;
+        let mut conn = self.connection()?;
         let statement = begin(&conn);
         conn.batch_execute(statement).map_err(db_error("unit_of_work.open_unit"))?;
         Ok(Box::new(DieselUnitOfWork { conn, open: true }))
     }
 }
 
-/// A transaction on one pooled connection. Rolled back on drop unless committed.
+/// A transaction on one pooled connection, rolled back on drop unless committed; or, from
+/// [`UnitOfWorkFactory::single_read`], a connection with no transaction around its one read.
 pub struct DieselUnitOfWork {
     conn: PooledConnection<DbConnectionManager>,
+    /// Whether a transaction is open (and so must be committed or rolled back).
     open: bool,
 }
 
@@ -84,11 +95,19 @@ impl UnitOfWork for DieselUnitOfWork {
         Box::new(DieselApiKeyRepository::new(&mut self.conn))
     }
 
+    fn api_key_with_owner(&mut self, prefix: &str) -> Result<Option<(ApiKey, User)>, PortError> {
+        super::api_key_repository::find_with_owner(&mut self.conn, prefix)
+    }
+
     fn refresh_context(&mut self, hash: &RefreshTokenHash) -> Result<Option<RefreshContext>, PortError> {
         super::session_repository::find_refresh_context(&mut self.conn, hash)
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), PortError> {
+        if !self.open {
+            // A single read: there is no transaction to end.
+            return Ok(());
+        }
         self.open = false;
         if let Err(error) = self.conn.batch_execute("COMMIT") {
             let _ = self.conn.batch_execute("ROLLBACK");
