@@ -33,7 +33,8 @@ PORT=${PORT:-18999}
 BARE_PORT=${BARE_PORT:-18998}
 BASE="http://127.0.0.1:$PORT"
 # Another build to measure instead of this tree's (say, main's, to compare in one run).
-PORTCULLIS_BIN=${PORTCULLIS_BIN:-target/release/portcullis}
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+PORTCULLIS_BIN=${PORTCULLIS_BIN:-$TARGET_DIR/release/portcullis}
 
 command -v wrk >/dev/null || { echo "bench: wrk is needed (apt-get install wrk)" >&2; exit 1; }
 command -v taskset >/dev/null || { echo "bench: taskset is needed (util-linux)" >&2; exit 1; }
@@ -86,7 +87,7 @@ echo "== settings: server on CPU $SERVER_CPU, wrk on CPU $CLIENT_CPU, $CONNS con
 echo "== ratio: requests per second as a fraction of the bare actix-web route's in this run"
 echo
 
-taskset -c "$SERVER_CPU" target/release/examples/bare_route "127.0.0.1:$BARE_PORT" &
+taskset -c "$SERVER_CPU" "$TARGET_DIR/release/examples/bare_route" "127.0.0.1:$BARE_PORT" &
 server=$!
 for _ in $(seq 50); do curl -fs "http://127.0.0.1:$BARE_PORT/bare" >/dev/null && break; sleep 0.1; done
 run_wrk "bare actix-web route" -t1 -c"$CONNS" "http://127.0.0.1:$BARE_PORT/bare"
@@ -127,9 +128,15 @@ bench_database() {
     # One refresh chain per connection: wrk gives each thread its own Lua state.
     : >"$work/refresh-tokens"
     for _ in $(seq "$CONNS"); do
-        curl -fs "$BASE/api/auth/token" -d "grant_type=password&username=bench@example.com&password=$password" \
-            | sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p' >>"$work/refresh-tokens"
+        # (printf: the answer has no final newline, and sed keeps it that way)
+        printf '%s\n' "$(curl -fs "$BASE/api/auth/token" \
+            -d "grant_type=password&username=bench@example.com&password=$password" \
+            | sed -n 's/.*"refresh_token":"\([^"]*\)".*/\1/p')" >>"$work/refresh-tokens"
     done
+    if [ "$(grep -c . "$work/refresh-tokens")" -ne "$CONNS" ]; then
+        echo "bench: could not sign in $CONNS times through the token endpoint" >&2
+        exit 1
+    fi
     cat >"$work/refresh.lua" <<LUA
 local counter = 0
 function setup(thread)
@@ -159,10 +166,10 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '$login'
 LUA
-    run_wrk "$db login" -t1 -c"$CONNS" -s "$work/login.lua" "$BASE/api/auth/login"
+    run_wrk "$db login" --timeout 10s -t1 -c"$CONNS" -s "$work/login.lua" "$BASE/api/auth/login"
 
     # current-user's p99 during a login flood, next to its idle p99 (the bearer run above).
-    taskset -c "$CLIENT_CPU" wrk --latency -t1 -c"$CONNS" -d"$((SECS + 2))s" -s "$work/login.lua" \
+    taskset -c "$CLIENT_CPU" wrk --latency --timeout 10s -t1 -c"$CONNS" -d"$((SECS + 2))s" -s "$work/login.lua" \
         "$BASE/api/auth/login" >"$work/flood.txt" &
     local flood=$!
     sleep 1
