@@ -71,3 +71,10 @@ fn the_application_has_no_adapter_under_it() {
         &["portcullis-infrastructure", "diesel", "r2d2", "actix-web", "jsonwebtoken", "lettre", "reqwest"],
     );
 }
+
+#[test]
+fn the_token_checks_and_the_verifier_carry_no_server_parts() {
+    let server_parts = ["portcullis-domain", "portcullis-application", "portcullis-infrastructure", "diesel", "bcrypt"];
+    assert_absent("portcullis-jwt", &[&server_parts[..], &["actix-web", "reqwest", "tokio"]].concat());
+    assert_absent("portcullis-verifier", &server_parts);
+}
