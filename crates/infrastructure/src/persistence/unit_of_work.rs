@@ -100,6 +100,19 @@ impl UnitOfWork for DieselUnitOfWork {
     }
 
     fn refresh_context(&mut self, hash: &RefreshTokenHash) -> Result<Option<RefreshContext>, PortError> {
+        if matches!(*self.conn, DbConnection::Sqlite(_)) {
+            // In-process: no round trip to save, and three primary-key reads measured faster.
+            let Some(token) = self.sessions().find_refresh_token(hash)? else {
+                return Ok(None);
+            };
+            let Some(session) = self.sessions().find_session(token.session_id)? else {
+                return Ok(None);
+            };
+            let Some(user) = self.users().find_by_id(session.user_id)? else {
+                return Ok(None);
+            };
+            return Ok(Some(RefreshContext { token, session, user }));
+        }
         super::session_repository::find_refresh_context(&mut self.conn, hash)
     }
 
