@@ -46,6 +46,31 @@ pub trait RegisteredClaims: DeserializeOwned {
     fn not_before(&self) -> i64;
 }
 
+/// Implements [`RegisteredClaims`] for a claims struct whose registered claims are the plain
+/// fields `iss: String`, `aud: String`, `exp: i64` and `nbf: i64`.
+#[macro_export]
+macro_rules! registered_claims {
+    ($claims:ty) => {
+        impl $crate::RegisteredClaims for $claims {
+            fn issuer(&self) -> &str {
+                &self.iss
+            }
+
+            fn audience(&self) -> &str {
+                &self.aud
+            }
+
+            fn expires_at(&self) -> i64 {
+                self.exp
+            }
+
+            fn not_before(&self) -> i64 {
+                self.nbf
+            }
+        }
+    };
+}
+
 /// Checks `exp` and `nbf` against `now` (seconds since the epoch) with the leeway: expired
 /// once `exp < now - leeway`, not yet valid while `nbf > now + leeway`.
 ///

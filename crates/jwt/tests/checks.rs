@@ -5,7 +5,7 @@
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use portcullis_jwt::{CheckError, Expectations, RegisteredClaims, TokenChecker, VerifyingKeys, check};
+use portcullis_jwt::{CheckError, Expectations, TokenChecker, VerifyingKeys, check};
 use serde::{Deserialize, Serialize};
 
 const NOW: i64 = 1_800_000_000;
@@ -22,20 +22,7 @@ struct TestClaims {
     name: String,
 }
 
-impl RegisteredClaims for TestClaims {
-    fn issuer(&self) -> &str {
-        &self.iss
-    }
-    fn audience(&self) -> &str {
-        &self.aud
-    }
-    fn expires_at(&self) -> i64 {
-        self.exp
-    }
-    fn not_before(&self) -> i64 {
-        self.nbf
-    }
-}
+portcullis_jwt::registered_claims!(TestClaims);
 
 fn claims() -> TestClaims {
     TestClaims {

@@ -16,7 +16,7 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use portcullis_jwt::{CheckError, Expectations, RegisteredClaims, TokenChecker, VerifyingKeys};
+use portcullis_jwt::{CheckError, Expectations, TokenChecker, VerifyingKeys};
 use serde::{Deserialize, Serialize};
 
 #[cfg(feature = "actix")]
@@ -108,23 +108,7 @@ impl Claims {
     }
 }
 
-impl RegisteredClaims for Claims {
-    fn issuer(&self) -> &str {
-        &self.iss
-    }
-
-    fn audience(&self) -> &str {
-        &self.aud
-    }
-
-    fn expires_at(&self) -> i64 {
-        self.exp
-    }
-
-    fn not_before(&self) -> i64 {
-        self.nbf
-    }
-}
+portcullis_jwt::registered_claims!(Claims);
 
 /// Why a token was refused (or could not be checked).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

@@ -25,20 +25,4 @@ pub(crate) struct Claims {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-impl portcullis_jwt::RegisteredClaims for Claims {
-    fn issuer(&self) -> &str {
-        &self.iss
-    }
-
-    fn audience(&self) -> &str {
-        &self.aud
-    }
-
-    fn expires_at(&self) -> i64 {
-        self.exp
-    }
-
-    fn not_before(&self) -> i64 {
-        self.nbf
-    }
-}
+portcullis_jwt::registered_claims!(Claims);
