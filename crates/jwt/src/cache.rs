@@ -1,7 +1,7 @@
 //! [`check`](crate::check) behind a bounded cache of tokens already verified.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use moka::Expiry;
 use moka::sync::Cache;
@@ -17,8 +17,6 @@ pub const DEFAULT_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 struct Verified<C> {
     claims: C,
     kid: String,
-    expires_at: i64,
-    not_before: i64,
     /// From insertion to `exp`: the entry lives no longer.
     lifetime: Duration,
     /// Roughly the bytes the entry holds (token text, claims, bookkeeping).
@@ -89,20 +87,17 @@ impl<C: RegisteredClaims + Clone + Send + Sync + 'static> TokenChecker<C> {
         };
         if let Some(entry) = cache.get(token) {
             if keys.contains(&entry.kid) {
-                check_times(entry.expires_at, entry.not_before, now, self.expect.leeway_secs)?;
+                check_times(entry.claims.expires_at(), entry.claims.not_before(), now, self.expect.leeway_secs)?;
                 return Ok(entry.claims.clone());
             }
         }
         let checked = check_signed::<C>(token, keys, &self.expect, now)?;
-        let expires_at = checked.claims.expires_at();
-        let remaining = u64::try_from(expires_at.saturating_sub(now)).unwrap_or(0);
+        let remaining = u64::try_from(checked.claims.expires_at().saturating_sub(now)).unwrap_or(0);
         if remaining > 0 {
             let weight = token.len().saturating_mul(3).saturating_add(256);
             let entry = Verified {
                 claims: checked.claims.clone(),
                 kid: checked.kid,
-                expires_at,
-                not_before: checked.claims.not_before(),
                 lifetime: Duration::from_secs(remaining),
                 weight: u32::try_from(weight).unwrap_or(u32::MAX),
             };
@@ -111,18 +106,20 @@ impl<C: RegisteredClaims + Clone + Send + Sync + 'static> TokenChecker<C> {
         Ok(checked.claims)
     }
 
+    /// [`check`](Self::check) at the system clock's present second.
+    ///
+    /// # Errors
+    /// [`CheckError`] saying why the token is refused.
+    pub fn check_now(&self, token: &str, keys: &VerifyingKeys) -> Result<C, CheckError> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
+        self.check(token, keys, i64::try_from(now).unwrap_or(i64::MAX))
+    }
+
     /// How many tokens the cache holds (approximate: counts settle as the cache works).
     pub fn cached_tokens(&self) -> u64 {
         self.cache.as_ref().map_or(0, |cache| {
             cache.run_pending_tasks();
             cache.entry_count()
         })
-    }
-
-    /// Forgets every cached token.
-    pub fn clear(&self) {
-        if let Some(cache) = &self.cache {
-            cache.invalidate_all();
-        }
     }
 }

@@ -22,6 +22,10 @@ pub enum CheckError {
     UnknownKey,
 }
 
+/// Clock skew tolerated on `exp` and `nbf` by Portcullis and its verifier, in seconds (the
+/// contract's maximum).
+pub const LEEWAY_SECS: i64 = 5;
+
 /// What a token must say to be accepted.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Expectations {

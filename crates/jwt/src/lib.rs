@@ -16,5 +16,5 @@ mod check;
 mod keys;
 
 pub use cache::{DEFAULT_CACHE_BYTES, TokenChecker};
-pub use check::{CheckError, Expectations, RegisteredClaims, check};
+pub use check::{CheckError, Expectations, LEEWAY_SECS, RegisteredClaims, check};
 pub use keys::{KeyError, VerifyingKeys};

@@ -63,6 +63,15 @@ impl Key {
     }
 }
 
+/// Key "k1", its key set, a good token it signed, and a checker that has cached that token.
+fn signed_and_cached() -> (Key, VerifyingKeys, String, TokenChecker<TestClaims>) {
+    let key = Key::new("k1", 7);
+    let keys = key.set();
+    let token = key.sign(&claims());
+    let checker = warmed(&token, &keys);
+    (key, keys, token, checker)
+}
+
 /// A checker that has already accepted (and cached) `token`.
 fn warmed(token: &str, keys: &VerifyingKeys) -> TokenChecker<TestClaims> {
     let checker = TokenChecker::new(expectations());
@@ -84,12 +93,9 @@ fn a_good_token_passes_and_is_cached_once() {
 
 #[test]
 fn a_tampered_twin_is_refused_after_the_good_token_was_cached() {
-    let key = Key::new("k1", 7);
-    let keys = key.set();
-    let token = key.sign(&claims());
-    let checker = warmed(&token, &keys);
+    let (key, keys, token, checker) = signed_and_cached();
 
-    // The payload of another token (an admin role claimed) under the good signature.
+    // The payload of another token (another name claimed) under the good signature.
     let forged_claims = TestClaims { name: "Mallory".into(), ..claims() };
     let forged = key.sign(&forged_claims);
     let (head, rest) = token.split_once('.').unwrap();
@@ -114,10 +120,7 @@ fn a_tampered_twin_is_refused_after_the_good_token_was_cached() {
 
 #[test]
 fn a_cached_token_expires_on_time() {
-    let key = Key::new("k1", 7);
-    let keys = key.set();
-    let token = key.sign(&claims());
-    let checker = warmed(&token, &keys);
+    let (_, keys, token, checker) = signed_and_cached();
     let exp = claims().exp;
     assert!(checker.check(&token, &keys, exp + 5).is_ok(), "within the leeway");
     assert_eq!(checker.check(&token, &keys, exp + 6), Err(CheckError::Expired));
@@ -130,10 +133,7 @@ fn a_cached_token_expires_on_time() {
 
 #[test]
 fn a_cached_token_is_not_valid_before_its_nbf() {
-    let key = Key::new("k1", 7);
-    let keys = key.set();
-    let token = key.sign(&claims());
-    let checker = warmed(&token, &keys);
+    let (_, keys, token, checker) = signed_and_cached();
     assert_eq!(checker.check(&token, &keys, NOW - 6), Err(CheckError::Invalid));
     assert!(checker.check(&token, &keys, NOW - 5).is_ok());
 }

@@ -14,7 +14,7 @@
 //! out of the box; enable the `rustls` feature for `https://`.
 
 use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use portcullis_jwt::{CheckError, Expectations, TokenChecker, VerifyingKeys};
 use serde::{Deserialize, Serialize};
@@ -25,7 +25,7 @@ mod actix;
 pub use actix::{ACCESS_TOKEN_COOKIE, Admin, AuthenticatedUser, RequireRole, RoleName};
 
 /// Clock skew tolerated on `exp` and `nbf`, in seconds (the Portcullis contract's maximum).
-pub const LEEWAY_SECS: u64 = 5;
+pub const LEEWAY_SECS: u64 = portcullis_jwt::LEEWAY_SECS.unsigned_abs();
 
 /// Where the keys are and what the tokens must say.
 #[derive(Clone, Debug)]
@@ -192,7 +192,7 @@ impl Verifier {
         let expect = Expectations {
             issuer: config.issuer.clone(),
             audience: config.audience.clone(),
-            leeway_secs: i64::try_from(LEEWAY_SECS).unwrap_or(5),
+            leeway_secs: portcullis_jwt::LEEWAY_SECS,
         };
         Self {
             config,
@@ -246,8 +246,7 @@ impl Verifier {
     }
 
     fn check(&self, token: &str) -> Result<Claims, CheckError> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |since| since.as_secs());
-        self.checker.check(token, &self.key_set(), i64::try_from(now).unwrap_or(i64::MAX))
+        self.checker.check_now(token, &self.key_set())
     }
 
     fn key_set(&self) -> Arc<VerifyingKeys> {

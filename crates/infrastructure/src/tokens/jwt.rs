@@ -8,14 +8,11 @@ use portcullis_application::ports::{
     TokenVerifyError,
 };
 use portcullis_domain::{RefreshTokenSecret, SecretString, SessionId, UserId, UserInfo};
-use portcullis_jwt::{CheckError, Expectations, TokenChecker};
+use portcullis_jwt::{CheckError, Expectations, LEEWAY_SECS, TokenChecker};
 use shaku::Component;
 
 use super::claims::Claims;
 use super::key_store::{KeyRing, SharedKeyRing};
-
-/// Clock skew tolerated on `exp` and `nbf`, in seconds.
-const LEEWAY_SECS: i64 = 5;
 
 /// What goes into every access token.
 #[derive(Clone, Debug)]
@@ -44,22 +41,12 @@ impl std::fmt::Debug for AccessTokenRules {
 impl AccessTokenRules {
     /// Rules for `settings`, with a verified-token cache of the default size.
     pub fn new(settings: TokenSettings) -> Self {
-        Self::with_cache_bytes(settings, portcullis_jwt::DEFAULT_CACHE_BYTES)
-    }
-
-    /// Rules for `settings`, with a verified-token cache of about `max_bytes` (`0`: none).
-    pub fn with_cache_bytes(settings: TokenSettings, max_bytes: u64) -> Self {
         let expect = Expectations {
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
             leeway_secs: LEEWAY_SECS,
         };
-        Self { settings, checker: TokenChecker::with_cache_bytes(expect, max_bytes) }
-    }
-
-    /// How many verified tokens the cache holds now.
-    pub fn cached_tokens(&self) -> u64 {
-        self.checker.cached_tokens()
+        Self { settings, checker: TokenChecker::new(expect) }
     }
 }
 
@@ -160,7 +147,7 @@ impl TokenService for JwtTokenService {
 
     fn verify_access_token(&self, token: &str) -> Result<AccessClaims, TokenVerifyError> {
         let ring = self.ring();
-        let claims = self.rules.checker.check(token, &ring.verifying, Utc::now().timestamp()).map_err(|e| match e {
+        let claims = self.rules.checker.check_now(token, &ring.verifying).map_err(|e| match e {
             CheckError::Expired => TokenVerifyError::Expired,
             CheckError::UnknownKey => TokenVerifyError::UnknownKey,
             CheckError::Invalid => TokenVerifyError::Invalid,
