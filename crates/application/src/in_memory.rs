@@ -486,12 +486,13 @@ impl SessionRepository for InMemorySessions<'_> {
         Ok(self.state.sessions.get(&id).cloned())
     }
 
-    fn touch_session(&mut self, id: SessionId, now: DateTime<Utc>) -> Result<(), PortError> {
-        if let Some(session) = self.state.sessions.get_mut(&id) {
-            session.last_used_at = whole_seconds(now);
-            *self.dirty = true;
-        }
-        Ok(())
+    fn touch_session(&mut self, id: SessionId, now: DateTime<Utc>) -> Result<bool, PortError> {
+        let Some(session) = self.state.sessions.get_mut(&id) else {
+            return Ok(false);
+        };
+        session.last_used_at = whole_seconds(now);
+        *self.dirty = true;
+        Ok(true)
     }
 
     fn delete_session(&mut self, id: SessionId) -> Result<bool, PortError> {

@@ -1,6 +1,7 @@
 //! The account-lifecycle repositories on SQLite and on PostgreSQL: listing and searching
 //! users, counting active admins, deleting a user with everything of theirs, mailed
-//! single-use tokens (compare-and-set redemption) and API keys; and the housekeeping that
+//! single-use tokens (compare-and-set redemption) and API keys; the refresh-token rotation
+//! (one statement on PostgreSQL, steps in a transaction on SQLite); and the housekeeping that
 //! deletes expired rows and retired signing keys.
 //!
 //! Databases and the two-backend macro come from `support`.
@@ -13,11 +14,13 @@ use support::TestDb;
 
 use chrono::{DateTime, Duration, Utc};
 use diesel::{ExpressionMethods, QueryDsl, RunQueryDsl};
-use portcullis_application::ports::{LockoutStore, PortError, UnitOfWork, UnitOfWorkFactory, UserQuery};
+use portcullis_application::ports::{
+    LockoutStore, PortError, RefreshRotation, RotationOutcome, UnitOfWork, UnitOfWorkFactory, UserQuery,
+};
 use portcullis_domain::{
     AccountToken, AccountTokenPurpose, ApiKey, ApiKeyName, ApiKeySecret, BcryptCost, Email, LockoutPolicy, NewApiKey,
-    NewUser, OpaqueSecret, PasswordHash, PlainPassword, RefreshToken, Role, Roles, Scopes, SecretHash, Session,
-    SessionMetadata, User, UserId, UserName,
+    NewUser, OpaqueSecret, PasswordHash, PlainPassword, RefreshToken, RefreshTokenHash, Role, Roles, Scopes,
+    SecretHash, Session, SessionMetadata, User, UserId, UserName,
 };
 use portcullis_infrastructure::persistence::schema::{
     account_tokens, api_keys, login_failures, refresh_tokens, sessions,
@@ -62,7 +65,7 @@ impl TestDb {
     fn rows_of(&self, user: UserId) -> [i64; 5] {
         let mut conn = self.pool().get().expect("a connection");
         let user = user.to_string();
-        let conn = &mut *conn;
+        let conn = &mut **conn;
         let family = sessions::table.filter(sessions::user_id.eq(user.clone())).select(sessions::id);
         [
             sessions::table.filter(sessions::user_id.eq(&user)).count().get_result(conn).expect("counts"),
@@ -382,7 +385,91 @@ fn a_read_unit_does_not_wait_for_an_open_writer(db: &TestDb) {
     writer.commit().expect("the writer commits");
 }
 
+/// A session of a new user with its first refresh token (seed `seed`).
+fn session_with_token(db: &TestDb, seed: u8) -> (Session, RefreshToken) {
+    let user = db.user();
+    let session = Session::start(user.id, SessionMetadata::default(), now(), Duration::days(30));
+    let token = RefreshToken::issue(&secret(seed), &session, now(), Duration::days(7));
+    db.with_unit(|unit| {
+        unit.sessions().add_session(&session).expect("adds a session");
+        unit.sessions().add_refresh_token(&token).expect("adds a token");
+    });
+    (session, token)
+}
+
+/// Rotates `presented` to a successor made from `seed`, in an autocommit unit.
+fn rotate(
+    units: &DieselUnitOfWorkFactory,
+    session: &Session,
+    presented: &RefreshTokenHash,
+    seed: u8,
+    at: DateTime<Utc>,
+) -> (RotationOutcome, RefreshToken) {
+    let successor = RefreshToken::issue(&secret(seed), session, at, Duration::days(7));
+    let rotation =
+        RefreshRotation { session_id: session.id, presented, mark_used: true, successor: &successor, now: at };
+    let mut unit = units.begin_autocommit().expect("begins");
+    let outcome = unit.rotate_refresh_token(&rotation).expect("rotates");
+    unit.commit().expect("commits");
+    (outcome, successor)
+}
+
+fn a_rotation_marks_the_token_used_stores_its_successor_and_touches_the_session(db: &TestDb) {
+    let (session, token) = session_with_token(db, 1);
+    let later = now() + Duration::minutes(5);
+    let (outcome, successor) = rotate(&db.units(), &session, &token.hash, 2, later);
+    assert_eq!(outcome, RotationOutcome::Rotated { won: true });
+    let (used, stored, touched) = db.with_unit(|unit| {
+        let mut sessions = unit.sessions();
+        (
+            sessions.find_refresh_token(&token.hash).expect("reads"),
+            sessions.find_refresh_token(&successor.hash).expect("reads"),
+            sessions.find_session(session.id).expect("reads"),
+        )
+    });
+    assert_eq!(used.and_then(|used| used.used_at), Some(later));
+    assert_eq!(stored.map(|stored| (stored.session_id, stored.used_at)), Some((session.id, None)));
+    assert_eq!(touched.map(|touched| touched.last_used_at), Some(later));
+
+    // The same token again: already used, so this rotation does not win, but it still stores
+    // a successor (a reuse within the grace window is the caller's decision).
+    let (again, second) = rotate(&db.units(), &session, &token.hash, 3, later);
+    assert_eq!(again, RotationOutcome::Rotated { won: false });
+    assert!(db.with_unit(|unit| unit.sessions().find_refresh_token(&second.hash).expect("reads")).is_some());
+}
+
+fn a_rotation_after_the_session_ended_writes_nothing(db: &TestDb) {
+    let (session, token) = session_with_token(db, 4);
+    db.with_unit(|unit| unit.sessions().delete_session(session.id).expect("deletes"));
+    let (outcome, successor) = rotate(&db.units(), &session, &token.hash, 5, now());
+    assert_eq!(outcome, RotationOutcome::SessionGone);
+    assert!(db.with_unit(|unit| unit.sessions().find_refresh_token(&successor.hash).expect("reads")).is_none());
+}
+
+fn concurrent_rotations_of_one_token_have_one_winner(db: &TestDb) {
+    let (session, token) = session_with_token(db, 6);
+    let units = Arc::new(db.units());
+    let barrier = Arc::new(Barrier::new(6));
+    let handles: Vec<_> = (0..6u8)
+        .map(|index| {
+            let (units, barrier, session, hash) =
+                (Arc::clone(&units), Arc::clone(&barrier), session.clone(), token.hash.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                rotate(&units, &session, &hash, 10 + index, now()).0
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = handles.into_iter().map(|handle| handle.join().expect("joins")).collect();
+    let winners = outcomes.iter().filter(|outcome| **outcome == RotationOutcome::Rotated { won: true }).count();
+    assert_eq!(winners, 1, "{outcomes:?}");
+    assert!(outcomes.iter().all(|outcome| matches!(outcome, RotationOutcome::Rotated { .. })), "{outcomes:?}");
+}
+
 on_both_backends!(
+    a_rotation_marks_the_token_used_stores_its_successor_and_touches_the_session,
+    a_rotation_after_the_session_ended_writes_nothing,
+    concurrent_rotations_of_one_token_have_one_winner,
     users_are_listed_in_id_order_page_by_page,
     search_is_a_literal_case_insensitive_substring_of_email_or_name,
     active_admins_have_the_whole_role_and_are_enabled,

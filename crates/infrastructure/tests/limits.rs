@@ -22,7 +22,7 @@ use portcullis_infrastructure::persistence::{DieselLockoutStore, DieselRateLimit
 impl TestDb {
     fn rate_limit_rows(&self) -> i64 {
         let mut conn = self.pool().get().expect("a connection");
-        rate_limits::table.count().get_result(&mut *conn).expect("counts")
+        rate_limits::table.count().get_result(&mut **conn).expect("counts")
     }
 
     /// Stores a user (the lockout records refer to users).

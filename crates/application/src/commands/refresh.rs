@@ -2,11 +2,13 @@
 
 use std::sync::Arc;
 
-use portcullis_domain::{RefreshTokenSecret, RefreshTokenState};
+use portcullis_domain::{RefreshToken, RefreshTokenSecret, RefreshTokenState, SessionId};
 use shaku::Component;
 
-use super::{IssuedTokens, SessionPolicy, add_refresh_token};
-use crate::ports::{Clock, PortError, RefreshContext, TokenService, UnitOfWorkFactory};
+use super::{IssuedTokens, SessionPolicy};
+use crate::ports::{
+    Clock, PortError, RefreshContext, RefreshRotation, RotationOutcome, TokenService, UnitOfWorkFactory,
+};
 
 /// Input of a refresh: the presented refresh token.
 #[derive(Clone, Debug)]
@@ -65,44 +67,64 @@ impl RefreshUseCase for RefreshHandler {
     fn handle(&self, command: RefreshCommand) -> Result<IssuedTokens, RefreshError> {
         let hash = command.refresh_token.hash();
         let now = self.clock.now();
-        let mut unit = self.units.begin()?;
+        // One read, then one rotation: each atomic by itself, so the unit needs no
+        // transaction around them where the store can skip it (PostgreSQL: two statements in
+        // all). The rotation's compare-and-set and its check that the session still exists
+        // keep concurrent refreshes and a concurrent logout correct.
+        let mut unit = self.units.begin_autocommit()?;
         // The token, its session and the user in one read: a store answers it in one round trip.
         let Some(RefreshContext { token, session, user }) = unit.refresh_context(&hash)? else {
             return Err(RefreshError::InvalidToken);
         };
         if session.is_expired(now) {
-            unit.sessions().delete_session(session.id)?;
-            unit.commit()?;
+            drop(unit);
+            self.end_session(session.id)?;
             return Err(RefreshError::InvalidToken);
         }
-        match token.state(now, self.policy.reuse_grace) {
+        let mark_used = match token.state(now, self.policy.reuse_grace) {
             RefreshTokenState::Expired => return Err(RefreshError::InvalidToken),
             RefreshTokenState::Replayed => {
-                unit.sessions().delete_session(session.id)?;
-                unit.commit()?;
+                drop(unit);
+                self.end_session(session.id)?;
                 tracing::warn!(session_id = %session.id, user_id = %session.user_id, "refresh token reused after the grace window; session revoked");
                 return Err(RefreshError::SessionRevoked);
             }
-            RefreshTokenState::Fresh => {
-                if !unit.sessions().mark_refresh_token_used(&hash, now)? {
+            RefreshTokenState::Fresh => true,
+            RefreshTokenState::ReusedWithinGrace => {
+                tracing::debug!(session_id = %session.id, "refresh token reused within the grace window");
+                false
+            }
+        };
+        if !user.can_authenticate() {
+            drop(unit);
+            self.end_session(session.id)?;
+            return Err(RefreshError::AccountDisabled);
+        }
+        let refresh_token = self.tokens.generate_secret();
+        let successor = RefreshToken::issue(&refresh_token, &session, now, self.policy.refresh_ttl);
+        let rotation =
+            RefreshRotation { session_id: session.id, presented: &hash, mark_used, successor: &successor, now };
+        match unit.rotate_refresh_token(&rotation)? {
+            RotationOutcome::SessionGone => return Err(RefreshError::InvalidToken),
+            RotationOutcome::Rotated { won } => {
+                if mark_used && !won {
                     tracing::debug!(session_id = %session.id, "concurrent refresh lost the race; treated as reuse within grace");
                 }
             }
-            RefreshTokenState::ReusedWithinGrace => {
-                tracing::debug!(session_id = %session.id, "refresh token reused within the grace window");
-            }
         }
-        if !user.can_authenticate() {
-            unit.sessions().delete_session(session.id)?;
-            unit.commit()?;
-            return Err(RefreshError::AccountDisabled);
-        }
-        let refresh_token = add_refresh_token(&mut *unit, &*self.tokens, now, &session, &self.policy)?;
-        unit.sessions().touch_session(session.id, now)?;
         unit.commit()?;
 
         let info = user.info();
         let access_token = self.tokens.issue_access_token(&info, session.id, now).map_err(PortError::from)?;
         Ok(IssuedTokens { user: info, session_id: session.id, access_token, refresh_token })
+    }
+}
+
+impl RefreshHandler {
+    /// Ends a session and its token family in a transaction of its own.
+    fn end_session(&self, session_id: SessionId) -> Result<(), PortError> {
+        let mut unit = self.units.begin()?;
+        unit.sessions().delete_session(session_id)?;
+        unit.commit()
     }
 }

@@ -31,5 +31,6 @@ pub use resources::{ResourceMonitor, ResourceReading};
 pub use signing_keys::{JwksSource, KeyRingReloader};
 pub use token_service::{AccessClaims, AccessToken, TokenIssueError, TokenService, TokenVerifyError};
 pub use unit_of_work::{
-    RefreshContext, UnitOfWork, UnitOfWorkFactory, api_key_with_owner_by_reads, refresh_context_by_reads,
+    RefreshContext, RefreshRotation, RotationOutcome, UnitOfWork, UnitOfWorkFactory, api_key_with_owner_by_reads,
+    refresh_context_by_reads, rotate_refresh_token_by_steps,
 };

@@ -152,11 +152,11 @@ pub trait SessionRepository {
     /// [`PortError`] when storage fails.
     fn find_session(&mut self, id: SessionId) -> Result<Option<Session>, PortError>;
 
-    /// Records a refresh of the session.
+    /// Records a refresh of the session. `false` if it does not exist (any more).
     ///
     /// # Errors
     /// [`PortError`] when storage fails.
-    fn touch_session(&mut self, id: SessionId, now: DateTime<Utc>) -> Result<(), PortError>;
+    fn touch_session(&mut self, id: SessionId, now: DateTime<Utc>) -> Result<bool, PortError>;
 
     /// Ends a session and every refresh token of its family. `false` if it did not exist.
     ///

@@ -1,6 +1,7 @@
+use chrono::{DateTime, Utc};
 use shaku::Interface;
 
-use portcullis_domain::{ApiKey, RefreshToken, RefreshTokenHash, Session, User};
+use portcullis_domain::{ApiKey, RefreshToken, RefreshTokenHash, Session, SessionId, User};
 
 use super::{AccountTokenRepository, ApiKeyRepository, PortError, SessionRepository, UserRepository};
 
@@ -14,6 +15,39 @@ pub struct RefreshContext {
     pub session: Session,
     /// The session's user.
     pub user: User,
+}
+
+/// The writes of one refresh-token rotation, decided on a [`RefreshContext`]: the presented
+/// token marked used (compare-and-set) when it was fresh, its successor added to the
+/// family, and the session's last use set to `now` — all or nothing, and only while the
+/// session still exists.
+#[derive(Clone, Copy, Debug)]
+pub struct RefreshRotation<'a> {
+    /// The session (family) being rotated.
+    pub session_id: SessionId,
+    /// The presented token.
+    pub presented: &'a RefreshTokenHash,
+    /// Whether to mark the presented token used (it was fresh); `false` for a reuse within
+    /// the grace window, which is already marked.
+    pub mark_used: bool,
+    /// The new token of the family.
+    pub successor: &'a RefreshToken,
+    /// The time of the refresh.
+    pub now: DateTime<Utc>,
+}
+
+/// What a [`RefreshRotation`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RotationOutcome {
+    /// The successor was stored. `won` is whether this rotation marked the presented token
+    /// used; `false` when it was asked to and another rotation got there first (two tabs
+    /// at once: counted as a reuse within the grace window), or when it was not asked to.
+    Rotated {
+        /// This rotation marked the presented token used.
+        won: bool,
+    },
+    /// The session was ended meanwhile (revoked, logged out): nothing was written.
+    SessionGone,
 }
 
 /// One transaction: hands out repositories that share it, commits once.
@@ -50,6 +84,18 @@ pub trait UnitOfWork {
         api_key_with_owner_by_reads(self, prefix)
     }
 
+    /// Applies a rotation atomically. By default three steps through the repositories
+    /// ([`rotate_refresh_token_by_steps`], atomic inside this unit's transaction); a store
+    /// may do it in one statement, atomic by itself (the diesel unit on PostgreSQL). A store
+    /// whose [`UnitOfWorkFactory::begin_autocommit`] opens no transaction must make this one
+    /// atomic write.
+    ///
+    /// # Errors
+    /// [`PortError`] when the store fails.
+    fn rotate_refresh_token(&mut self, rotation: &RefreshRotation<'_>) -> Result<RotationOutcome, PortError> {
+        rotate_refresh_token_by_steps(self, rotation)
+    }
+
     /// Makes every change of this unit durable.
     ///
     /// # Errors
@@ -76,6 +122,24 @@ pub fn refresh_context_by_reads<U: UnitOfWork + ?Sized>(
         return Ok(None);
     };
     Ok(Some(RefreshContext { token, session, user }))
+}
+
+/// [`UnitOfWork::rotate_refresh_token`] as steps through `unit`'s repositories: the
+/// session touched (which tells whether it still exists), the presented token marked used,
+/// the successor added. Atomic only inside a transaction.
+///
+/// # Errors
+/// [`PortError`] when the store fails.
+pub fn rotate_refresh_token_by_steps<U: UnitOfWork + ?Sized>(
+    unit: &mut U,
+    rotation: &RefreshRotation<'_>,
+) -> Result<RotationOutcome, PortError> {
+    if !unit.sessions().touch_session(rotation.session_id, rotation.now)? {
+        return Ok(RotationOutcome::SessionGone);
+    }
+    let won = rotation.mark_used && unit.sessions().mark_refresh_token_used(rotation.presented, rotation.now)?;
+    unit.sessions().add_refresh_token(rotation.successor)?;
+    Ok(RotationOutcome::Rotated { won })
 }
 
 /// [`UnitOfWork::api_key_with_owner`] as two reads through `unit`'s repositories.
@@ -120,5 +184,19 @@ pub trait UnitOfWorkFactory: Interface {
     /// [`PortError::Unavailable`] when no connection can be had in time.
     fn single_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
         self.begin_read()
+    }
+
+    /// Repositories with no transaction around them where the store can skip it (on
+    /// PostgreSQL: no `BEGIN` and `COMMIT` round trips; each statement commits on its own).
+    /// Only for reads that need not agree with each other and for
+    /// [`rotate_refresh_token`](UnitOfWork::rotate_refresh_token), which every store makes
+    /// atomic by itself — a refresh: one [`refresh_context`](UnitOfWork::refresh_context),
+    /// then one rotation. Any other write belongs in [`begin`](Self::begin). `commit` ends
+    /// it. By default the same as [`begin`](Self::begin), which is stronger.
+    ///
+    /// # Errors
+    /// [`PortError::Unavailable`] when no connection can be had in time.
+    fn begin_autocommit(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        self.begin()
     }
 }

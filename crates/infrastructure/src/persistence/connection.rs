@@ -1,9 +1,13 @@
-use std::time::Duration;
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::Connection;
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
 use diesel::pg::PgConnection;
 use diesel::r2d2::R2D2Connection;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -19,6 +23,60 @@ pub enum DbConnection {
     Pg(PgConnection),
     /// SQLite (bundled), the zero-setup default.
     Sqlite(SqliteConnection),
+}
+
+/// A connection as the pool holds it: the connection, and what the pool knows of its health.
+///
+/// A connection that went back to the pool less than [`TRUSTED_AFTER_USE`] ago is handed
+/// out again without a ping (the ping would be one more round trip on every request under
+/// load); one idle for longer is pinged first. A statement that failed because the
+/// connection is gone marks it lost, and a lost connection is dropped when it goes back.
+pub struct PooledDb {
+    conn: DbConnection,
+    lost: Arc<AtomicBool>,
+    returned_at: Option<Instant>,
+}
+
+/// How long after going back to the pool a connection is handed out again unpinged.
+pub const TRUSTED_AFTER_USE: Duration = Duration::from_secs(1);
+
+impl PooledDb {
+    fn new(conn: DbConnection, lost: Arc<AtomicBool>) -> Self {
+        Self { conn, lost, returned_at: None }
+    }
+}
+
+impl Deref for PooledDb {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for PooledDb {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
+}
+
+/// Diesel instrumentation that notes a statement failing because the connection is gone.
+struct LostConnectionWatch(Arc<AtomicBool>);
+
+impl Instrumentation for LostConnectionWatch {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::FinishQuery {
+            error:
+                Some(DieselError::DatabaseError(
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                    _,
+                )),
+            ..
+        } = event
+        {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
 }
 
 /// The pool every unit of work borrows a connection from.
@@ -71,14 +129,40 @@ pub struct DbConnectionManager {
 }
 
 impl r2d2::ManageConnection for DbConnectionManager {
-    type Connection = DbConnection;
+    type Connection = PooledDb;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
+    fn connect(&self) -> Result<PooledDb, Self::Error> {
+        let lost = Arc::new(AtomicBool::new(false));
+        let conn = self.connect_backend(&lost)?;
+        Ok(PooledDb::new(conn, lost))
+    }
+
+    fn is_valid(&self, conn: &mut PooledDb) -> Result<(), Self::Error> {
+        if conn.returned_at.is_some_and(|returned| returned.elapsed() < TRUSTED_AFTER_USE) {
+            return Ok(());
+        }
+        conn.conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    /// Called by r2d2 as a connection goes back to the pool: also notes when it did.
+    fn has_broken(&self, conn: &mut PooledDb) -> bool {
+        if std::thread::panicking() || conn.lost.load(Ordering::Relaxed) || conn.conn.is_broken() {
+            return true;
+        }
+        conn.returned_at = Some(Instant::now());
+        false
+    }
+}
+
+impl DbConnectionManager {
+    fn connect_backend(&self, lost: &Arc<AtomicBool>) -> Result<DbConnection, diesel::r2d2::Error> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.target)
-                .map(DbConnection::Pg)
-                .map_err(diesel::r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.target).map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(LostConnectionWatch(Arc::clone(lost)));
+                Ok(DbConnection::Pg(conn))
+            }
             Backend::Sqlite => {
                 let mut conn =
                     SqliteConnection::establish(&self.target).map_err(diesel::r2d2::Error::ConnectionError)?;
@@ -92,14 +176,6 @@ impl r2d2::ManageConnection for DbConnectionManager {
                 Ok(DbConnection::Sqlite(conn))
             }
         }
-    }
-
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
-        conn.ping().map_err(diesel::r2d2::Error::QueryError)
-    }
-
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        std::thread::panicking() || conn.is_broken()
     }
 }
 
@@ -151,7 +227,7 @@ pub fn connect(url: &str, settings: PoolSettings) -> Result<DbPool, ConnectError
 /// [`ConnectError`] when no connection can be had or a migration fails.
 pub fn run_migrations(pool: &DbPool) -> Result<usize, ConnectError> {
     let mut conn = pool.get().map_err(|e| ConnectError::Unreachable(e.to_string()))?;
-    let applied = match &mut *conn {
+    let applied = match &mut **conn {
         DbConnection::Pg(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
         DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
     };

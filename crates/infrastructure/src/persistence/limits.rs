@@ -98,7 +98,7 @@ impl RateLimiter for DieselRateLimiter {
         let this = rate_limits::table.filter(rate_limits::bucket.eq(bucket)).filter(rate_limits::client.eq(key));
         for _ in 0..MAX_ATTEMPTS {
             let tat: Option<i64> =
-                this.select(rate_limits::tat_us).first(&mut *conn).optional().map_err(db_error("limits.check"))?;
+                this.select(rate_limits::tat_us).first(&mut **conn).optional().map_err(db_error("limits.check"))?;
             let decision = quota.decide(tat, now_us);
             let RateDecision::Allow { new_tat_us } = decision else {
                 return Ok(decision);
@@ -106,7 +106,7 @@ impl RateLimiter for DieselRateLimiter {
             let written = match tat {
                 Some(old) => diesel::update(this.filter(rate_limits::tat_us.eq(old)))
                     .set(rate_limits::tat_us.eq(new_tat_us))
-                    .execute(&mut *conn)
+                    .execute(&mut **conn)
                     .map_err(db_error("limits.check"))?,
                 None => inserted(
                     diesel::insert_into(rate_limits::table)
@@ -115,7 +115,7 @@ impl RateLimiter for DieselRateLimiter {
                             rate_limits::client.eq(key),
                             rate_limits::tat_us.eq(new_tat_us),
                         ))
-                        .execute(&mut *conn),
+                        .execute(&mut **conn),
                 )?,
             };
             if written == 1 {
@@ -243,7 +243,7 @@ impl LockoutStore for DieselLockoutStore {
     fn clear(&self, account: UserId) -> Result<(), PortError> {
         let mut conn = connection(&self.pool)?;
         diesel::delete(login_failures::table.find(account.to_string()))
-            .execute(&mut *conn)
+            .execute(&mut **conn)
             .map_err(db_error("limits.clear"))?;
         Ok(())
     }

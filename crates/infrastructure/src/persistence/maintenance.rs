@@ -30,13 +30,13 @@ pub fn sweep_expired(pool: &DbPool, now: DateTime<Utc>) -> Result<SweepReport, P
     let mut conn = pool.get().map_err(|error| PortError::unavailable("housekeeping.sweep_expired", error))?;
     let now = now.naive_utc();
     let sessions = diesel::delete(sessions::table.filter(sessions::expires_at.lt(now)))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .map_err(db_error("housekeeping.sweep_expired"))?;
     let refresh_tokens = diesel::delete(refresh_tokens::table.filter(refresh_tokens::expires_at.lt(now)))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .map_err(db_error("housekeeping.sweep_expired"))?;
     let account_tokens = diesel::delete(account_tokens::table.filter(account_tokens::expires_at.lt(now)))
-        .execute(&mut *conn)
+        .execute(&mut **conn)
         .map_err(db_error("housekeeping.sweep_expired"))?;
     Ok(SweepReport { sessions, refresh_tokens, account_tokens })
 }

@@ -14,7 +14,8 @@ mod unit_of_work;
 mod user_repository;
 
 pub use connection::{
-    Backend, ConnectError, DbConnection, DbConnectionManager, DbPool, PoolSettings, connect, run_migrations,
+    Backend, ConnectError, DbConnection, DbConnectionManager, DbPool, PoolSettings, PooledDb, TRUSTED_AFTER_USE,
+    connect, run_migrations,
 };
 pub(crate) use errors::{database_failure, db_error};
 pub use limits::{DieselLockoutStore, DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters};

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use portcullis_application::ports::{PortError, RefreshContext, SessionRepository};
+use portcullis_application::ports::{PortError, RefreshContext, RefreshRotation, RotationOutcome, SessionRepository};
 use portcullis_domain::{RefreshToken, RefreshTokenHash, Session, SessionId, User, UserId};
 
 use super::models::{RefreshTokenRow, SessionRow, UserRow, naive};
@@ -39,12 +39,12 @@ impl SessionRepository for DieselSessionRepository<'_> {
             .transpose()
     }
 
-    fn touch_session(&mut self, id: SessionId, now: DateTime<Utc>) -> Result<(), PortError> {
-        diesel::update(sessions::table.find(id.to_string()))
+    fn touch_session(&mut self, id: SessionId, now: DateTime<Utc>) -> Result<bool, PortError> {
+        let updated = diesel::update(sessions::table.find(id.to_string()))
             .set(sessions::last_used_at.eq(naive(now)))
             .execute(self.conn)
             .map_err(db_error("sessions.touch_session"))?;
-        Ok(())
+        Ok(updated == 1)
     }
 
     fn delete_session(&mut self, id: SessionId) -> Result<bool, PortError> {
@@ -135,4 +135,55 @@ pub(super) fn find_refresh_context(
         session: Session::try_from(session)?,
         user: User::try_from(user)?,
     }))
+}
+
+/// [`portcullis_application::ports::UnitOfWork::rotate_refresh_token`] on PostgreSQL as one
+/// statement, atomic by itself: the session is touched (its row lock orders this rotation
+/// against a concurrent logout), the presented token is marked used when asked and still
+/// unused (compare-and-set), and the successor is inserted — the last two only when the
+/// session was there.
+const ROTATE_ON_POSTGRES: &str = "\
+WITH live AS (
+    UPDATE sessions SET last_used_at = $2 WHERE id = $1 RETURNING id
+), won AS (
+    UPDATE refresh_tokens SET used_at = $2
+    WHERE token_hash = $3 AND used_at IS NULL AND $4 AND EXISTS (SELECT 1 FROM live)
+    RETURNING 1
+), successor AS (
+    INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at, used_at)
+    SELECT $5, live.id, $6, $7, NULL FROM live
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM live) AS alive, (SELECT count(*) FROM won) AS won";
+
+/// The answer of [`ROTATE_ON_POSTGRES`].
+#[derive(diesel::QueryableByName)]
+struct RotationRow {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    alive: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    won: i64,
+}
+
+/// Runs a rotation as [`ROTATE_ON_POSTGRES`]: one round trip, no transaction needed.
+pub(super) fn rotate_on_postgres(
+    conn: &mut diesel::pg::PgConnection,
+    rotation: &RefreshRotation<'_>,
+) -> Result<RotationOutcome, PortError> {
+    use diesel::sql_types::{Bool, Text, Timestamp};
+    let successor = RefreshTokenRow::from(rotation.successor);
+    let row: RotationRow = diesel::sql_query(ROTATE_ON_POSTGRES)
+        .bind::<Text, _>(rotation.session_id.to_string())
+        .bind::<Timestamp, _>(naive(rotation.now))
+        .bind::<Text, _>(rotation.presented.as_str())
+        .bind::<Bool, _>(rotation.mark_used)
+        .bind::<Text, _>(&successor.token_hash)
+        .bind::<Timestamp, _>(successor.created_at)
+        .bind::<Timestamp, _>(successor.expires_at)
+        .get_result(conn)
+        .map_err(db_error("sessions.rotate_refresh_token"))?;
+    if row.alive == 0 {
+        return Ok(RotationOutcome::SessionGone);
+    }
+    Ok(RotationOutcome::Rotated { won: row.won == 1 })
 }

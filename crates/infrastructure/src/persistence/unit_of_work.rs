@@ -1,7 +1,8 @@
 use diesel::connection::SimpleConnection;
 use portcullis_application::ports::{
-    AccountTokenRepository, ApiKeyRepository, PortError, RefreshContext, SessionRepository, UnitOfWork,
-    UnitOfWorkFactory, UserRepository, api_key_with_owner_by_reads, refresh_context_by_reads,
+    AccountTokenRepository, ApiKeyRepository, PortError, RefreshContext, RefreshRotation, RotationOutcome,
+    SessionRepository, UnitOfWork, UnitOfWorkFactory, UserRepository, api_key_with_owner_by_reads,
+    refresh_context_by_reads, rotate_refresh_token_by_steps,
 };
 use portcullis_domain::{ApiKey, RefreshTokenHash, User};
 use r2d2::PooledConnection;
@@ -50,6 +51,19 @@ impl UnitOfWorkFactory for DieselUnitOfWorkFactory {
         })
     }
 
+    fn begin_autocommit(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
+        let conn = self.connection()?;
+        match **conn {
+            // No BEGIN: the reads and the rotation meant for this unit are one statement each.
+            DbConnection::Pg(_) => Ok(Box::new(DieselUnitOfWork { conn, open: false })),
+            // The SQLite rotation is several statements: a transaction keeps them one.
+            DbConnection::Sqlite(_) => {
+                drop(conn);
+                self.begin()
+            }
+        }
+    }
+
     fn single_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
         // No BEGIN: the one statement runs in its own implicit transaction.
         let conn = self.connection()?;
@@ -96,7 +110,7 @@ impl UnitOfWork for DieselUnitOfWork {
     }
 
     fn api_key_with_owner(&mut self, prefix: &str) -> Result<Option<(ApiKey, User)>, PortError> {
-        if matches!(*self.conn, DbConnection::Sqlite(_)) {
+        if matches!(**self.conn, DbConnection::Sqlite(_)) {
             // In process: two primary-key reads measured faster than the join.
             return api_key_with_owner_by_reads(self, prefix);
         }
@@ -104,11 +118,20 @@ impl UnitOfWork for DieselUnitOfWork {
     }
 
     fn refresh_context(&mut self, hash: &RefreshTokenHash) -> Result<Option<RefreshContext>, PortError> {
-        if matches!(*self.conn, DbConnection::Sqlite(_)) {
+        if matches!(**self.conn, DbConnection::Sqlite(_)) {
             // In process: no round trip to save, and three primary-key reads measured faster.
             return refresh_context_by_reads(self, hash);
         }
         super::session_repository::find_refresh_context(&mut self.conn, hash)
+    }
+
+    fn rotate_refresh_token(&mut self, rotation: &RefreshRotation<'_>) -> Result<RotationOutcome, PortError> {
+        match &mut **self.conn {
+            // One statement, atomic with or without a transaction around it.
+            DbConnection::Pg(pg) => super::session_repository::rotate_on_postgres(pg, rotation),
+            // In process, inside this unit's BEGIN IMMEDIATE: the steps cost no round trips.
+            DbConnection::Sqlite(_) => rotate_refresh_token_by_steps(self, rotation),
+        }
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), PortError> {

@@ -89,7 +89,7 @@ fn read_rows(pool: &DbPool) -> Result<Vec<SigningKeyRow>, KeyStoreError> {
     signing_keys::table
         .select(SigningKeyRow::as_select())
         .order((signing_keys::created_at.desc(), signing_keys::kid.desc()))
-        .load(&mut conn)
+        .load(&mut **conn)
         .map_err(|e| KeyStoreError::Database(database_failure("signing_keys.read_rows", e).detail()))
 }
 
@@ -97,7 +97,7 @@ fn insert_row(pool: &DbPool, row: &SigningKeyRow) -> Result<(), KeyStoreError> {
     let mut conn = pool.get().map_err(|e| KeyStoreError::Database(e.to_string()))?;
     diesel::insert_into(signing_keys::table)
         .values(row)
-        .execute(&mut conn)
+        .execute(&mut **conn)
         .map_err(|e| KeyStoreError::Database(database_failure("signing_keys.insert_row", e).detail()))?;
     Ok(())
 }
@@ -148,9 +148,10 @@ pub fn prune_retired_keys(
         return Ok(0);
     }
     let mut conn = pool.get().map_err(|e| KeyStoreError::Database(e.to_string()))?;
-    let deleted = diesel::delete(signing_keys::table.filter(signing_keys::kid.eq_any(&retired)))
-        .execute(&mut *conn)
-        .map_err(|e| KeyStoreError::Database(database_failure("signing_keys.prune_retired_keys", e).detail()))?;
+    let deleted =
+        diesel::delete(signing_keys::table.filter(signing_keys::kid.eq_any(&retired)))
+            .execute(&mut **conn)
+            .map_err(|e| KeyStoreError::Database(database_failure("signing_keys.prune_retired_keys", e).detail()))?;
     Ok(deleted)
 }
 
