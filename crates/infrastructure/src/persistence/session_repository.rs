@@ -138,52 +138,83 @@ pub(super) fn find_refresh_context(
 }
 
 /// [`portcullis_application::ports::UnitOfWork::rotate_refresh_token`] on PostgreSQL as one
-/// statement, atomic by itself: the session is touched (its row lock orders this rotation
-/// against a concurrent logout), the presented token is marked used when asked and still
-/// unused (compare-and-set), and the successor is inserted — the last two only when the
-/// session was there.
-const ROTATE_ON_POSTGRES: &str = "\
-WITH live AS (
-    UPDATE sessions SET last_used_at = $2 WHERE id = $1 RETURNING id
-), won AS (
-    UPDATE refresh_tokens SET used_at = $2
-    WHERE token_hash = $3 AND used_at IS NULL AND $4 AND EXISTS (SELECT 1 FROM live)
-    RETURNING 1
-), successor AS (
-    INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at, used_at)
-    SELECT $5, live.id, $6, $7, NULL FROM live
-    RETURNING 1
-)
-SELECT (SELECT count(*) FROM live) AS alive, (SELECT count(*) FROM won) AS won";
-
-/// The answer of [`ROTATE_ON_POSTGRES`].
-#[derive(diesel::QueryableByName)]
-struct RotationRow {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    alive: i64,
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    won: i64,
+/// statement, atomic by itself:
+///
+/// ```sql
+/// WITH live AS (UPDATE sessions SET last_used_at = $now WHERE id = $session RETURNING id),
+///   won AS (UPDATE refresh_tokens SET used_at = $now
+///           WHERE token_hash = $presented AND used_at IS NULL AND $mark_used
+///             AND EXISTS (SELECT 1 FROM live) RETURNING 1),
+///   successor AS (INSERT INTO refresh_tokens (...) SELECT $hash, live.id, ... FROM live RETURNING 1)
+/// SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM won)
+/// ```
+///
+/// The session is touched first (its row lock orders this rotation against a concurrent
+/// logout); the presented token is marked used when asked and still unused
+/// (compare-and-set); the successor is inserted only when the session was there. Written as
+/// a query fragment with a static query id, so diesel prepares it once per connection
+/// (a `sql_query` would be parsed and planned on every refresh).
+struct RotateOnPostgres<'a> {
+    session_id: String,
+    now: chrono::NaiveDateTime,
+    presented: &'a str,
+    mark_used: bool,
+    successor: RefreshTokenRow,
 }
 
-/// Runs a rotation as [`ROTATE_ON_POSTGRES`]: one round trip, no transaction needed.
+impl diesel::query_builder::QueryId for RotateOnPostgres<'_> {
+    type QueryId = RotateOnPostgres<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::Query for RotateOnPostgres<'_> {
+    type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt);
+}
+
+impl RunQueryDsl<diesel::pg::PgConnection> for RotateOnPostgres<'_> {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RotateOnPostgres<'_> {
+    fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Bool, Text, Timestamp};
+        out.push_sql("WITH live AS (UPDATE sessions SET last_used_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<Text, _>(&self.session_id)?;
+        out.push_sql(" RETURNING id), won AS (UPDATE refresh_tokens SET used_at = ");
+        out.push_bind_param::<Timestamp, _>(&self.now)?;
+        out.push_sql(" WHERE token_hash = ");
+        out.push_bind_param::<Text, _>(&self.presented)?;
+        out.push_sql(" AND used_at IS NULL AND ");
+        out.push_bind_param::<Bool, _>(&self.mark_used)?;
+        out.push_sql(
+            " AND EXISTS (SELECT 1 FROM live) RETURNING 1), successor AS (INSERT INTO refresh_tokens \
+             (token_hash, session_id, created_at, expires_at, used_at) SELECT ",
+        );
+        out.push_bind_param::<Text, _>(&self.successor.token_hash)?;
+        out.push_sql(", live.id, ");
+        out.push_bind_param::<Timestamp, _>(&self.successor.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamp, _>(&self.successor.expires_at)?;
+        out.push_sql(" , NULL FROM live RETURNING 1) SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM won)");
+        Ok(())
+    }
+}
+
+/// Runs a rotation as [`RotateOnPostgres`]: one round trip, no transaction needed.
 pub(super) fn rotate_on_postgres(
     conn: &mut diesel::pg::PgConnection,
     rotation: &RefreshRotation<'_>,
 ) -> Result<RotationOutcome, PortError> {
-    use diesel::sql_types::{Bool, Text, Timestamp};
-    let successor = RefreshTokenRow::from(rotation.successor);
-    let row: RotationRow = diesel::sql_query(ROTATE_ON_POSTGRES)
-        .bind::<Text, _>(rotation.session_id.to_string())
-        .bind::<Timestamp, _>(naive(rotation.now))
-        .bind::<Text, _>(rotation.presented.as_str())
-        .bind::<Bool, _>(rotation.mark_used)
-        .bind::<Text, _>(&successor.token_hash)
-        .bind::<Timestamp, _>(successor.created_at)
-        .bind::<Timestamp, _>(successor.expires_at)
-        .get_result(conn)
-        .map_err(db_error("sessions.rotate_refresh_token"))?;
-    if row.alive == 0 {
+    let statement = RotateOnPostgres {
+        session_id: rotation.session_id.to_string(),
+        now: naive(rotation.now),
+        presented: rotation.presented.as_str(),
+        mark_used: rotation.mark_used,
+        successor: RefreshTokenRow::from(rotation.successor),
+    };
+    let (alive, won): (i64, i64) = statement.get_result(conn).map_err(db_error("sessions.rotate_refresh_token"))?;
+    if alive == 0 {
         return Ok(RotationOutcome::SessionGone);
     }
-    Ok(RotationOutcome::Rotated { won: row.won == 1 })
+    Ok(RotationOutcome::Rotated { won: won == 1 })
 }
