@@ -355,21 +355,21 @@ fn retired_signing_keys_are_pruned_once_their_tokens_have_expired(db: &TestDb) {
     let pool = db.pool();
     let start = Utc::now() - Duration::hours(3);
     ensure_signing_key(&pool, start).expect("first key");
-    let first = load_key_ring(&pool).expect("ring").current.kid;
+    let first = load_key_ring(&pool).expect("ring").current.kid().to_owned();
     let second = rotate_signing_key(&pool, start + Duration::hours(1)).expect("rotates");
     let keep_for = Duration::minutes(20);
     // The second key is two hours old: the first one's tokens are long expired.
     let third = rotate_signing_key(&pool, Utc::now()).expect("rotates again");
     assert_eq!(prune_retired_keys(&pool, Utc::now(), keep_for).expect("prunes"), 1);
     let ring = load_key_ring(&pool).expect("ring");
-    assert_eq!(ring.current.kid, third, "the newest key signs");
+    assert_eq!(ring.current.kid(), third, "the newest key signs");
     assert!(!ring.verifying.contains(&first), "the first key is gone");
     assert!(ring.verifying.contains(&second), "retired a moment ago: tokens it signed may still be valid");
     assert_eq!(prune_retired_keys(&pool, Utc::now(), keep_for).expect("prunes"), 0);
     assert_eq!(prune_retired_keys(&pool, Utc::now() + Duration::hours(1), keep_for).expect("prunes"), 1);
     let ring = load_key_ring(&pool).expect("ring");
     assert_eq!(ring.verifying.len(), 1, "the newest key is never pruned");
-    assert_eq!(ring.current.kid, third);
+    assert_eq!(ring.current.kid(), third);
 }
 
 fn a_read_unit_does_not_wait_for_an_open_writer(db: &TestDb) {

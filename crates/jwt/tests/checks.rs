@@ -1,11 +1,12 @@
-//! Tokens signed here with `jsonwebtoken` (as the server signs them) are checked by
-//! `check` and by a `TokenChecker`; every refusal `check` makes, the cache makes too, even
-//! after the same token's good twin was cached.
+//! Tokens signed here with `jsonwebtoken` (an implementation other than `portcullis_jwt::sign`)
+//! are checked by `check` and by a `TokenChecker`; every refusal `check` makes, the cache
+//! makes too, even after the same token's good twin was cached. And `sign` writes exactly the
+//! token `jsonwebtoken` writes for the same key, header and claims.
 
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use portcullis_jwt::{CheckError, Expectations, TokenChecker, VerifyingKeys, check};
+use portcullis_jwt::{CheckError, Expectations, TokenChecker, VerifyingKeys, check, sign};
 use serde::{Deserialize, Serialize};
 
 const NOW: i64 = 1_800_000_000;
@@ -61,6 +62,26 @@ impl Key {
         keys.insert(self.kid, &self.signing.verifying_key().to_bytes()).unwrap();
         keys
     }
+}
+
+#[test]
+fn sign_writes_what_jsonwebtoken_writes_and_check_accepts_it() {
+    let key = Key::new("k1", 7);
+    let ours = sign(&claims(), &portcullis_jwt::SigningKey::new("k1", key.signing.clone())).unwrap();
+    // Ed25519 signatures are deterministic: the same header, claims and key give the same text.
+    assert_eq!(ours, key.sign(&claims()));
+    assert_eq!(check::<TestClaims>(&ours, &key.set(), &expectations(), NOW), Ok(claims()));
+    let other = Key::new("k1", 8);
+    let forged = sign(&claims(), &portcullis_jwt::SigningKey::new("k1", other.signing.clone())).unwrap();
+    assert_eq!(check::<TestClaims>(&forged, &key.set(), &expectations(), NOW), Err(CheckError::Invalid));
+}
+
+#[test]
+fn a_signing_key_never_shows_its_secret() {
+    let key = portcullis_jwt::SigningKey::new("k1", SigningKey::from_bytes(&[9; 32]));
+    let shown = format!("{key:?}");
+    assert!(shown.contains("k1") && shown.contains("redacted"), "{shown}");
+    assert!(!shown.contains("9, 9"), "{shown}");
 }
 
 /// Key "k1", its key set, a good token it signed, and a checker that has cached that token.

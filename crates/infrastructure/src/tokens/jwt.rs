@@ -1,7 +1,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::{Algorithm, Header};
 use portcullis_application::defaults::NoExtraClaims;
 use portcullis_application::ports::{
     AccessClaims, AccessToken, ClaimsExtension, JwksSource, RESERVED_CLAIMS, TokenIssueError, TokenService,
@@ -134,10 +133,8 @@ impl TokenService for JwtTokenService {
             created_at: user.created_at.timestamp(),
             extra: self.extra_claims(user),
         };
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(ring.current.kid.clone());
-        let token = jsonwebtoken::encode(&header, &claims, &ring.current.encoding)
-            .map_err(|e| TokenIssueError::Signing(e.to_string()))?;
+        let token =
+            portcullis_jwt::sign(&claims, &ring.current).map_err(|e| TokenIssueError::Signing(e.to_string()))?;
         Ok(AccessToken {
             token: SecretString::new(token),
             expires_in: u64::try_from(self.rules.settings.access_ttl.num_seconds()).unwrap_or(0),

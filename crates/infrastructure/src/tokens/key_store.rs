@@ -6,7 +6,6 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
-use jsonwebtoken::EncodingKey;
 use portcullis_jwt::VerifyingKeys;
 use sha2::{Digest, Sha256};
 
@@ -36,13 +35,9 @@ struct SigningKeyRow {
     created_at: chrono::NaiveDateTime,
 }
 
-/// The key that signs new tokens.
-pub struct CurrentKey {
-    /// Its key id (RFC 7638 thumbprint), put in each token's `kid`.
-    pub kid: String,
-    /// The private key.
-    pub encoding: EncodingKey,
-}
+/// The key that signs new tokens: its key id (RFC 7638 thumbprint), put in each token's
+/// `kid`, and the private key, parsed once when the ring is read.
+pub type CurrentKey = portcullis_jwt::SigningKey;
 
 /// Every known key: the newest signs, all verify.
 pub struct KeyRing {
@@ -56,7 +51,10 @@ pub struct KeyRing {
 
 impl std::fmt::Debug for KeyRing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyRing").field("current_kid", &self.current.kid).field("keys", &self.verifying.len()).finish()
+        f.debug_struct("KeyRing")
+            .field("current_kid", &self.current.kid())
+            .field("keys", &self.verifying.len())
+            .finish()
     }
 }
 
@@ -163,8 +161,9 @@ pub fn load_key_ring(pool: &DbPool) -> Result<KeyRing, KeyStoreError> {
     let rows = read_rows(pool)?;
     let newest = rows.first().ok_or_else(|| KeyStoreError::Key("no signing key in the database".into()))?;
     let der = STANDARD.decode(&newest.private_key).map_err(|e| KeyStoreError::Key(e.to_string()))?;
-    SigningKey::from_pkcs8_der(&der).map_err(|e| KeyStoreError::Key(format!("unreadable private key: {e}")))?;
-    let current = CurrentKey { kid: newest.kid.clone(), encoding: EncodingKey::from_ed_der(&der) };
+    let private =
+        SigningKey::from_pkcs8_der(&der).map_err(|e| KeyStoreError::Key(format!("unreadable private key: {e}")))?;
+    let current = CurrentKey::new(newest.kid.clone(), private);
 
     let mut verifying = VerifyingKeys::new();
     let mut jwks = Vec::new();

@@ -37,8 +37,8 @@ impl KeyRingReloader for DatabaseKeyRingReloader {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if guard.current.kid != ring.current.kid || guard.verifying.len() != ring.verifying.len() {
-            tracing::info!(current_kid = %ring.current.kid, keys = ring.verifying.len(), "signing keys reloaded");
+        if guard.current.kid() != ring.current.kid() || guard.verifying.len() != ring.verifying.len() {
+            tracing::info!(current_kid = %ring.current.kid(), keys = ring.verifying.len(), "signing keys reloaded");
         }
         *guard = Arc::new(ring);
         Ok(())
