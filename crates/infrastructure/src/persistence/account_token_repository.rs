@@ -33,7 +33,7 @@ impl AccountTokenRepository for DieselAccountTokenRepository<'_> {
         account_tokens::table
             .find(hash.as_str())
             .select(AccountTokenRow::as_select())
-            .first(self.conn)
+            .get_result(self.conn)
             .optional()
             .map_err(db_error("account_tokens.find"))?
             .map(AccountToken::try_from)

@@ -46,7 +46,7 @@ impl ApiKeyRepository for DieselApiKeyRepository<'_> {
         api_keys::table
             .filter(api_keys::prefix.eq(prefix))
             .select(ApiKeyRow::as_select())
-            .first(self.conn)
+            .get_result(self.conn)
             .optional()
             .map_err(db_error("api_keys.find_by_prefix"))?
             .map(ApiKey::try_from)

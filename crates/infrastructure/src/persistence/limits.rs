@@ -98,7 +98,7 @@ impl RateLimiter for DieselRateLimiter {
         let this = rate_limits::table.filter(rate_limits::bucket.eq(bucket)).filter(rate_limits::client.eq(key));
         for _ in 0..MAX_ATTEMPTS {
             let tat: Option<i64> =
-                this.select(rate_limits::tat_us).first(&mut **conn).optional().map_err(db_error("limits.check"))?;
+                this.select(rate_limits::tat_us).get_result(&mut **conn).optional().map_err(db_error("limits.check"))?;
             let decision = quota.decide(tat, now_us);
             let RateDecision::Allow { new_tat_us } = decision else {
                 return Ok(decision);
@@ -153,7 +153,7 @@ impl DieselLockoutStore {
         let row: Option<(i32, Option<NaiveDateTime>, i64)> = login_failures::table
             .find(account)
             .select((login_failures::failures, login_failures::locked_until, login_failures::version))
-            .first(conn)
+            .get_result(conn)
             .optional()
             .map_err(db_error("limits.read"))?;
         Ok(row.map(|(failures, locked_until, version)| Stored {

@@ -32,7 +32,7 @@ impl SessionRepository for DieselSessionRepository<'_> {
         sessions::table
             .find(id.to_string())
             .select(SessionRow::as_select())
-            .first(self.conn)
+            .get_result(self.conn)
             .optional()
             .map_err(db_error("sessions.find_session"))?
             .map(Session::try_from)
@@ -94,7 +94,7 @@ impl SessionRepository for DieselSessionRepository<'_> {
         refresh_tokens::table
             .find(hash.as_str())
             .select(RefreshTokenRow::as_select())
-            .first(self.conn)
+            .get_result(self.conn)
             .optional()
             .map_err(db_error("sessions.find_refresh_token"))?
             .map(RefreshToken::try_from)

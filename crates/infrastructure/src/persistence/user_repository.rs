@@ -59,7 +59,7 @@ impl UserRepository for DieselUserRepository<'_> {
         users::table
             .filter(users::email.eq(email.as_str()))
             .select(UserRow::as_select())
-            .first(self.conn)
+            .get_result(self.conn)
             .optional()
             .map_err(db_error("users.find_by_email"))?
             .map(User::try_from)
@@ -70,7 +70,7 @@ impl UserRepository for DieselUserRepository<'_> {
         users::table
             .find(id.to_string())
             .select(UserRow::as_select())
-            .first(self.conn)
+            .get_result(self.conn)
             .optional()
             .map_err(db_error("users.find_by_id"))?
             .map(User::try_from)
