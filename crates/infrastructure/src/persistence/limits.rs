@@ -97,8 +97,11 @@ impl RateLimiter for DieselRateLimiter {
         self.sweep_if_due(&mut conn, now_us);
         let this = rate_limits::table.filter(rate_limits::bucket.eq(bucket)).filter(rate_limits::client.eq(key));
         for _ in 0..MAX_ATTEMPTS {
-            let tat: Option<i64> =
-                this.select(rate_limits::tat_us).get_result(&mut **conn).optional().map_err(db_error("limits.check"))?;
+            let tat: Option<i64> = this
+                .select(rate_limits::tat_us)
+                .get_result(&mut **conn)
+                .optional()
+                .map_err(db_error("limits.check"))?;
             let decision = quota.decide(tat, now_us);
             let RateDecision::Allow { new_tat_us } = decision else {
                 return Ok(decision);
