@@ -43,7 +43,7 @@ pub use password_strength::{
 pub use rate_limit::{RateDecision, RateQuota, ceil_secs, unix_micros};
 pub use role::{Role, RoleError, Roles};
 pub use secret::SecretString;
-pub use session::{RefreshToken, RefreshTokenState, Session, SessionMetadata};
+pub use session::{RefreshToken, RefreshTokenState, SESSION_USE_GRANULARITY_SECONDS, Session, SessionMetadata};
 pub use user::{NewUser, User, UserInfo, whole_seconds};
 pub use user_name::{UserName, UserNameError};
 

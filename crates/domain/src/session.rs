@@ -2,6 +2,11 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::{RefreshTokenHash, RefreshTokenSecret, SessionId, UserId, user::whole_seconds};
 
+/// A session's last use is recorded at most once per this many seconds: a refresh sooner
+/// than that after the recorded one leaves `last_used_at` as it is (one write fewer per
+/// refresh for a busy client; the sessions list shows the time to the minute anyway).
+pub const SESSION_USE_GRANULARITY_SECONDS: i64 = 60;
+
 /// Longest user agent or IP text kept with a session; longer values are cut.
 const MAX_METADATA_CHARS: usize = 512;
 
@@ -14,7 +19,7 @@ pub struct Session {
     pub user_id: UserId,
     /// When the login happened.
     pub created_at: DateTime<Utc>,
-    /// When a refresh last used it.
+    /// When a refresh last used it, to within [`SESSION_USE_GRANULARITY_SECONDS`].
     pub last_used_at: DateTime<Utc>,
     /// Absolute end: no refresh extends a session past this.
     pub expires_at: DateTime<Utc>,
@@ -51,6 +56,12 @@ impl Session {
     /// Whether the absolute lifetime is over.
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         now >= self.expires_at
+    }
+
+    /// Whether a use at `now` should be recorded: the recorded one is at least
+    /// [`SESSION_USE_GRANULARITY_SECONDS`] old.
+    pub fn use_is_due(&self, now: DateTime<Utc>) -> bool {
+        now - self.last_used_at >= Duration::seconds(SESSION_USE_GRANULARITY_SECONDS)
     }
 }
 
@@ -118,6 +129,15 @@ mod tests {
     fn session(now: DateTime<Utc>) -> Session {
         let meta = SessionMetadata { user_agent: Some("curl/8\n".into()), ip: Some("127.0.0.1".into()) };
         Session::start(UserId::generate(), meta, now, Duration::days(30))
+    }
+
+    #[test]
+    fn a_use_is_recorded_at_most_once_a_minute() {
+        let now = Utc::now();
+        let s = session(now);
+        assert!(!s.use_is_due(now));
+        assert!(!s.use_is_due(now + Duration::seconds(SESSION_USE_GRANULARITY_SECONDS - 1)));
+        assert!(s.use_is_due(now + Duration::seconds(SESSION_USE_GRANULARITY_SECONDS)));
     }
 
     #[test]

@@ -397,7 +397,31 @@ fn session_with_token(db: &TestDb, seed: u8) -> (Session, RefreshToken) {
     (session, token)
 }
 
-/// Rotates `presented` to a successor made from `seed`, in an autocommit unit.
+/// Rotates `presented` to a successor made from `seed`, in an autocommit unit, touching the
+/// session when `touch`.
+fn rotate_touching(
+    units: &DieselUnitOfWorkFactory,
+    session: &Session,
+    presented: &RefreshTokenHash,
+    (seed, touch): (u8, bool),
+    at: DateTime<Utc>,
+) -> (RotationOutcome, RefreshToken) {
+    let successor = RefreshToken::issue(&secret(seed), session, at, Duration::days(7));
+    let rotation = RefreshRotation {
+        session_id: session.id,
+        presented,
+        mark_used: true,
+        successor: &successor,
+        touch_session: touch,
+        now: at,
+    };
+    let mut unit = units.begin_autocommit().expect("begins");
+    let outcome = unit.rotate_refresh_token(&rotation).expect("rotates");
+    unit.commit().expect("commits");
+    (outcome, successor)
+}
+
+/// [`rotate_touching`] with the session touched.
 fn rotate(
     units: &DieselUnitOfWorkFactory,
     session: &Session,
@@ -405,13 +429,7 @@ fn rotate(
     seed: u8,
     at: DateTime<Utc>,
 ) -> (RotationOutcome, RefreshToken) {
-    let successor = RefreshToken::issue(&secret(seed), session, at, Duration::days(7));
-    let rotation =
-        RefreshRotation { session_id: session.id, presented, mark_used: true, successor: &successor, now: at };
-    let mut unit = units.begin_autocommit().expect("begins");
-    let outcome = unit.rotate_refresh_token(&rotation).expect("rotates");
-    unit.commit().expect("commits");
-    (outcome, successor)
+    rotate_touching(units, session, presented, (seed, true), at)
 }
 
 fn a_rotation_marks_the_token_used_stores_its_successor_and_touches_the_session(db: &TestDb) {
@@ -446,6 +464,17 @@ fn a_rotation_after_the_session_ended_writes_nothing(db: &TestDb) {
     assert!(db.with_unit(|unit| unit.sessions().find_refresh_token(&successor.hash).expect("reads")).is_none());
 }
 
+fn a_rotation_that_need_not_touch_the_session_still_checks_it(db: &TestDb) {
+    let (session, token) = session_with_token(db, 20);
+    let (outcome, successor) = rotate_touching(&db.units(), &session, &token.hash, (21, false), now());
+    assert_eq!(outcome, RotationOutcome::Rotated { won: true });
+    assert!(db.with_unit(|unit| unit.sessions().find_refresh_token(&successor.hash).expect("reads")).is_some());
+    db.with_unit(|unit| unit.sessions().delete_session(session.id).expect("deletes"));
+    let (gone, orphan) = rotate_touching(&db.units(), &session, &successor.hash, (22, false), now());
+    assert_eq!(gone, RotationOutcome::SessionGone);
+    assert!(db.with_unit(|unit| unit.sessions().find_refresh_token(&orphan.hash).expect("reads")).is_none());
+}
+
 fn concurrent_rotations_of_one_token_have_one_winner(db: &TestDb) {
     let (session, token) = session_with_token(db, 6);
     let units = Arc::new(db.units());
@@ -469,6 +498,7 @@ fn concurrent_rotations_of_one_token_have_one_winner(db: &TestDb) {
 on_both_backends!(
     a_rotation_marks_the_token_used_stores_its_successor_and_touches_the_session,
     a_rotation_after_the_session_ended_writes_nothing,
+    a_rotation_that_need_not_touch_the_session_still_checks_it,
     concurrent_rotations_of_one_token_have_one_winner,
     users_are_listed_in_id_order_page_by_page,
     search_is_a_literal_case_insensitive_substring_of_email_or_name,

@@ -102,8 +102,14 @@ impl RefreshUseCase for RefreshHandler {
         }
         let refresh_token = self.tokens.generate_secret();
         let successor = RefreshToken::issue(&refresh_token, &session, now, self.policy.refresh_ttl);
-        let rotation =
-            RefreshRotation { session_id: session.id, presented: &hash, mark_used, successor: &successor, now };
+        let rotation = RefreshRotation {
+            session_id: session.id,
+            presented: &hash,
+            mark_used,
+            successor: &successor,
+            touch_session: session.use_is_due(now),
+            now,
+        };
         match unit.rotate_refresh_token(&rotation)? {
             RotationOutcome::SessionGone => return Err(RefreshError::InvalidToken),
             RotationOutcome::Rotated { won } => {

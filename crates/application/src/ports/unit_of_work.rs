@@ -19,8 +19,8 @@ pub struct RefreshContext {
 
 /// The writes of one refresh-token rotation, decided on a [`RefreshContext`]: the presented
 /// token marked used (compare-and-set) when it was fresh, its successor added to the
-/// family, and the session's last use set to `now` — all or nothing, and only while the
-/// session still exists.
+/// family, and, when due, the session's last use set to `now` — all or nothing, and only
+/// while the session still exists.
 #[derive(Clone, Copy, Debug)]
 pub struct RefreshRotation<'a> {
     /// The session (family) being rotated.
@@ -32,6 +32,9 @@ pub struct RefreshRotation<'a> {
     pub mark_used: bool,
     /// The new token of the family.
     pub successor: &'a RefreshToken,
+    /// Whether to record the use on the session ([`Session::use_is_due`]); a store may
+    /// record it anyway.
+    pub touch_session: bool,
     /// The time of the refresh.
     pub now: DateTime<Utc>,
 }
@@ -125,8 +128,8 @@ pub fn refresh_context_by_reads<U: UnitOfWork + ?Sized>(
 }
 
 /// [`UnitOfWork::rotate_refresh_token`] as steps through `unit`'s repositories: the
-/// session touched (which tells whether it still exists), the presented token marked used,
-/// the successor added. Atomic only inside a transaction.
+/// session touched when due, else read (either tells whether it still exists), the
+/// presented token marked used, the successor added. Atomic only inside a transaction.
 ///
 /// # Errors
 /// [`PortError`] when the store fails.
@@ -134,7 +137,12 @@ pub fn rotate_refresh_token_by_steps<U: UnitOfWork + ?Sized>(
     unit: &mut U,
     rotation: &RefreshRotation<'_>,
 ) -> Result<RotationOutcome, PortError> {
-    if !unit.sessions().touch_session(rotation.session_id, rotation.now)? {
+    let alive = if rotation.touch_session {
+        unit.sessions().touch_session(rotation.session_id, rotation.now)?
+    } else {
+        unit.sessions().find_session(rotation.session_id)?.is_some()
+    };
+    if !alive {
         return Ok(RotationOutcome::SessionGone);
     }
     let won = rotation.mark_used && unit.sessions().mark_refresh_token_used(rotation.presented, rotation.now)?;

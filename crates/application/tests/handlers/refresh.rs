@@ -163,3 +163,17 @@ fn refresh_reports_an_unavailable_store_as_a_port_error() {
     let result = bench.refresh(&login.refresh_token);
     assert!(matches!(result, Err(RefreshError::Port(PortError::Unavailable(_)))), "{result:?}");
 }
+
+#[test]
+fn a_refresh_records_the_sessions_use_at_most_once_a_minute() {
+    let bench = Bench::new();
+    let login = bench.signed_in();
+    let signed_in_at = bench.now();
+    bench.clock.advance(Duration::seconds(30));
+    let soon = bench.refresh(&login.refresh_token).expect("refresh succeeds");
+    assert_eq!(bench.store.sessions()[0].last_used_at, signed_in_at, "30 s later: not recorded");
+
+    bench.clock.advance(Duration::seconds(30));
+    bench.refresh(&soon.refresh_token).expect("refresh succeeds");
+    assert_eq!(bench.store.sessions()[0].last_used_at, bench.now(), "60 s after the recorded use: recorded");
+}

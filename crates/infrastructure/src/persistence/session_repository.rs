@@ -149,8 +149,8 @@ pub(super) fn find_refresh_context(
 /// SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM won)
 /// ```
 ///
-/// The session is touched first (its row lock orders this rotation against a concurrent
-/// logout); the presented token is marked used when asked and still unused
+/// The session is touched first, due or not (its row lock orders this rotation against a
+/// concurrent logout); the presented token is marked used when asked and still unused
 /// (compare-and-set); the successor is inserted only when the session was there. Written as
 /// a query fragment with a static query id, so diesel prepares it once per connection
 /// (a `sql_query` would be parsed and planned on every refresh).
