@@ -10,11 +10,17 @@
 //! The abuse-limit rules are here too, as pure functions of a stored value and `now`: the
 //! per-client request quota ([`RateQuota`], a GCRA) and the per-account lockout
 //! ([`LockoutPolicy`]); adapters only store their state.
+//!
+//! Sign-in through upstream providers has its rules here as well: the identity a provider
+//! vouches for ([`ProviderIdentity`]), its link to a user ([`ExternalIdentity`]), who signs
+//! in on a good callback ([`resolve`]) and that the last way in is never removed
+//! ([`SignInMethods::may_remove`]).
 
 mod account_token;
 mod api_key;
 mod avatar_url;
 mod email;
+mod external_identity;
 mod ids;
 mod lockout;
 mod opaque_secret;
@@ -33,6 +39,10 @@ pub use api_key::{
 };
 pub use avatar_url::{AvatarUrl, AvatarUrlError};
 pub use email::{Email, EmailError};
+pub use external_identity::{
+    ExternalIdentity, LinkingPolicy, MAX_PROVIDER_ID_CHARS, ProviderId, ProviderIdError, ProviderIdentity, Resolution,
+    ResolutionFacts, SignInMethod, SignInMethods, resolve,
+};
 pub use ids::{ApiKeyId, SessionId, UserId};
 pub use lockout::{FailedLogins, LockoutPolicy, LoginAdmission};
 pub use opaque_secret::{OpaqueSecret, RefreshTokenHash, RefreshTokenSecret, SecretHash};
