@@ -48,8 +48,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, RefreshToken, RefreshTokenHash, RefreshTokenSecret,
-    SecretHash, SecretString, Session, SessionId, User, UserId, UserInfo, whole_seconds,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, ExternalIdentity, ProviderId, RefreshToken,
+    RefreshTokenHash, RefreshTokenSecret, SecretHash, SecretString, Session, SessionId, User, UserId, UserInfo,
+    whole_seconds,
 };
 use shaku::{Component, HasComponent, Module, ModuleBuildContext};
 use uuid::Uuid;
@@ -76,9 +77,9 @@ pub use limits::{InMemoryLockoutStore, InMemoryRateLimiter};
 pub use mailer::InMemoryMailer;
 
 use crate::ports::{
-    AccessClaims, AccessToken, AccountTokenRepository, AddUserError, ApiKeyRepository, Clock, PortError,
-    SessionRepository, TokenIssueError, TokenService, TokenVerifyError, UnitOfWork, UnitOfWorkFactory, UserQuery,
-    UserRepository,
+    AccessClaims, AccessToken, AccountTokenRepository, AddUserError, ApiKeyRepository, Clock, IdentityRepository,
+    PortError, SessionRepository, TokenIssueError, TokenService, TokenVerifyError, UnitOfWork, UnitOfWorkFactory,
+    UserQuery, UserRepository,
 };
 
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it
@@ -97,6 +98,8 @@ struct State {
     /// Keyed by the token hash's text.
     account_tokens: BTreeMap<String, AccountToken>,
     api_keys: BTreeMap<ApiKeyId, ApiKey>,
+    /// Keyed by (provider, subject).
+    identities: BTreeMap<(ProviderId, String), ExternalIdentity>,
 }
 
 /// How many units of work a store began, of each kind.
@@ -277,6 +280,10 @@ impl UnitOfWork for InMemoryUnitOfWork {
         Box::new(InMemoryApiKeys { state: &mut self.state, dirty: &mut self.dirty })
     }
 
+    fn identities(&mut self) -> Box<dyn IdentityRepository + '_> {
+        Box::new(InMemoryIdentities { state: &mut self.state, dirty: &mut self.dirty })
+    }
+
     fn commit(self: Box<Self>) -> Result<(), PortError> {
         let mut shared = lock(&self.shared);
         if shared.failing_commits {
@@ -350,6 +357,7 @@ impl UserRepository for InMemoryUsers<'_> {
         self.state.refresh_tokens.retain(|_, token| !sessions.contains(&token.session_id));
         self.state.account_tokens.retain(|_, token| token.user_id != id);
         self.state.api_keys.retain(|_, key| key.user_id != id);
+        self.state.identities.retain(|_, identity| identity.user_id != id);
         *self.dirty = true;
         Ok(true)
     }
@@ -463,6 +471,50 @@ impl ApiKeyRepository for InMemoryApiKeys<'_> {
             *self.dirty = true;
         }
         Ok(())
+    }
+}
+
+/// The linked provider identities of one unit of work.
+struct InMemoryIdentities<'a> {
+    state: &'a mut State,
+    dirty: &'a mut bool,
+}
+
+impl IdentityRepository for InMemoryIdentities<'_> {
+    fn link(&mut self, identity: &ExternalIdentity) -> Result<bool, PortError> {
+        if !self.state.users.contains_key(&identity.user_id) {
+            return Err(PortError::internal("in_memory.link", format!("foreign key: no user {}", identity.user_id)));
+        }
+        let key = (identity.provider.clone(), identity.subject.clone());
+        let taken = self.state.identities.contains_key(&key)
+            || self
+                .state
+                .identities
+                .values()
+                .any(|other| other.user_id == identity.user_id && other.provider == identity.provider);
+        if taken {
+            return Ok(false);
+        }
+        self.state.identities.insert(key, identity.clone());
+        *self.dirty = true;
+        Ok(true)
+    }
+
+    fn find(&mut self, provider: &ProviderId, subject: &str) -> Result<Option<ExternalIdentity>, PortError> {
+        Ok(self.state.identities.get(&(provider.clone(), subject.to_owned())).cloned())
+    }
+
+    fn identities_of_user(&mut self, user_id: UserId) -> Result<Vec<ExternalIdentity>, PortError> {
+        // The map is ordered by provider first, so these come by provider id.
+        Ok(self.state.identities.values().filter(|identity| identity.user_id == user_id).cloned().collect())
+    }
+
+    fn unlink(&mut self, user_id: UserId, provider: &ProviderId) -> Result<bool, PortError> {
+        let before = self.state.identities.len();
+        self.state.identities.retain(|_, identity| !(identity.user_id == user_id && &identity.provider == provider));
+        let removed = self.state.identities.len() < before;
+        *self.dirty |= removed;
+        Ok(removed)
     }
 }
 

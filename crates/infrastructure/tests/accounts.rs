@@ -1,7 +1,8 @@
 //! The account-lifecycle repositories on SQLite and on PostgreSQL: listing and searching
 //! users, counting active admins, deleting a user with everything of theirs, mailed
 //! single-use tokens (compare-and-set redemption) and API keys; the refresh-token rotation
-//! (one statement on PostgreSQL, steps in a transaction on SQLite); and the housekeeping that
+//! (one statement on PostgreSQL, steps in a transaction on SQLite); linked provider
+//! identities (one per provider and user, each linked once); and the housekeeping that
 //! deletes expired rows and retired signing keys.
 //!
 //! Databases and the two-backend macro come from `support`.
@@ -18,9 +19,9 @@ use portcullis_application::ports::{
     LockoutStore, PortError, RefreshRotation, RotationOutcome, UnitOfWork, UnitOfWorkFactory, UserQuery,
 };
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyName, ApiKeySecret, BcryptCost, Email, LockoutPolicy, NewApiKey,
-    NewUser, OpaqueSecret, PasswordHash, PlainPassword, RefreshToken, RefreshTokenHash, Role, Roles, Scopes,
-    SecretHash, Session, SessionMetadata, User, UserId, UserName,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyName, ApiKeySecret, BcryptCost, Email, ExternalIdentity,
+    LockoutPolicy, NewApiKey, NewUser, OpaqueSecret, PasswordHash, PlainPassword, ProviderId, ProviderIdentity,
+    RefreshToken, RefreshTokenHash, Role, Roles, Scopes, SecretHash, Session, SessionMetadata, User, UserId, UserName,
 };
 use portcullis_infrastructure::persistence::schema::{
     account_tokens, api_keys, login_failures, refresh_tokens, sessions,
@@ -385,6 +386,50 @@ fn a_read_unit_does_not_wait_for_an_open_writer(db: &TestDb) {
     writer.commit().expect("the writer commits");
 }
 
+fn provider_identity(provider: &str, subject: &str) -> ProviderIdentity {
+    ProviderIdentity {
+        provider: ProviderId::parse(provider).expect("a provider id"),
+        subject: subject.into(),
+        email: Some(Email::parse("ada@example.com").expect("an email")),
+        email_verified: true,
+        name: None,
+        picture: None,
+    }
+}
+
+fn identities_are_linked_once_one_per_provider_and_unlinked_by_their_owner(db: &TestDb) {
+    let (ada, grace) = (db.user(), db.user());
+    let google = ExternalIdentity::link(ada.id, &provider_identity("google", "g-1"), now());
+    let github = ExternalIdentity::link(ada.id, &provider_identity("github", "42"), now());
+    assert!(db.with_unit(|unit| unit.identities().link(&google).expect("links")));
+    assert!(db.with_unit(|unit| unit.identities().link(&github).expect("links")));
+
+    let found = db.with_unit(|unit| unit.identities().find(&google.provider, "g-1").expect("finds"));
+    assert_eq!(found.as_ref(), Some(&google));
+    let listed = db.with_unit(|unit| unit.identities().identities_of_user(ada.id).expect("lists"));
+    assert_eq!(listed, vec![github.clone(), google.clone()], "by provider id");
+
+    // The same identity for someone else, or a second Google identity for Ada: refused.
+    let stolen = ExternalIdentity::link(grace.id, &provider_identity("google", "g-1"), now());
+    let mut unit = db.units().begin().expect("begins");
+    assert!(!unit.identities().link(&stolen).expect("answers"));
+    drop(unit);
+    let second = ExternalIdentity::link(ada.id, &provider_identity("google", "g-2"), now());
+    let mut unit = db.units().begin().expect("begins");
+    assert!(!unit.identities().link(&second).expect("answers"));
+    drop(unit);
+    let owner = db.with_unit(|unit| unit.identities().find(&google.provider, "g-1").expect("finds"));
+    assert_eq!(owner.map(|identity| identity.user_id), Some(ada.id));
+
+    assert!(!db.with_unit(|unit| unit.identities().unlink(grace.id, &google.provider).expect("unlinks")));
+    assert!(db.with_unit(|unit| unit.identities().unlink(ada.id, &google.provider).expect("unlinks")));
+    assert!(db.with_unit(|unit| unit.identities().find(&google.provider, "g-1").expect("finds")).is_none());
+
+    // Deleting the user takes their identities along.
+    db.with_unit(|unit| unit.users().delete(ada.id).expect("deletes"));
+    assert!(db.with_unit(|unit| unit.identities().find(&github.provider, "42").expect("finds")).is_none());
+}
+
 /// A session of a new user with its first refresh token (seed `seed`).
 fn session_with_token(db: &TestDb, seed: u8) -> (Session, RefreshToken) {
     let user = db.user();
@@ -496,6 +541,7 @@ fn concurrent_rotations_of_one_token_have_one_winner(db: &TestDb) {
 }
 
 on_both_backends!(
+    identities_are_linked_once_one_per_provider_and_unlinked_by_their_owner,
     a_rotation_marks_the_token_used_stores_its_successor_and_touches_the_session,
     a_rotation_after_the_session_ended_writes_nothing,
     a_rotation_that_need_not_touch_the_session_still_checks_it,

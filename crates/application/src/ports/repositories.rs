@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, RefreshToken, RefreshTokenHash, SecretHash, Session,
-    SessionId, User, UserId,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, ExternalIdentity, ProviderId, RefreshToken,
+    RefreshTokenHash, SecretHash, Session, SessionId, User, UserId,
 };
 
 use super::PortError;
@@ -136,6 +136,36 @@ pub trait ApiKeyRepository {
     /// # Errors
     /// [`PortError`] when storage fails.
     fn touch(&mut self, id: ApiKeyId, now: DateTime<Utc>) -> Result<(), PortError>;
+}
+
+/// Provider identities linked to users: who may sign in through which provider.
+pub trait IdentityRepository {
+    /// Links an identity. `false` when that identity is linked already (to anyone) or the
+    /// user already has one of that provider; nothing is changed then, and the unit should
+    /// end there (on PostgreSQL the refused insert ends the transaction: a commit then rolls
+    /// back).
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn link(&mut self, identity: &ExternalIdentity) -> Result<bool, PortError>;
+
+    /// The identity `subject` of `provider`, whoever it is linked to.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn find(&mut self, provider: &ProviderId, subject: &str) -> Result<Option<ExternalIdentity>, PortError>;
+
+    /// A user's linked identities, by provider id.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn identities_of_user(&mut self, user_id: UserId) -> Result<Vec<ExternalIdentity>, PortError>;
+
+    /// Unlinks `user_id`'s identity of `provider`; `false` if they have none.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn unlink(&mut self, user_id: UserId, provider: &ProviderId) -> Result<bool, PortError>;
 }
 
 /// Sessions and their refresh-token families (the article's `IRefreshTokenRepository`).

@@ -3,7 +3,9 @@ use shaku::Interface;
 
 use portcullis_domain::{ApiKey, RefreshToken, RefreshTokenHash, Session, SessionId, User};
 
-use super::{AccountTokenRepository, ApiKeyRepository, PortError, SessionRepository, UserRepository};
+use super::{
+    AccountTokenRepository, ApiKeyRepository, IdentityRepository, PortError, SessionRepository, UserRepository,
+};
 
 /// A refresh token with its session and that session's user: everything a refresh decides
 /// on, read together.
@@ -67,6 +69,9 @@ pub trait UnitOfWork {
 
     /// The API keys in this transaction.
     fn api_keys(&mut self) -> Box<dyn ApiKeyRepository + '_>;
+
+    /// The linked provider identities in this transaction.
+    fn identities(&mut self) -> Box<dyn IdentityRepository + '_>;
 
     /// The refresh token with this hash, its session and the session's user; `None` when
     /// any of the three is missing. By default three reads through the repositories; a

@@ -191,3 +191,29 @@ fn debug_output_shows_no_secrets() {
     assert!(!printed.contains(bench.store.users()[0].password.as_stored()));
     assert!(!printed.contains("$2b$"));
 }
+
+#[test]
+fn the_fake_links_an_identity_once_and_one_per_provider_and_user() {
+    use portcullis_domain::{ExternalIdentity, ProviderId, ProviderIdentity};
+    let bench = Bench::new();
+    let (ada, grace) = (
+        crate::support::store_user(&bench.store, "Ada", "ada@example.com", &["user"], bench.now()),
+        crate::support::store_user(&bench.store, "Grace", "grace@example.com", &["user"], bench.now()),
+    );
+    let vouched = |subject: &str| ProviderIdentity {
+        provider: ProviderId::parse("google").expect("an id"),
+        subject: subject.into(),
+        email: None,
+        email_verified: false,
+        name: None,
+        picture: None,
+    };
+    let mut unit = bench.store.begin().expect("begins");
+    let mut identities = unit.identities();
+    assert!(identities.link(&ExternalIdentity::link(ada.id, &vouched("1"), bench.now())).expect("links"));
+    assert!(!identities.link(&ExternalIdentity::link(grace.id, &vouched("1"), bench.now())).expect("answers"));
+    assert!(!identities.link(&ExternalIdentity::link(ada.id, &vouched("2"), bench.now())).expect("answers"));
+    assert_eq!(identities.identities_of_user(ada.id).expect("lists").len(), 1);
+    assert!(identities.unlink(ada.id, &ProviderId::parse("google").expect("an id")).expect("unlinks"));
+    assert!(identities.find(&ProviderId::parse("google").expect("an id"), "1").expect("finds").is_none());
+}

@@ -9,6 +9,7 @@ mod account_token_repository;
 mod api_key_repository;
 mod connection;
 mod errors;
+mod identity_repository;
 mod limits;
 mod maintenance;
 mod models;

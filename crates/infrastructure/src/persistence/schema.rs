@@ -90,7 +90,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    external_identities (provider, subject) {
+        provider -> Text,
+        subject -> Text,
+        user_id -> Text,
+        email -> Nullable<Text>,
+        linked_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
+diesel::joinable!(external_identities -> users (user_id));
 diesel::joinable!(account_tokens -> users (user_id));
 diesel::joinable!(api_keys -> users (user_id));
 diesel::joinable!(login_failures -> users (user_id));
@@ -103,5 +114,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     rate_limits,
     login_failures,
     account_tokens,
-    api_keys
+    api_keys,
+    external_identities
 );

@@ -1,7 +1,7 @@
 use diesel::connection::SimpleConnection;
 use portcullis_application::ports::{
-    AccountTokenRepository, ApiKeyRepository, PortError, RefreshContext, RefreshRotation, RotationOutcome,
-    SessionRepository, UnitOfWork, UnitOfWorkFactory, UserRepository, api_key_with_owner_by_reads,
+    AccountTokenRepository, ApiKeyRepository, IdentityRepository, PortError, RefreshContext, RefreshRotation,
+    RotationOutcome, SessionRepository, UnitOfWork, UnitOfWorkFactory, UserRepository, api_key_with_owner_by_reads,
     refresh_context_by_reads, rotate_refresh_token_by_steps,
 };
 use portcullis_domain::{ApiKey, RefreshTokenHash, User};
@@ -10,6 +10,7 @@ use shaku::Component;
 
 use super::account_token_repository::DieselAccountTokenRepository;
 use super::api_key_repository::DieselApiKeyRepository;
+use super::identity_repository::DieselIdentityRepository;
 use super::session_repository::DieselSessionRepository;
 use super::user_repository::DieselUserRepository;
 use super::{DbConnection, DbConnectionManager, DbPool, database_failure, db_error};
@@ -107,6 +108,10 @@ impl UnitOfWork for DieselUnitOfWork {
 
     fn api_keys(&mut self) -> Box<dyn ApiKeyRepository + '_> {
         Box::new(DieselApiKeyRepository::new(&mut self.conn))
+    }
+
+    fn identities(&mut self) -> Box<dyn IdentityRepository + '_> {
+        Box::new(DieselIdentityRepository::new(&mut self.conn))
     }
 
     fn api_key_with_owner(&mut self, prefix: &str) -> Result<Option<(ApiKey, User)>, PortError> {

@@ -1,0 +1,1 @@
+DROP TABLE external_identities;
