@@ -55,6 +55,18 @@ impl From<TokenIssueError> for PortError {
     }
 }
 
+/// A fresh refresh token of `session`'s family, issued at `now`: its secret and what is stored.
+fn new_refresh_token(
+    tokens: &dyn TokenService,
+    now: DateTime<Utc>,
+    session: &Session,
+    policy: &SessionPolicy,
+) -> (RefreshTokenSecret, RefreshToken) {
+    let secret = tokens.generate_secret();
+    let token = RefreshToken::issue(&secret, session, now, policy.refresh_ttl);
+    (secret, token)
+}
+
 /// Adds a fresh refresh token, issued at `now`, to `session`'s family inside `unit`;
 /// returns its secret.
 fn add_refresh_token(
@@ -64,8 +76,7 @@ fn add_refresh_token(
     session: &Session,
     policy: &SessionPolicy,
 ) -> Result<RefreshTokenSecret, PortError> {
-    let secret = tokens.generate_secret();
-    let token = RefreshToken::issue(&secret, session, now, policy.refresh_ttl);
+    let (secret, token) = new_refresh_token(tokens, now, session, policy);
     unit.sessions().add_refresh_token(&token)?;
     Ok(secret)
 }

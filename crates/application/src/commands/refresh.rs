@@ -2,10 +2,10 @@
 
 use std::sync::Arc;
 
-use portcullis_domain::{RefreshToken, RefreshTokenSecret, RefreshTokenState, SessionId};
+use portcullis_domain::{RefreshTokenSecret, RefreshTokenState, SessionId};
 use shaku::Component;
 
-use super::{IssuedTokens, SessionPolicy};
+use super::{IssuedTokens, SessionPolicy, new_refresh_token};
 use crate::ports::{
     Clock, PortError, RefreshContext, RefreshRotation, RotationOutcome, TokenService, UnitOfWorkFactory,
 };
@@ -100,8 +100,7 @@ impl RefreshUseCase for RefreshHandler {
             self.end_session(session.id)?;
             return Err(RefreshError::AccountDisabled);
         }
-        let refresh_token = self.tokens.generate_secret();
-        let successor = RefreshToken::issue(&refresh_token, &session, now, self.policy.refresh_ttl);
+        let (refresh_token, successor) = new_refresh_token(&*self.tokens, now, &session, &self.policy);
         let rotation = RefreshRotation {
             session_id: session.id,
             presented: &hash,

@@ -40,35 +40,30 @@ impl DieselUnitOfWorkFactory {
 impl UnitOfWorkFactory for DieselUnitOfWorkFactory {
     fn begin(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
         self.open_unit(|conn| match conn {
-            DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
-            DbConnection::Pg(_) => "BEGIN",
+            DbConnection::Sqlite(_) => Some("BEGIN IMMEDIATE"),
+            DbConnection::Pg(_) => Some("BEGIN"),
         })
     }
 
     fn begin_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
         self.open_unit(|conn| match conn {
-            DbConnection::Sqlite(_) => "BEGIN DEFERRED",
-            DbConnection::Pg(_) => "BEGIN READ ONLY",
+            DbConnection::Sqlite(_) => Some("BEGIN DEFERRED"),
+            DbConnection::Pg(_) => Some("BEGIN READ ONLY"),
         })
     }
 
     fn begin_autocommit(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
-        let conn = self.connection()?;
-        match **conn {
-            // No BEGIN: the reads and the rotation meant for this unit are one statement each.
-            DbConnection::Pg(_) => Ok(Box::new(DieselUnitOfWork { conn, open: false })),
+        self.open_unit(|conn| match conn {
             // The SQLite rotation is several statements: a transaction keeps them one.
-            DbConnection::Sqlite(_) => {
-                drop(conn);
-                self.begin()
-            }
-        }
+            DbConnection::Sqlite(_) => Some("BEGIN IMMEDIATE"),
+            // No BEGIN: the reads and the rotation meant for this unit are one statement each.
+            DbConnection::Pg(_) => None,
+        })
     }
 
     fn single_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
         // No BEGIN: the one statement runs in its own implicit transaction.
-        let conn = self.connection()?;
-        Ok(Box::new(DieselUnitOfWork { conn, open: false }))
+        self.open_unit(|_| None)
     }
 }
 
@@ -77,16 +72,21 @@ impl DieselUnitOfWorkFactory {
         self.pool.get().map_err(|e| PortError::unavailable("unit_of_work.connection", format!("database: {e}")))
     }
 
-    fn open_unit(&self, begin: fn(&DbConnection) -> &'static str) -> Result<Box<dyn UnitOfWork>, PortError> {
+    /// A unit on one pooled connection, opened with the statement `begin` picks for its
+    /// backend; `None`: no transaction.
+    fn open_unit(&self, begin: fn(&DbConnection) -> Option<&'static str>) -> Result<Box<dyn UnitOfWork>, PortError> {
         let mut conn = self.connection()?;
-        let statement = begin(&conn);
+        let Some(statement) = begin(&conn) else {
+            return Ok(Box::new(DieselUnitOfWork { conn, open: false }));
+        };
         conn.batch_execute(statement).map_err(db_error("unit_of_work.open_unit"))?;
         Ok(Box::new(DieselUnitOfWork { conn, open: true }))
     }
 }
 
 /// A transaction on one pooled connection, rolled back on drop unless committed; or, from
-/// [`UnitOfWorkFactory::single_read`], a connection with no transaction around its one read.
+/// [`UnitOfWorkFactory::single_read`] (and `begin_autocommit` on PostgreSQL), a connection
+/// with no transaction around its statements.
 pub struct DieselUnitOfWork {
     conn: PooledConnection<DbConnectionManager>,
     /// Whether a transaction is open (and so must be committed or rolled back).
@@ -141,7 +141,7 @@ impl UnitOfWork for DieselUnitOfWork {
 
     fn commit(mut self: Box<Self>) -> Result<(), PortError> {
         if !self.open {
-            // A single read: there is no transaction to end.
+            // No transaction was opened: there is none to end.
             return Ok(());
         }
         self.open = false;
