@@ -243,6 +243,7 @@ pub fn describe_config(config: &Config) -> String {
         ("PORTCULLIS_REFRESH_TTL_SECS", config.refresh_ttl_secs.to_string()),
         ("PORTCULLIS_SESSION_MAX_SECS", config.session_max_secs.to_string()),
         ("PORTCULLIS_REFRESH_GRACE_SECS", config.refresh_grace_secs.to_string()),
+        ("PORTCULLIS_REAUTH_SECS", config.reauth_secs.to_string()),
         ("PORTCULLIS_BCRYPT_COST", config.bcrypt_cost.get().to_string()),
         ("PORTCULLIS_MIN_PASSWORD_SCORE", config.min_password_score.get().to_string()),
         ("PORTCULLIS_RATE_LIMIT_PER_MINUTE", config.rate_limit_per_minute.to_string()),

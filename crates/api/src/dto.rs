@@ -122,8 +122,10 @@ pub struct HealthBody {
 /// `POST /api/auth/password/change` body.
 #[derive(ToSchema)]
 pub struct ChangePasswordRequest {
-    /// The password in use now.
-    pub current_password: String,
+    /// The password in use now; required when the account has one. A user without a
+    /// password (made through a provider) leaves it out to set a first one, from a session
+    /// that signed in within `PORTCULLIS_REAUTH_SECS`.
+    pub current_password: Option<String>,
     /// The new password: the same rules as at signup.
     pub new_password: String,
 }
@@ -154,8 +156,10 @@ pub struct VerifyEmailRequest {
 /// `DELETE /api/auth/current-user` body.
 #[derive(ToSchema)]
 pub struct DeleteAccountRequest {
-    /// The account's password, to confirm.
-    pub password: String,
+    /// The account's password, to confirm; required when the account has one. A user
+    /// without a password sends `{}` from a session that signed in within
+    /// `PORTCULLIS_REAUTH_SECS`.
+    pub password: Option<String>,
 }
 
 /// A user as administrators see it: the user object plus `disabled`.

@@ -1,6 +1,7 @@
 //! Every application error to its HTTP answer, in one place.
 
 use actix_web::http::StatusCode;
+use portcullis_application::ValidationErrors;
 use portcullis_application::ports::PortError;
 use portcullis_application::{
     ChangePasswordError, DeleteAccountError, ListSessionsError, LoginError, LogoutAllError, LogoutError, RefreshError,
@@ -207,6 +208,10 @@ impl From<DeleteApiKeyError> for ApiError {
 }
 
 /// `403 invalid_credentials`: the caller is logged in, but the password they confirmed with is wrong.
+fn reauthentication_required() -> ApiError {
+    ApiError::new(StatusCode::FORBIDDEN, "reauthentication_required", "Sign in again, then retry within a few minutes.")
+}
+
 fn wrong_password() -> ApiError {
     ApiError::new(StatusCode::FORBIDDEN, "invalid_credentials", "The password is incorrect.")
 }
@@ -217,6 +222,7 @@ impl From<ChangePasswordError> for ApiError {
             ChangePasswordError::Validation(errors) => ApiError::validation(errors),
             ChangePasswordError::WeakPassword(weak) => ApiError::weak_password("new_password", weak.to_string()),
             ChangePasswordError::InvalidCredentials => wrong_password(),
+            ChangePasswordError::ReauthenticationRequired => reauthentication_required(),
             ChangePasswordError::NotFound => ApiError::not_found(),
             ChangePasswordError::Port(port) => port.into(),
         }
@@ -256,6 +262,12 @@ impl From<DeleteAccountError> for ApiError {
     fn from(error: DeleteAccountError) -> Self {
         match error {
             DeleteAccountError::InvalidCredentials => wrong_password(),
+            DeleteAccountError::PasswordRequired => {
+                let mut errors = ValidationErrors::new();
+                errors.add("password", "required", "password is required");
+                ApiError::validation(errors)
+            }
+            DeleteAccountError::ReauthenticationRequired => reauthentication_required(),
             DeleteAccountError::LastAdmin => last_admin(),
             DeleteAccountError::NotFound => ApiError::not_found(),
             DeleteAccountError::Port(port) => port.into(),

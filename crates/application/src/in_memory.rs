@@ -48,9 +48,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, ExternalIdentity, ProviderId, RefreshToken,
-    RefreshTokenHash, RefreshTokenSecret, SecretHash, SecretString, Session, SessionId, User, UserId, UserInfo,
-    whole_seconds,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, AuthMethod, AuthMethods, Email, ExternalIdentity, ProviderId,
+    RefreshToken, RefreshTokenHash, RefreshTokenSecret, SecretHash, SecretString, Session, SessionAuth, SessionId,
+    User, UserId, UserInfo, whole_seconds,
 };
 use shaku::{Component, HasComponent, Module, ModuleBuildContext};
 use uuid::Uuid;
@@ -733,7 +733,7 @@ impl TokenService for FakeTokenService {
     fn issue_access_token(
         &self,
         user: &UserInfo,
-        session: SessionId,
+        session: &SessionAuth,
         now: DateTime<Utc>,
     ) -> Result<AccessToken, TokenIssueError> {
         let expires_in = u64::try_from(self.access_ttl.num_seconds())
@@ -742,7 +742,9 @@ impl TokenService for FakeTokenService {
         let serial = self.issued.fetch_add(1, Ordering::Relaxed) + 1;
         let claims = AccessClaims {
             user: user.clone(),
-            session_id: session,
+            session_id: session.session_id,
+            auth_time: session.auth_time,
+            methods: session.methods,
             expires_at,
             token_id: format!("fake-jti-{serial}"),
         };
@@ -766,7 +768,7 @@ impl TokenService for FakeTokenService {
 }
 
 /// Number of `|`-separated fields in a fake access token.
-const FAKE_TOKEN_FIELDS: usize = 10;
+const FAKE_TOKEN_FIELDS: usize = 12;
 
 /// Writes `%`, `|` and `,` as `%25`, `%7C` and `%2C`, so a field never contains a separator.
 fn escape_field(value: &str) -> String {
@@ -824,6 +826,8 @@ fn encode_claims(claims: &AccessClaims) -> String {
         user.email_verified.to_string(),
         encode_time(user.created_at),
         claims.session_id.to_string(),
+        encode_time(claims.auth_time),
+        claims.methods.iter().map(AuthMethod::claim).collect::<Vec<_>>().join(","),
         encode_time(claims.expires_at),
         escape_field(&claims.token_id),
     ];
@@ -833,8 +837,20 @@ fn encode_claims(claims: &AccessClaims) -> String {
 fn decode_claims(token: &str) -> Option<AccessClaims> {
     let body = token.strip_prefix(FAKE_ACCESS_TOKEN_PREFIX)?;
     let fields: Vec<&str> = body.split('|').collect();
-    let [user_id, name, email, avatar, roles, verified, created_at, session_id, expires_at, token_id] =
-        <[&str; FAKE_TOKEN_FIELDS]>::try_from(fields).ok()?;
+    let [
+        user_id,
+        name,
+        email,
+        avatar,
+        roles,
+        verified,
+        created_at,
+        session_id,
+        auth_time,
+        methods,
+        expires_at,
+        token_id,
+    ] = <[&str; FAKE_TOKEN_FIELDS]>::try_from(fields).ok()?;
     let avatar_url = match avatar {
         "" => None,
         some => Some(unescape_field(some.strip_prefix('=')?)?),
@@ -852,6 +868,8 @@ fn decode_claims(token: &str) -> Option<AccessClaims> {
             created_at: decode_time(created_at)?,
         },
         session_id: SessionId::from_str(session_id).ok()?,
+        auth_time: decode_time(auth_time)?,
+        methods: AuthMethods::from_claims(methods.split(',').filter(|m| !m.is_empty())).ok()?,
         expires_at: decode_time(expires_at)?,
         token_id: unescape_field(token_id)?,
     })
@@ -873,13 +891,21 @@ mod tests {
                 created_at: FixedClock::default().now(),
             },
             session_id: SessionId::generate(),
+            auth_time: FixedClock::default().now(),
+            methods: AuthMethods::only(AuthMethod::Federated).with(AuthMethod::OneTimeCode),
             expires_at: FixedClock::default().now() + Duration::seconds(60),
             token_id: "fake-jti-1".to_owned(),
         }
     }
 
     fn any_session() -> Session {
-        Session::start(UserId::generate(), portcullis_domain::SessionMetadata::default(), Utc::now(), Duration::days(1))
+        Session::start(
+            UserId::generate(),
+            portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+            portcullis_domain::SessionMetadata::default(),
+            Utc::now(),
+            Duration::days(1),
+        )
     }
 
     #[test]

@@ -65,6 +65,6 @@ pub use commands::update_profile::{
 pub use commands::verify_access_token::{
     VerifyAccessToken, VerifyAccessTokenError, VerifyAccessTokenHandler, VerifyAccessTokenUseCase,
 };
-pub use commands::{IssuedTokens, SessionPolicy};
+pub use commands::{IssuedTokens, ReauthWindow, SessionPolicy};
 pub use use_cases::{ServicePorts, UseCases};
 pub use validation::{FieldError, ValidationErrors};

@@ -5,7 +5,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Email, User, UserId, whole_seconds};
+use crate::{AvatarUrl, Email, NewUser, Roles, User, UserId, UserName, whole_seconds};
 
 /// Longest provider id.
 pub const MAX_PROVIDER_ID_CHARS: usize = 32;
@@ -69,6 +69,33 @@ impl ProviderIdentity {
     /// The address, only when the provider says it is verified.
     pub fn verified_email(&self) -> Option<&Email> {
         self.email.as_ref().filter(|_| self.email_verified)
+    }
+}
+
+/// The name a new user made through a provider gets when the provider gave none that
+/// passes the name rules and the address's local part does not either.
+const FALLBACK_NAME: &str = "User";
+
+impl ProviderIdentity {
+    /// The account a [`Resolution::CreateUser`] makes: the provider's verified address
+    /// (`email_verified: true`), its name (else the address's local part), its picture when
+    /// it is an `http(s)` URL, no password, the default roles. `None` when the provider
+    /// vouches for no address.
+    pub fn new_user(&self, now: DateTime<Utc>) -> Option<User> {
+        let email = self.verified_email()?.clone();
+        let from_provider =
+            self.name.as_deref().map(|name| name.chars().take(crate::user_name::MAX_NAME_CHARS).collect::<String>());
+        let local_part = email.as_str().split('@').next().unwrap_or_default().to_owned();
+        let name = from_provider
+            .iter()
+            .chain(std::iter::once(&local_part))
+            .find_map(|candidate| UserName::parse(candidate).ok())
+            .or_else(|| UserName::parse(FALLBACK_NAME).ok())?;
+        let avatar_url = self.picture.as_deref().and_then(|url| AvatarUrl::parse(url).ok());
+        let new = NewUser { name, email, password: None, avatar_url, roles: Roles::default_for_new_user() };
+        let mut user = User::create(new, now);
+        user.mark_email_verified(now);
+        Some(user)
     }
 }
 
@@ -241,8 +268,10 @@ mod tests {
             NewUser {
                 name: UserName::parse("Ada").expect("a name"),
                 email: Email::parse(email).expect("an email"),
-                password: PasswordHash::from_stored("$2b$04$abcdefghijklmnopqrstuuMQ5uIYhj0y5C0o0hq2F8H3HGLfHtm1S")
-                    .expect("a hash"),
+                password: Some(
+                    PasswordHash::from_stored("$2b$04$abcdefghijklmnopqrstuuMQ5uIYhj0y5C0o0hq2F8H3HGLfHtm1S")
+                        .expect("a hash"),
+                ),
                 avatar_url: None,
                 roles: Roles::default_for_new_user(),
             },
@@ -350,6 +379,33 @@ mod tests {
         assert!(two_passkeys.may_remove(SignInMethod::Passkey));
         assert!(!two_passkeys.may_remove(SignInMethod::Identity), "nothing to remove");
         assert!(!SignInMethods { passkeys: 1, ..SignInMethods::default() }.may_remove(SignInMethod::Passkey));
+    }
+
+    #[test]
+    fn a_new_user_from_a_provider_is_verified_and_has_no_password() {
+        let now = Utc::now();
+        let mut vouched = identity(Some("Ada@Example.com"), true);
+        vouched.name = Some("  Ada Lovelace ".into());
+        vouched.picture = Some("https://example.com/ada.png".into());
+        let user = vouched.new_user(now).expect("a user");
+        assert_eq!(user.email.as_str(), "ada@example.com");
+        assert_eq!(user.name.as_str(), "Ada Lovelace");
+        assert_eq!(user.avatar_url.as_ref().map(AvatarUrl::as_str), Some("https://example.com/ada.png"));
+        assert!(user.email_verified && !user.has_password() && !user.disabled);
+        assert_eq!(user.roles.names(), vec!["user"]);
+
+        // A name that breaks the rules falls back to the address; a bad picture is dropped.
+        vouched.name = Some("\u{7}".into());
+        vouched.picture = Some("javascript:alert(1)".into());
+        let user = vouched.new_user(now).expect("a user");
+        assert_eq!(user.name.as_str(), "ada");
+        assert!(user.avatar_url.is_none());
+        // A long name is cut to the limit rather than refused.
+        vouched.name = Some("x".repeat(300));
+        assert_eq!(vouched.new_user(now).expect("a user").name.as_str().chars().count(), 100);
+
+        assert!(identity(Some("ada@example.com"), false).new_user(now).is_none());
+        assert!(identity(None, true).new_user(now).is_none());
     }
 
     #[test]

@@ -18,11 +18,13 @@
 
 mod account_token;
 mod api_key;
+mod auth_methods;
 mod avatar_url;
 mod email;
 mod external_identity;
 mod ids;
 mod lockout;
+mod oauth_flow;
 mod opaque_secret;
 mod password;
 mod password_strength;
@@ -37,6 +39,7 @@ pub use account_token::{AccountToken, AccountTokenPurpose};
 pub use api_key::{
     API_KEY_MARKER, ApiKey, ApiKeyName, ApiKeySecret, MAX_SCOPE_CHARS, MAX_SCOPES, NewApiKey, Scope, ScopeError, Scopes,
 };
+pub use auth_methods::{AuthMethod, AuthMethods, MULTI_FACTOR_CLAIM, SessionAuth, UnknownAuthMethod};
 pub use avatar_url::{AvatarUrl, AvatarUrlError};
 pub use email::{Email, EmailError};
 pub use external_identity::{
@@ -45,6 +48,7 @@ pub use external_identity::{
 };
 pub use ids::{ApiKeyId, SessionId, UserId};
 pub use lockout::{FailedLogins, LockoutPolicy, LoginAdmission};
+pub use oauth_flow::{DEFAULT_NEXT, FLOW_LIFETIME_SECONDS, FlowMismatch, FlowSecrets, OAuthFlow, SameSitePath};
 pub use opaque_secret::{OpaqueSecret, RefreshTokenHash, RefreshTokenSecret, SecretHash};
 pub use password::{BcryptCost, BcryptCostError, PasswordError, PasswordHash, PasswordHashError, PlainPassword};
 pub use password_strength::{

@@ -1,6 +1,6 @@
 use chrono::{DateTime, Duration, Utc};
 
-use crate::{RefreshTokenHash, RefreshTokenSecret, SessionId, UserId, user::whole_seconds};
+use crate::{AuthMethods, RefreshTokenHash, RefreshTokenSecret, SessionAuth, SessionId, UserId, user::whole_seconds};
 
 /// A session's last use is recorded at most once per this many seconds: a refresh sooner
 /// than that after the recorded one leaves `last_used_at` as it is (one write fewer per
@@ -27,6 +27,8 @@ pub struct Session {
     pub user_agent: Option<String>,
     /// Client IP at login.
     pub ip: Option<String>,
+    /// How the person signed in (`amr`); the sign-in time (`auth_time`) is `created_at`.
+    pub methods: AuthMethods,
 }
 
 /// Where a login came from.
@@ -39,8 +41,14 @@ pub struct SessionMetadata {
 }
 
 impl Session {
-    /// Starts a session at `now` that ends for good after `max_lifetime`.
-    pub fn start(user_id: UserId, metadata: SessionMetadata, now: DateTime<Utc>, max_lifetime: Duration) -> Self {
+    /// Starts a session for a sign-in by `methods` at `now` that ends for good after `max_lifetime`.
+    pub fn start(
+        user_id: UserId,
+        methods: AuthMethods,
+        metadata: SessionMetadata,
+        now: DateTime<Utc>,
+        max_lifetime: Duration,
+    ) -> Self {
         let now = whole_seconds(now);
         Self {
             id: SessionId::generate(),
@@ -50,7 +58,13 @@ impl Session {
             expires_at: now + max_lifetime,
             user_agent: metadata.user_agent.map(cut_metadata),
             ip: metadata.ip.map(cut_metadata),
+            methods,
         }
+    }
+
+    /// How and when this session signed in, as its access tokens carry it.
+    pub fn auth(&self) -> SessionAuth {
+        SessionAuth { session_id: self.id, auth_time: self.created_at, methods: self.methods }
     }
 
     /// Whether the absolute lifetime is over.
@@ -128,7 +142,13 @@ mod tests {
 
     fn session(now: DateTime<Utc>) -> Session {
         let meta = SessionMetadata { user_agent: Some("curl/8\n".into()), ip: Some("127.0.0.1".into()) };
-        Session::start(UserId::generate(), meta, now, Duration::days(30))
+        Session::start(
+            UserId::generate(),
+            AuthMethods::only(crate::AuthMethod::Password),
+            meta,
+            now,
+            Duration::days(30),
+        )
     }
 
     #[test]

@@ -11,8 +11,8 @@ pub struct User {
     pub name: UserName,
     /// Login address, unique across users.
     pub email: Email,
-    /// The stored password hash.
-    pub password: PasswordHash,
+    /// The stored password hash; `None` for a user made through a provider who never set one.
+    pub password: Option<PasswordHash>,
     /// Optional picture link.
     pub avatar_url: Option<AvatarUrl>,
     /// Roles, `["user"]` by default.
@@ -34,8 +34,8 @@ pub struct NewUser {
     pub name: UserName,
     /// Login address.
     pub email: Email,
-    /// Hash of the chosen password.
-    pub password: PasswordHash,
+    /// Hash of the chosen password; `None` for a user made through a provider.
+    pub password: Option<PasswordHash>,
     /// Optional picture link.
     pub avatar_url: Option<AvatarUrl>,
     /// Roles to start with.
@@ -120,9 +120,14 @@ impl User {
         self.updated_at = whole_seconds(now);
     }
 
-    /// Replaces the password hash.
+    /// Whether the user can sign in with a password.
+    pub fn has_password(&self) -> bool {
+        self.password.is_some()
+    }
+
+    /// Sets or replaces the password hash.
     pub fn change_password(&mut self, password: PasswordHash, now: DateTime<Utc>) {
-        self.password = password;
+        self.password = Some(password);
         self.updated_at = whole_seconds(now);
     }
 
@@ -154,7 +159,7 @@ mod tests {
         NewUser {
             name: UserName::parse("Ada").expect("valid"),
             email: Email::parse("Ada@Example.com").expect("valid"),
-            password: PasswordHash::from_plain(&password, BcryptCost::new(4).expect("cost")).expect("hash"),
+            password: Some(PasswordHash::from_plain(&password, BcryptCost::new(4).expect("cost")).expect("hash")),
             avatar_url: None,
             roles: Roles::default_for_new_user(),
         }

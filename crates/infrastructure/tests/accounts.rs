@@ -48,7 +48,7 @@ impl TestDb {
             NewUser {
                 name: UserName::parse(name).expect("a name"),
                 email: Email::parse(email).expect("an email"),
-                password: shared_password(),
+                password: Some(shared_password()),
                 avatar_url: None,
                 roles,
             },
@@ -177,7 +177,13 @@ fn deleting_a_user_deletes_everything_of_theirs(db: &TestDb) {
     let other = db.user();
     let lockout = DieselLockoutStore::new(db.pool());
     for (seed, user) in [(1u8, &doomed), (2, &other)] {
-        let session = Session::start(user.id, SessionMetadata::default(), now(), Duration::days(30));
+        let session = Session::start(
+            user.id,
+            portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+            SessionMetadata::default(),
+            now(),
+            Duration::days(30),
+        );
         let refresh = RefreshToken::issue(&secret(seed), &session, now(), Duration::days(30));
         let key = ApiKeySecret::from_secret(&secret(seed + 10));
         db.with_unit(|unit| {
@@ -319,8 +325,20 @@ fn expired_rows_are_swept_and_live_ones_kept(db: &TestDb) {
     let user = db.user();
     let start = now();
     let policy_ttl = Duration::days(7);
-    let old = Session::start(user.id, SessionMetadata::default(), start - Duration::days(40), Duration::days(30));
-    let live = Session::start(user.id, SessionMetadata::default(), start, Duration::days(30));
+    let old = Session::start(
+        user.id,
+        portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+        SessionMetadata::default(),
+        start - Duration::days(40),
+        Duration::days(30),
+    );
+    let live = Session::start(
+        user.id,
+        portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+        SessionMetadata::default(),
+        start,
+        Duration::days(30),
+    );
     let old_token = RefreshToken::issue(&secret(1), &old, start - Duration::days(40), policy_ttl);
     let stale_token = RefreshToken::issue(&secret(2), &live, start - Duration::days(8), policy_ttl);
     let live_token = RefreshToken::issue(&secret(3), &live, start, policy_ttl);
@@ -433,7 +451,13 @@ fn identities_are_linked_once_one_per_provider_and_unlinked_by_their_owner(db: &
 /// A session of a new user with its first refresh token (seed `seed`).
 fn session_with_token(db: &TestDb, seed: u8) -> (Session, RefreshToken) {
     let user = db.user();
-    let session = Session::start(user.id, SessionMetadata::default(), now(), Duration::days(30));
+    let session = Session::start(
+        user.id,
+        portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+        SessionMetadata::default(),
+        now(),
+        Duration::days(30),
+    );
     let token = RefreshToken::issue(&secret(seed), &session, now(), Duration::days(7));
     db.with_unit(|unit| {
         unit.sessions().add_session(&session).expect("adds a session");

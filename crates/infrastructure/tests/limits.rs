@@ -32,7 +32,7 @@ impl TestDb {
             NewUser {
                 name: UserName::parse("Ada").expect("a name"),
                 email: Email::parse(&format!("{}@example.com", uuid::Uuid::new_v4().simple())).expect("an email"),
-                password: PasswordHash::from_plain(&password, BcryptCost::new(4).expect("cost")).expect("hashes"),
+                password: Some(PasswordHash::from_plain(&password, BcryptCost::new(4).expect("cost")).expect("hashes")),
                 avatar_url: None,
                 roles: Roles::default_for_new_user(),
             },

@@ -51,6 +51,9 @@ pub struct Config {
     pub session_max_secs: u64,
     /// `PORTCULLIS_REFRESH_GRACE_SECS`: reuse grace window.
     pub refresh_grace_secs: u64,
+    /// `PORTCULLIS_REAUTH_SECS`: how recent a sign-in must be for a user without a password
+    /// to delete the account or set a first password.
+    pub reauth_secs: u64,
     /// `PORTCULLIS_BCRYPT_COST`: 4..=31.
     pub bcrypt_cost: BcryptCost,
     /// `PORTCULLIS_MIN_PASSWORD_SCORE`: 0..=4.
@@ -112,6 +115,7 @@ impl Default for Config {
             refresh_ttl_secs: 604_800,
             session_max_secs: 2_592_000,
             refresh_grace_secs: 10,
+            reauth_secs: 600,
             bcrypt_cost: BcryptCost::DEFAULT,
             min_password_score: MinPasswordScore::DEFAULT,
             rate_limit_per_minute: 10,
@@ -291,6 +295,7 @@ impl Config {
             number(values, "PORTCULLIS_SESSION_MAX_SECS", config.session_max_secs, 60..=315_360_000)?;
         config.refresh_grace_secs =
             number(values, "PORTCULLIS_REFRESH_GRACE_SECS", config.refresh_grace_secs, 0..=300)?;
+        config.reauth_secs = number(values, "PORTCULLIS_REAUTH_SECS", config.reauth_secs, 0..=86_400)?;
         config.bcrypt_cost = checked(values, "PORTCULLIS_BCRYPT_COST", config.bcrypt_cost, BcryptCost::new)?;
         config.min_password_score =
             checked(values, "PORTCULLIS_MIN_PASSWORD_SCORE", config.min_password_score, MinPasswordScore::new)?;
@@ -452,6 +457,7 @@ impl fmt::Debug for Config {
             .field("refresh_ttl_secs", &self.refresh_ttl_secs)
             .field("session_max_secs", &self.session_max_secs)
             .field("refresh_grace_secs", &self.refresh_grace_secs)
+            .field("reauth_secs", &self.reauth_secs)
             .field("bcrypt_cost", &self.bcrypt_cost.get())
             .field("min_password_score", &self.min_password_score.get())
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)

@@ -5,15 +5,17 @@
 use std::sync::Arc;
 
 use portcullis_application::account_mail::TemplatedAccountMailParameters;
+use portcullis_application::commands::delete_account::DeleteAccountHandlerParameters;
 use portcullis_application::commands::login::LoginHandlerParameters;
+use portcullis_application::commands::passwords::ChangePasswordHandlerParameters;
 use portcullis_application::commands::refresh::RefreshHandlerParameters;
 use portcullis_application::defaults::{
     NoExtraClaims, OpenSignup, StrengthPasswordPolicy, StrengthPasswordPolicyParameters, SystemClock,
 };
 use portcullis_application::{
     AdminHandler, ApiKeysHandler, ChangePasswordHandler, DeleteAccountHandler, ForgotPasswordHandler,
-    IntrospectHandler, LoginHandler, LogoutHandler, RefreshHandler, ResendVerificationHandler, ResetPasswordHandler,
-    SessionPolicy, SessionsHandler, SignupHandler, TemplatedAccountMail, UpdateProfileHandler,
+    IntrospectHandler, LoginHandler, LogoutHandler, ReauthWindow, RefreshHandler, ResendVerificationHandler,
+    ResetPasswordHandler, SessionPolicy, SessionsHandler, SignupHandler, TemplatedAccountMail, UpdateProfileHandler,
     VerifyAccessTokenHandler, VerifyEmailHandler,
 };
 use portcullis_domain::{LockoutPolicy, MinPasswordScore, RateQuota};
@@ -59,6 +61,9 @@ pub struct Infrastructure {
     pub token_settings: TokenSettings,
     /// Refresh-token and session lifetimes.
     pub session_policy: SessionPolicy,
+    /// How recent a sign-in must be where a user without a password cannot type one
+    /// (`PORTCULLIS_REAUTH_SECS`).
+    pub reauth: ReauthWindow,
     /// The strength score a new password must reach (`PORTCULLIS_MIN_PASSWORD_SCORE`).
     pub min_password_score: MinPasswordScore,
     /// The per-IP limit on the sensitive endpoints (`PORTCULLIS_RATE_LIMIT_PER_MINUTE`); `None`: off.
@@ -90,6 +95,7 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         hashing,
         token_settings,
         session_policy,
+        reauth,
         min_password_score,
         rate_limit,
         lockout,
@@ -123,6 +129,8 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         .with_component_parameters::<PooledPasswordHasher>(PooledPasswordHasherParameters { pool: hashing })
         .with_component_parameters::<LoginHandler>(LoginHandlerParameters { policy: session_policy, lockout })
         .with_component_parameters::<RefreshHandler>(RefreshHandlerParameters { policy: session_policy })
+        .with_component_parameters::<ChangePasswordHandler>(ChangePasswordHandlerParameters { reauth })
+        .with_component_parameters::<DeleteAccountHandler>(DeleteAccountHandlerParameters { reauth })
         .with_component_parameters::<StrengthPasswordPolicy>(StrengthPasswordPolicyParameters {
             min_score: min_password_score,
         })

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use chrono::Utc;
-use portcullis_application::{ServicePorts, SessionPolicy, UseCases};
+use portcullis_application::{ReauthWindow, ServicePorts, SessionPolicy, UseCases};
 use portcullis_domain::{LockoutPolicy, RateQuota, SecretString};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::mail::{MailQueue, MailSettings, MailTransport, build_mailer};
@@ -95,6 +95,7 @@ impl Service {
                 session_max: secs(config.session_max_secs),
                 reuse_grace: secs(config.refresh_grace_secs),
             },
+            reauth: ReauthWindow::new(config.reauth_secs),
             min_password_score: config.min_password_score,
             rate_limit: RateQuota::per_minute(config.rate_limit_per_minute),
             lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_secs),

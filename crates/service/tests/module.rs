@@ -43,6 +43,7 @@ fn production_module_builds_and_resolves_every_component() {
             access_ttl: chrono::Duration::minutes(15),
         },
         session_policy: SessionPolicy::default(),
+        reauth: portcullis_application::ReauthWindow::default(),
         min_password_score: MinPasswordScore::DEFAULT,
         rate_limit: RateQuota::per_minute(2),
         lockout: LockoutPolicy::default(),

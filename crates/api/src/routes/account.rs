@@ -35,11 +35,11 @@ fn required_fields<const N: usize>(body: &JsonObject, fields: [&str; N]) -> Resu
         (status = 204, description = "Changed; every other session has ended"),
         (status = 400, response = crate::error_responses::MalformedBody),
         (status = 401, response = crate::error_responses::Unauthorized),
-        (status = 403, description = "invalid_credentials (the current password is wrong), csrf_failed, or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "invalid_credentials (the current password is wrong), reauthentication_required (no password yet and the session signed in more than PORTCULLIS_REAUTH_SECS ago), csrf_failed, or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 404, response = crate::error_responses::AccountGone),
         (status = 415, response = crate::error_responses::UnsupportedMediaType),
         (status = 413, response = crate::error_responses::PayloadTooLarge),
-        (status = 422, description = "validation_failed or weak_password (field `new_password`)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 422, description = "validation_failed (`current_password` missing for an account that has a password) or weak_password (field `new_password`)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn change_password(
@@ -47,11 +47,16 @@ pub async fn change_password(
     auth: Authenticated,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    let [current, new] = required_fields(&body, ["current_password", "new_password"])?;
+    let mut errors = ValidationErrors::new();
+    let current = body.optional_string("current_password", &mut errors).flatten();
+    let new = body.required_string("new_password", &mut errors);
+    let (false, Some(new)) = (!errors.is_empty(), new) else {
+        return Err(ApiError::validation(errors));
+    };
     let command = ChangePasswordCommand {
         user_id: auth.claims.user.user_id,
-        session_id: auth.claims.session_id,
-        current_password: SecretString::new(current),
+        session: auth.claims.session_auth(),
+        current_password: current.map(SecretString::new),
         new_password: SecretString::new(new),
     };
     let handler = Arc::clone(&state.use_cases.change_password);
@@ -159,12 +164,12 @@ pub async fn resend_verification(state: web::Data<AppState>, auth: Authenticated
         (status = 204, description = "The account and everything of it are gone"),
         (status = 400, response = crate::error_responses::MalformedBody),
         (status = 401, response = crate::error_responses::Unauthorized),
-        (status = 403, description = "invalid_credentials (wrong password), csrf_failed, or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "invalid_credentials (wrong password), reauthentication_required (an account without a password, from a session that signed in more than PORTCULLIS_REAUTH_SECS ago), csrf_failed, or forbidden (an API key)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 404, response = crate::error_responses::AccountGone),
         (status = 409, description = "conflict: the caller is the last active admin", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 415, response = crate::error_responses::UnsupportedMediaType),
         (status = 413, response = crate::error_responses::PayloadTooLarge),
-        (status = 422, response = crate::error_responses::ValidationFailed),
+        (status = 422, description = "validation_failed (`password` missing for an account that has one)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn delete_account(
@@ -172,8 +177,16 @@ pub async fn delete_account(
     auth: Authenticated,
     body: JsonObject,
 ) -> Result<HttpResponse, ApiError> {
-    let [password] = required_fields(&body, ["password"])?;
-    let command = DeleteAccountCommand { user_id: auth.claims.user.user_id, password: SecretString::new(password) };
+    let mut errors = ValidationErrors::new();
+    let password = body.optional_string("password", &mut errors).flatten();
+    if !errors.is_empty() {
+        return Err(ApiError::validation(errors));
+    }
+    let command = DeleteAccountCommand {
+        user_id: auth.claims.user.user_id,
+        session: auth.claims.session_auth(),
+        password: password.map(SecretString::new),
+    };
     let handler = Arc::clone(&state.use_cases.delete_account);
     crate::blocking::run(move || handler.handle(command)).await??;
     let mut response = HttpResponse::NoContent();

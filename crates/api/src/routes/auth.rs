@@ -188,15 +188,14 @@ pub async fn update_current_user(
     }
     let handler = Arc::clone(&state.use_cases.update_profile);
     let cookie_session = match &caller {
-        Caller::User(auth) if auth.method == AuthMethod::Cookie => Some(auth.claims.session_id),
+        Caller::User(auth) if auth.method == AuthMethod::Cookie => Some(auth.claims.session_auth()),
         _ => None,
     };
     let mut response = HttpResponse::build(StatusCode::OK);
     let user = match cookie_session {
         // A browser's cookie holds the old profile: it gets a fresh access token with the new one.
-        Some(session_id) => {
-            let (user, access) =
-                crate::blocking::run(move || handler.handle_and_reissue(command, session_id)).await??;
+        Some(session) => {
+            let (user, access) = crate::blocking::run(move || handler.handle_and_reissue(command, &session)).await??;
             cookies::set_access(&mut response, &state.settings, access.token.expose());
             user
         }

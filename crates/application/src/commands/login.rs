@@ -3,11 +3,11 @@
 use std::sync::Arc;
 
 use portcullis_domain::{
-    Email, LockoutPolicy, LoginAdmission, PlainPassword, SecretString, Session, SessionMetadata, User,
+    AuthMethod, AuthMethods, Email, LockoutPolicy, LoginAdmission, PlainPassword, SecretString, SessionMetadata, User,
 };
 use shaku::Component;
 
-use super::{IssuedTokens, SessionPolicy, add_refresh_token};
+use super::{IssuedTokens, SessionPolicy, start_session};
 use crate::ports::{Clock, LockoutStore, PasswordHasher, PortError, TokenService, UnitOfWorkFactory};
 
 /// Input of a login.
@@ -102,12 +102,15 @@ impl LoginHandler {
         }
     }
 
-    /// Checks `password` against `user`'s hash (a missing password against the dummy hash).
+    /// Checks `password` against `user`'s hash (a missing password, or a user without one,
+    /// against the dummy hash).
     /// An attempt that was counted and could not be checked at all is taken back.
     fn verify(&self, user: &User, password: Option<&PlainPassword>, counted: bool) -> Result<bool, LoginError> {
-        let checked = match password {
-            Some(password) => self.hasher.verify(password, &user.password),
-            None => self.hasher.verify_dummy().map(|()| false),
+        let checked = match (password, &user.password) {
+            (Some(password), Some(hash)) => self.hasher.verify(password, hash),
+            // No password typed that could be right, or none set (a user made through a
+            // provider): the same time is spent, and the answer is the same.
+            _ => self.hasher.verify_dummy().map(|()| false),
         };
         match checked {
             Ok(matches) => Ok(matches),
@@ -154,15 +157,7 @@ impl LoginUseCase for LoginHandler {
         }
 
         let now = self.clock.now();
-        let session = Session::start(user.id, command.metadata, now, self.policy.session_max);
-        let mut unit = self.units.begin()?;
-        unit.sessions().add_session(&session)?;
-        let refresh_token = add_refresh_token(&mut *unit, &*self.tokens, now, &session, &self.policy)?;
-        unit.commit()?;
-
-        let info = user.info();
-        let access_token = self.tokens.issue_access_token(&info, session.id, now).map_err(PortError::from)?;
-        tracing::info!(user_id = %user.id, session_id = %session.id, "user logged in");
-        Ok(IssuedTokens { user: info, session_id: session.id, access_token, refresh_token })
+        let methods = AuthMethods::only(AuthMethod::Password);
+        Ok(start_session(&*self.units, &*self.tokens, &self.policy, &user, methods, command.metadata, now)?)
     }
 }

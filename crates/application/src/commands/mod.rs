@@ -15,9 +15,11 @@ pub mod update_profile;
 pub mod verify_access_token;
 
 use chrono::{DateTime, Duration, Utc};
-use portcullis_domain::{RefreshToken, RefreshTokenSecret, Session, SessionId, UserInfo};
+use portcullis_domain::{
+    AuthMethods, RefreshToken, RefreshTokenSecret, Session, SessionId, SessionMetadata, User, UserInfo,
+};
 
-use crate::ports::{AccessToken, PortError, TokenIssueError, TokenService, UnitOfWork};
+use crate::ports::{AccessToken, PortError, TokenIssueError, TokenService, UnitOfWorkFactory};
 
 /// How long refresh tokens and sessions live.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,6 +35,30 @@ pub struct SessionPolicy {
 impl Default for SessionPolicy {
     fn default() -> Self {
         Self { refresh_ttl: Duration::days(7), session_max: Duration::days(30), reuse_grace: Duration::seconds(10) }
+    }
+}
+
+/// How recently a session must have signed in for what needs a fresh proof from a user who
+/// has no password to type (`PORTCULLIS_REAUTH_SECS`): deleting the account, setting a first
+/// password. Default 600 seconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReauthWindow(u64);
+
+impl ReauthWindow {
+    /// A window of `secs` seconds.
+    pub fn new(secs: u64) -> Self {
+        Self(secs)
+    }
+
+    /// Its length in seconds.
+    pub fn secs(self) -> u64 {
+        self.0
+    }
+}
+
+impl Default for ReauthWindow {
+    fn default() -> Self {
+        Self(600)
     }
 }
 
@@ -67,16 +93,30 @@ fn new_refresh_token(
     (secret, token)
 }
 
-/// Adds a fresh refresh token, issued at `now`, to `session`'s family inside `unit`;
-/// returns its secret.
-fn add_refresh_token(
-    unit: &mut dyn UnitOfWork,
+/// Starts a session for `user`, who signed in by `methods` at `now`: the session and its first
+/// refresh token stored in one unit of work, then an access token signed. What every way in
+/// ends with (password login, a provider's callback).
+///
+/// # Errors
+/// [`PortError`] when storage or signing fails; nothing is stored then.
+fn start_session(
+    units: &dyn UnitOfWorkFactory,
     tokens: &dyn TokenService,
-    now: DateTime<Utc>,
-    session: &Session,
     policy: &SessionPolicy,
-) -> Result<RefreshTokenSecret, PortError> {
-    let (secret, token) = new_refresh_token(tokens, now, session, policy);
-    unit.sessions().add_refresh_token(&token)?;
-    Ok(secret)
+    user: &User,
+    methods: AuthMethods,
+    metadata: SessionMetadata,
+    now: DateTime<Utc>,
+) -> Result<IssuedTokens, PortError> {
+    let session = Session::start(user.id, methods, metadata, now, policy.session_max);
+    let (refresh_token, stored) = new_refresh_token(tokens, now, &session, policy);
+    let mut unit = units.begin()?;
+    unit.sessions().add_session(&session)?;
+    unit.sessions().add_refresh_token(&stored)?;
+    unit.commit()?;
+
+    let info = user.info();
+    let access_token = tokens.issue_access_token(&info, &session.auth(), now)?;
+    tracing::info!(user_id = %user.id, session_id = %session.id, amr = ?methods.claims(), "signed in");
+    Ok(IssuedTokens { user: info, session_id: session.id, access_token, refresh_token })
 }

@@ -5,11 +5,12 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, Email, OpaqueSecret, PlainPassword, SecretString, SessionId, User, UserId,
+    AccountToken, AccountTokenPurpose, Email, OpaqueSecret, PlainPassword, SecretString, SessionAuth, User, UserId,
     WeakPassword,
 };
 use shaku::Component;
 
+use super::ReauthWindow;
 use crate::account_mail::{AccountMail, log_mail_failure, replace_mailed_token};
 use crate::ports::{Clock, PasswordHasher, PasswordPolicy, PortError, TokenService, UnitOfWork, UnitOfWorkFactory};
 use crate::validation::ValidationErrors;
@@ -31,10 +32,11 @@ fn parse_new_password(raw: &SecretString) -> Result<PlainPassword, ValidationErr
 pub struct ChangePasswordCommand {
     /// Who (from the verified access token).
     pub user_id: UserId,
-    /// The session the request came from: it survives the change, every other one ends.
-    pub session_id: SessionId,
-    /// The password now in use, as typed.
-    pub current_password: SecretString,
+    /// The session the request came from, as its access token says: it survives the change,
+    /// every other one ends; its sign-in time decides whether a first password may be set.
+    pub session: SessionAuth,
+    /// The password now in use, as typed; not needed (and ignored) when the user has none.
+    pub current_password: Option<SecretString>,
     /// The chosen new password.
     pub new_password: SecretString,
 }
@@ -51,6 +53,10 @@ pub enum ChangePasswordError {
     /// The current password is wrong.
     #[error("the current password is wrong")]
     InvalidCredentials,
+    /// A user without a password sets their first one only from a session that signed in
+    /// within the [`ReauthWindow`].
+    #[error("a recent sign-in is needed to set a first password")]
+    ReauthenticationRequired,
     /// The user no longer exists.
     #[error("user not found")]
     NotFound,
@@ -71,15 +77,19 @@ pub struct ChangePasswordHandler {
     password_policy: Arc<dyn PasswordPolicy>,
     #[shaku(inject)]
     clock: Arc<dyn Clock>,
+    /// How recent a sign-in must be to set a first password (default: [`ReauthWindow::default`]).
+    #[shaku(default)]
+    reauth: ReauthWindow,
 }
 
 /// Changes a password. Implemented by [`ChangePasswordHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait ChangePasswordUseCase: shaku::Interface {
     /// Validates the new password, reads the user (a unit that only reads) and checks the
     /// password against the [`PasswordPolicy`] (with the user's name and email as personal
-    /// words), checks the current password and hashes the new one (both outside any
-    /// transaction), then in one unit of work stores the new hash, ends every session of the
-    /// user except `session_id`, and deletes pending reset tokens.
+    /// words), checks the current password — or, for a user without one (made through a
+    /// provider), that the session signed in recently — and hashes the new one (both outside
+    /// any transaction), then in one unit of work stores the new hash, ends every session of
+    /// the user except the caller's, and deletes pending reset tokens.
     ///
     /// # Errors
     /// See [`ChangePasswordError`].
@@ -99,14 +109,29 @@ impl ChangePasswordUseCase for ChangePasswordHandler {
         self.password_policy
             .check(&new_password, &user.name, &user.email)
             .map_err(ChangePasswordError::WeakPassword)?;
-        // A current password that breaks the length rules cannot be the stored one.
-        let current_matches = match PlainPassword::parse(command.current_password.expose()) {
-            Ok(current) => self.hasher.verify(&current, &user.password)?,
-            Err(_) => false,
-        };
-        if !current_matches {
-            tracing::info!(%user_id, "password change refused: wrong current password");
-            return Err(ChangePasswordError::InvalidCredentials);
+        match (&user.password, &command.current_password) {
+            (Some(stored), Some(current)) => {
+                // A current password that breaks the length rules cannot be the stored one.
+                let matches = match PlainPassword::parse(current.expose()) {
+                    Ok(current) => self.hasher.verify(&current, stored)?,
+                    Err(_) => false,
+                };
+                if !matches {
+                    tracing::info!(%user_id, "password change refused: wrong current password");
+                    return Err(ChangePasswordError::InvalidCredentials);
+                }
+            }
+            (Some(_), None) => {
+                let mut errors = ValidationErrors::new();
+                errors.add("current_password", "required", "current_password is required");
+                return Err(ChangePasswordError::Validation(errors));
+            }
+            (None, _) => {
+                if !command.session.is_recent(self.clock.now(), self.reauth.secs()) {
+                    tracing::info!(%user_id, "first password refused: the sign-in is not recent");
+                    return Err(ChangePasswordError::ReauthenticationRequired);
+                }
+            }
         }
         let hash = self.hasher.hash(&new_password)?;
 
@@ -118,7 +143,7 @@ impl ChangePasswordUseCase for ChangePasswordHandler {
         let mut ended = 0_usize;
         let sessions = unit.sessions().sessions_of_user(user_id)?;
         for session in sessions {
-            if session.id != command.session_id && unit.sessions().delete_session(session.id)? {
+            if session.id != command.session.session_id && unit.sessions().delete_session(session.id)? {
                 ended += 1;
             }
         }

@@ -120,7 +120,7 @@ impl RefreshUseCase for RefreshHandler {
         unit.commit()?;
 
         let info = user.info();
-        let access_token = self.tokens.issue_access_token(&info, session.id, now).map_err(PortError::from)?;
+        let access_token = self.tokens.issue_access_token(&info, &session.auth(), now).map_err(PortError::from)?;
         Ok(IssuedTokens { user: info, session_id: session.id, access_token, refresh_token })
     }
 }

@@ -149,7 +149,7 @@ impl SignupHandler {
         self.password_policy.check(&password, &name, &email).map_err(SignupError::WeakPassword)?;
         let password = self.hasher.hash(&password)?;
         let now = self.clock.now();
-        let user = User::create(NewUser { name, email, password, avatar_url, roles }, now);
+        let user = User::create(NewUser { name, email, password: Some(password), avatar_url, roles }, now);
         let secret = self.tokens.generate_secret();
         let verification = AccountToken::issue(
             &secret,

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use portcullis_domain::{AvatarUrl, SessionId, UserId, UserInfo, UserName};
+use portcullis_domain::{AvatarUrl, SessionAuth, UserId, UserInfo, UserName};
 use shaku::Component;
 
 use crate::ports::{AccessToken, Clock, PortError, TokenIssueError, TokenService, UnitOfWorkFactory};
@@ -96,7 +96,7 @@ pub trait UpdateProfileUseCase: shaku::Interface {
     fn handle_and_reissue(
         &self,
         command: UpdateProfileCommand,
-        session: SessionId,
+        session: &SessionAuth,
     ) -> Result<(UserInfo, AccessToken), UpdateProfileError>;
 }
 
@@ -124,7 +124,7 @@ impl UpdateProfileUseCase for UpdateProfileHandler {
     fn handle_and_reissue(
         &self,
         command: UpdateProfileCommand,
-        session: SessionId,
+        session: &SessionAuth,
     ) -> Result<(UserInfo, AccessToken), UpdateProfileError> {
         let user = self.handle(command)?;
         let access = self.tokens.issue_access_token(&user, session, self.clock.now())?;

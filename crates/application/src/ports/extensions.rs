@@ -32,7 +32,7 @@ pub trait ClaimsExtension: Interface {
 }
 
 /// The claims Portcullis itself puts in an access token.
-pub const RESERVED_CLAIMS: [&str; 14] = [
+pub const RESERVED_CLAIMS: [&str; 16] = [
     "iss",
     "aud",
     "sub",
@@ -47,4 +47,6 @@ pub const RESERVED_CLAIMS: [&str; 14] = [
     "roles",
     "email_verified",
     "created_at",
+    "auth_time",
+    "amr",
 ];

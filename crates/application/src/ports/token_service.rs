@@ -1,5 +1,5 @@
 use chrono::{DateTime, Utc};
-use portcullis_domain::{RefreshTokenSecret, SecretString, SessionId, UserInfo};
+use portcullis_domain::{AuthMethods, RefreshTokenSecret, SecretString, SessionAuth, SessionId, UserInfo};
 use shaku::Interface;
 
 /// A signed access token and when it ends.
@@ -20,10 +20,22 @@ pub struct AccessClaims {
     pub user: UserInfo,
     /// The session (`sid`) the token was issued for.
     pub session_id: SessionId,
+    /// When that session signed in (`auth_time`; the Unix epoch for a token that predates
+    /// the claim, so it never counts as recent).
+    pub auth_time: DateTime<Utc>,
+    /// How it signed in (`amr`).
+    pub methods: AuthMethods,
     /// Its expiry (`exp`).
     pub expires_at: DateTime<Utc>,
     /// Its unique id (`jti`).
     pub token_id: String,
+}
+
+impl AccessClaims {
+    /// The session's sign-in as this token carries it: what a re-issued token keeps.
+    pub fn session_auth(&self) -> SessionAuth {
+        SessionAuth { session_id: self.session_id, auth_time: self.auth_time, methods: self.methods }
+    }
 }
 
 /// Why an access token could not be issued.
@@ -51,14 +63,14 @@ pub enum TokenVerifyError {
 
 /// Issues and checks tokens, as the article's `ITokenService`.
 pub trait TokenService: Interface {
-    /// Signs an access token for `user` in `session` at `now`.
+    /// Signs an access token for `user` in `session` (its `sid`, `auth_time` and `amr`) at `now`.
     ///
     /// # Errors
     /// [`TokenIssueError`] when signing fails.
     fn issue_access_token(
         &self,
         user: &UserInfo,
-        session: SessionId,
+        session: &SessionAuth,
         now: DateTime<Utc>,
     ) -> Result<AccessToken, TokenIssueError>;
 

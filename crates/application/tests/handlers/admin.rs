@@ -52,7 +52,13 @@ impl World {
     }
 
     fn start_session(&self, user: UserId) -> Session {
-        let session = Session::start(user, SessionMetadata::default(), self.now(), Duration::days(30));
+        let session = Session::start(
+            user,
+            portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+            SessionMetadata::default(),
+            self.now(),
+            Duration::days(30),
+        );
         let mut unit = self.store.begin().expect("begins");
         unit.sessions().add_session(&session).expect("adds");
         unit.commit().expect("commits");

@@ -12,7 +12,7 @@ use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemorySt
 use portcullis_application::ports::{
     AccessClaims, AccessToken, Clock, PortError, TokenIssueError, TokenService, TokenVerifyError, UnitOfWorkFactory,
 };
-use portcullis_domain::{ApiKeyId, RefreshTokenSecret, Roles, SessionId, User, UserId, UserInfo};
+use portcullis_domain::{ApiKeyId, RefreshTokenSecret, Roles, SessionAuth, User, UserId, UserInfo};
 use shaku::HasComponent;
 
 use crate::support::{TestModule, module_builder};
@@ -28,7 +28,7 @@ impl TokenService for ScriptedSecrets {
     fn issue_access_token(
         &self,
         user: &UserInfo,
-        session: SessionId,
+        session: &SessionAuth,
         now: DateTime<Utc>,
     ) -> Result<AccessToken, TokenIssueError> {
         self.inner.issue_access_token(user, session, now)

@@ -13,7 +13,11 @@ use crate::support::{Bench, PASSWORD, signup_command};
 const ADA: &str = "ada@example.com";
 
 fn delete(bench: &Bench, user_id: UserId, password: &str) -> Result<(), DeleteAccountError> {
-    bench.delete_account_handler().handle(DeleteAccountCommand { user_id, password: SecretString::new(password) })
+    bench.delete_account_handler().handle(DeleteAccountCommand {
+        user_id,
+        session: bench.auth(portcullis_domain::SessionId::generate()),
+        password: Some(SecretString::new(password)),
+    })
 }
 
 fn add_api_key(bench: &Bench, user_id: UserId) {
@@ -147,7 +151,11 @@ fn storage_failures_are_port_errors_and_roll_back() {
 
 #[test]
 fn the_command_debug_hides_the_password() {
-    let command = DeleteAccountCommand { user_id: UserId::generate(), password: SecretString::new(PASSWORD) };
+    let command = DeleteAccountCommand {
+        user_id: UserId::generate(),
+        session: Bench::new().auth(portcullis_domain::SessionId::generate()),
+        password: Some(SecretString::new(PASSWORD)),
+    };
     assert!(!format!("{command:?}").contains(PASSWORD));
 }
 

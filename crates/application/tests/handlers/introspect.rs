@@ -11,7 +11,7 @@ use portcullis_application::in_memory::{FakeTokenService, FixedClock, InMemorySt
 use portcullis_application::ports::{
     AccessClaims, AccessToken, Clock, TokenIssueError, TokenService, TokenVerifyError, UnitOfWorkFactory,
 };
-use portcullis_domain::{RefreshTokenSecret, Roles, Session, SessionId, SessionMetadata, User, UserId, UserInfo};
+use portcullis_domain::{RefreshTokenSecret, Roles, Session, SessionAuth, SessionMetadata, User, UserId, UserInfo};
 use shaku::HasComponent;
 
 use crate::support::{TestModule, module_builder};
@@ -23,7 +23,7 @@ impl TokenService for UnknownKeys {
     fn issue_access_token(
         &self,
         user: &UserInfo,
-        session: SessionId,
+        session: &SessionAuth,
         now: DateTime<Utc>,
     ) -> Result<AccessToken, TokenIssueError> {
         self.0.issue_access_token(user, session, now)
@@ -82,11 +82,17 @@ impl World {
 
     /// Starts a session of `user` lasting `max` and issues an access token for it.
     fn sign_in(&self, user: &User, max: Duration) -> (Session, AccessToken) {
-        let session = Session::start(user.id, SessionMetadata::default(), self.now(), max);
+        let session = Session::start(
+            user.id,
+            portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+            SessionMetadata::default(),
+            self.now(),
+            max,
+        );
         let mut unit = self.store.begin().expect("begins");
         unit.sessions().add_session(&session).expect("adds");
         unit.commit().expect("commits");
-        let token = self.tokens.issue_access_token(&user.info(), session.id, self.now()).expect("issues");
+        let token = self.tokens.issue_access_token(&user.info(), &session.auth(), self.now()).expect("issues");
         (session, token)
     }
 

@@ -27,8 +27,8 @@ fn change(
 ) -> Result<(), ChangePasswordError> {
     bench.change_password_handler().handle(ChangePasswordCommand {
         user_id,
-        session_id,
-        current_password: SecretString::new(current),
+        session: bench.auth(session_id),
+        current_password: Some(SecretString::new(current)),
         new_password: SecretString::new(new),
     })
 }
@@ -45,7 +45,7 @@ fn reset(bench: &Bench, token: &SecretString, new: &str) -> Result<(), ResetPass
 
 fn password_is(bench: &Bench, user_id: UserId, password: &str) -> bool {
     let user = bench.store.user(user_id).expect("user exists");
-    user.password.verify(&PlainPassword::parse(password).expect("valid"))
+    user.password.as_ref().expect("has a password").verify(&PlainPassword::parse(password).expect("valid"))
 }
 
 fn reset_tokens(bench: &Bench) -> usize {
@@ -175,8 +175,8 @@ fn change_reports_storage_failures_and_rolls_back() {
 fn change_command_debug_hides_both_passwords() {
     let command = ChangePasswordCommand {
         user_id: UserId::generate(),
-        session_id: SessionId::generate(),
-        current_password: SecretString::new(PASSWORD),
+        session: Bench::new().auth(SessionId::generate()),
+        current_password: Some(SecretString::new(PASSWORD)),
         new_password: SecretString::new(NEW_PASSWORD),
     };
     let debug = format!("{command:?}");

@@ -12,7 +12,13 @@ use shaku::HasComponent;
 use crate::support::module_builder;
 
 fn start_session(store: &InMemoryStore, clock: &FixedClock, user: UserId, max: Duration) -> Session {
-    let session = Session::start(user, SessionMetadata::default(), clock_now(clock), max);
+    let session = Session::start(
+        user,
+        portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+        SessionMetadata::default(),
+        clock_now(clock),
+        max,
+    );
     let mut unit = store.begin().expect("begin");
     unit.sessions().add_session(&session).expect("add session");
     let mut bytes = [0u8; 32];

@@ -31,9 +31,15 @@ fn signup_stores_a_user_with_role_user_and_a_lower_cased_email() {
     let stored = &users[0];
     assert_eq!(stored.info(), info);
     assert!(!stored.disabled);
-    assert!(stored.password.verify(&PlainPassword::parse(PASSWORD).expect("valid")));
-    assert!(!stored.password.verify(&PlainPassword::parse("correct horse battery stapler").expect("valid")));
-    assert!(!stored.password.as_stored().contains(PASSWORD));
+    assert!(stored.password.as_ref().expect("has a password").verify(&PlainPassword::parse(PASSWORD).expect("valid")));
+    assert!(
+        !stored
+            .password
+            .as_ref()
+            .expect("has a password")
+            .verify(&PlainPassword::parse("correct horse battery stapler").expect("valid"))
+    );
+    assert!(!stored.password.as_ref().expect("has a password").as_stored().contains(PASSWORD));
 }
 
 #[test]

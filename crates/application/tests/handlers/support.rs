@@ -222,6 +222,15 @@ impl Bench {
     }
 
     /// Signs up and logs in a fresh user.
+    /// The sign-in of `session_id` as an access token issued now would carry it (a password login).
+    pub fn auth(&self, session_id: portcullis_domain::SessionId) -> portcullis_domain::SessionAuth {
+        portcullis_domain::SessionAuth {
+            session_id,
+            auth_time: self.now(),
+            methods: portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+        }
+    }
+
     pub fn signed_in(&self) -> IssuedTokens {
         self.signup("Ada Lovelace", "ada@example.com");
         self.login("ada@example.com")
@@ -284,7 +293,7 @@ pub fn store_user(
         portcullis_domain::NewUser {
             name: portcullis_domain::UserName::parse(name).expect("valid name"),
             email: portcullis_domain::Email::parse(email).expect("valid email"),
-            password: portcullis_domain::PasswordHash::from_stored(SOME_HASH).expect("known scheme"),
+            password: Some(portcullis_domain::PasswordHash::from_stored(SOME_HASH).expect("known scheme")),
             avatar_url: None,
             roles: portcullis_domain::Roles::parse(roles.iter().copied()).expect("valid roles"),
         },

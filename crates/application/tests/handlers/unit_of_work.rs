@@ -21,7 +21,7 @@ fn user(email: &str, bench: &Bench) -> User {
     let new = NewUser {
         name: UserName::parse("Ada").expect("valid"),
         email: Email::parse(email).expect("valid"),
-        password: hash,
+        password: Some(hash),
         avatar_url: None,
         roles: Roles::default_for_new_user(),
     };
@@ -29,8 +29,13 @@ fn user(email: &str, bench: &Bench) -> User {
 }
 
 fn session_with_token(bench: &Bench) -> (Session, RefreshTokenSecret, RefreshToken) {
-    let session =
-        Session::start(user("x@example.com", bench).id, SessionMetadata::default(), bench.now(), Duration::days(1));
+    let session = Session::start(
+        user("x@example.com", bench).id,
+        portcullis_domain::AuthMethods::only(portcullis_domain::AuthMethod::Password),
+        SessionMetadata::default(),
+        bench.now(),
+        Duration::days(1),
+    );
     let secret = bench.tokens.generate_secret();
     let token = RefreshToken::issue(&secret, &session, bench.now(), Duration::hours(1));
     (session, secret, token)
@@ -164,7 +169,7 @@ fn fake_tokens_expire_by_the_held_clock_and_honour_the_ttl() {
     let tokens = FakeTokenService::new(Arc::new(clock.clone())).with_access_ttl(Duration::seconds(60));
     let bench = Bench::new();
     let info = user("ada@example.com", &bench).info();
-    let issued = tokens.issue_access_token(&info, SessionId::generate(), clock.now()).expect("issues");
+    let issued = tokens.issue_access_token(&info, &bench.auth(SessionId::generate()), clock.now()).expect("issues");
     assert_eq!(issued.expires_in, 60);
     assert!(issued.token.expose().starts_with("fake."));
     assert_eq!(tokens.verify_access_token(issued.token.expose()).map(|claims| claims.user), Ok(info));
@@ -188,7 +193,7 @@ fn debug_output_shows_no_secrets() {
     let printed = format!("{:?} {:?} {:?} {:?}", bench.store, bench.tokens, bench.clock, bench.hasher);
     assert!(!printed.contains(login.refresh_token.expose()));
     assert!(!printed.contains(login.access_token.token.expose()));
-    assert!(!printed.contains(bench.store.users()[0].password.as_stored()));
+    assert!(!printed.contains(bench.store.users()[0].password.as_ref().expect("has a password").as_stored()));
     assert!(!printed.contains("$2b$"));
 }
 

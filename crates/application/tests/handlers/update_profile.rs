@@ -127,8 +127,10 @@ fn a_reissued_access_token_carries_the_new_profile_in_the_same_session() {
     bench.clock.advance(Duration::minutes(1));
     let command =
         UpdateProfileCommand { user_id: Some(issued.user.user_id), name: Some("Ada King".into()), avatar_url: None };
-    let (user, access) =
-        bench.update_profile_handler().handle_and_reissue(command, issued.session_id).expect("update succeeds");
+    let (user, access) = bench
+        .update_profile_handler()
+        .handle_and_reissue(command, &bench.auth(issued.session_id))
+        .expect("update succeeds");
     assert_eq!(user.name, "Ada King");
     let claims = bench
         .verify_access_token_handler()
@@ -144,6 +146,6 @@ fn nothing_is_reissued_when_the_change_is_refused() {
     let issued = bench.signed_in();
     let command =
         UpdateProfileCommand { user_id: Some(issued.user.user_id), name: Some(String::new()), avatar_url: None };
-    let refused = bench.update_profile_handler().handle_and_reissue(command, issued.session_id);
+    let refused = bench.update_profile_handler().handle_and_reissue(command, &bench.auth(issued.session_id));
     assert!(matches!(refused, Err(UpdateProfileError::Validation(_))), "{refused:?}");
 }

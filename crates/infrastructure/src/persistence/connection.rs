@@ -239,3 +239,87 @@ pub fn run_migrations(pool: &DbPool) -> Result<usize, ConnectError> {
     };
     applied.map_err(|e| ConnectError::Migration(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use diesel::prelude::*;
+    use diesel::sql_types::{Integer, Text};
+
+    use super::*;
+
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+
+    #[derive(QueryableByName)]
+    struct Amr {
+        #[diesel(sql_type = Text)]
+        amr: String,
+    }
+
+    #[derive(QueryableByName)]
+    struct NotNull {
+        #[diesel(sql_type = Integer)]
+        notnull: i32,
+    }
+
+    fn count(conn: &mut SqliteConnection, table: &str) -> i64 {
+        diesel::sql_query(format!("SELECT count(*) AS n FROM {table}")).get_result::<Count>(conn).expect("counts").n
+    }
+
+    fn password_is_required(conn: &mut SqliteConnection) -> bool {
+        diesel::sql_query("SELECT \"notnull\" FROM pragma_table_info('users') WHERE name = 'password_hash'")
+            .get_result::<NotNull>(conn)
+            .expect("reads the schema")
+            .notnull
+            == 1
+    }
+
+    /// The users table is rebuilt by the sign-in-methods migration (SQLite cannot drop a NOT
+    /// NULL in place): everything that points at a user must survive it, in both directions.
+    #[test]
+    fn rebuilding_users_on_sqlite_keeps_what_refers_to_them() {
+        let dir = std::env::temp_dir().join(format!("portcullis-migration-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let url = format!("sqlite://{}", dir.join("m.db").display());
+        let pool = connect(&url, PoolSettings::default()).expect("opens");
+        run_migrations(&pool).expect("migrates");
+        let mut pooled = pool.get().expect("a connection");
+        let DbConnection::Sqlite(conn) = &mut **pooled else { panic!("SQLite") };
+        conn.batch_execute(
+            "INSERT INTO users (id, name, email, password_hash, roles, email_verified, disabled, created_at, updated_at) \
+               VALUES ('u1', 'Ada', 'ada@example.com', '$2b$04$x', 'user', 1, 0, '2026-12-01 10:00:00', '2026-12-01 10:00:00'); \
+             INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at) \
+               VALUES ('s1', 'u1', '2026-12-01 10:00:00', '2026-12-01 10:00:00', '2026-12-31 10:00:00'); \
+             INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
+               VALUES ('h1', 's1', '2026-12-01 10:00:00', '2026-12-08 10:00:00'); \
+             INSERT INTO external_identities (provider, subject, user_id, linked_at) \
+               VALUES ('google', '1', 'u1', '2026-12-01 10:00:00');",
+        )
+        .expect("rows");
+        assert!(!password_is_required(conn));
+
+        conn.revert_last_migration(SQLITE_MIGRATIONS).expect("reverts");
+        assert!(password_is_required(conn));
+        for table in ["users", "sessions", "refresh_tokens", "external_identities"] {
+            assert_eq!(count(conn, table), 1, "{table} kept on the way down");
+        }
+
+        conn.run_pending_migrations(SQLITE_MIGRATIONS).expect("migrates again");
+        assert!(!password_is_required(conn));
+        for table in ["users", "sessions", "refresh_tokens", "external_identities"] {
+            assert_eq!(count(conn, table), 1, "{table} kept on the way up");
+        }
+        let amr = diesel::sql_query("SELECT amr FROM sessions").get_result::<Amr>(conn).expect("reads").amr;
+        assert_eq!(amr, "pwd", "earlier sessions signed in with a password");
+        // The foreign keys are on again and still point at the rebuilt table.
+        conn.batch_execute("DELETE FROM users WHERE id = 'u1'").expect("deletes");
+        for table in ["sessions", "refresh_tokens", "external_identities"] {
+            assert_eq!(count(conn, table), 0, "{table} went with its user");
+        }
+        drop(pooled);
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -5,8 +5,9 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use portcullis_application::ports::PortError;
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, ApiKeyName, AvatarUrl, Email, PasswordHash, RefreshToken,
-    RefreshTokenHash, Roles, Scopes, SecretHash, Session, SessionId, User, UserId, UserName,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, ApiKeyName, AuthMethod, AuthMethods, AvatarUrl, Email,
+    PasswordHash, RefreshToken, RefreshTokenHash, Roles, Scopes, SecretHash, Session, SessionId, User, UserId,
+    UserName,
 };
 
 use super::schema::{account_tokens, api_keys, refresh_tokens, sessions, users};
@@ -18,7 +19,7 @@ pub(crate) struct UserRow {
     pub id: String,
     pub name: String,
     pub email: String,
-    pub password_hash: String,
+    pub password_hash: Option<String>,
     pub avatar_url: Option<String>,
     pub roles: String,
     pub email_verified: bool,
@@ -37,6 +38,8 @@ pub(crate) struct SessionRow {
     pub expires_at: NaiveDateTime,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// RFC 8176 values, space-separated.
+    pub amr: String,
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
@@ -94,7 +97,7 @@ impl From<&User> for UserRow {
             id: user.id.to_string(),
             name: user.name.as_str().to_owned(),
             email: user.email.as_str().to_owned(),
-            password_hash: user.password.as_stored().to_owned(),
+            password_hash: user.password.as_ref().map(|hash| hash.as_stored().to_owned()),
             avatar_url: user.avatar_url.as_ref().map(|url| url.as_str().to_owned()),
             roles: user.roles.names().join(","),
             email_verified: user.email_verified,
@@ -113,7 +116,11 @@ impl TryFrom<UserRow> for User {
             id: row.id.parse::<UserId>().map_err(|e| corrupt("user id", e))?,
             name: UserName::parse(&row.name).map_err(|e| corrupt("user name", e))?,
             email: Email::parse(&row.email).map_err(|e| corrupt("email", e))?,
-            password: PasswordHash::from_stored(row.password_hash).map_err(|e| corrupt("password hash", e))?,
+            password: row
+                .password_hash
+                .map(PasswordHash::from_stored)
+                .transpose()
+                .map_err(|e| corrupt("password hash", e))?,
             avatar_url: row
                 .avatar_url
                 .as_deref()
@@ -139,6 +146,7 @@ impl From<&Session> for SessionRow {
             expires_at: naive(session.expires_at),
             user_agent: session.user_agent.clone(),
             ip: session.ip.clone(),
+            amr: session.methods.iter().map(AuthMethod::claim).collect::<Vec<_>>().join(" "),
         }
     }
 }
@@ -155,6 +163,7 @@ impl TryFrom<SessionRow> for Session {
             expires_at: utc(row.expires_at),
             user_agent: row.user_agent,
             ip: row.ip,
+            methods: AuthMethods::from_claims(row.amr.split_whitespace()).map_err(|e| corrupt("session amr", e))?,
         })
     }
 }

@@ -5,7 +5,7 @@ diesel::table! {
         id -> Text,
         name -> Text,
         email -> Text,
-        password_hash -> Text,
+        password_hash -> Nullable<Text>,
         avatar_url -> Nullable<Text>,
         roles -> Text,
         email_verified -> Bool,
@@ -24,6 +24,7 @@ diesel::table! {
         expires_at -> Timestamp,
         user_agent -> Nullable<Text>,
         ip -> Nullable<Text>,
+        amr -> Text,
     }
 }
 

@@ -6,7 +6,7 @@ use portcullis_application::ports::{
     AccessClaims, AccessToken, ClaimsExtension, JwksSource, RESERVED_CLAIMS, TokenIssueError, TokenService,
     TokenVerifyError,
 };
-use portcullis_domain::{RefreshTokenSecret, SecretString, SessionId, UserId, UserInfo};
+use portcullis_domain::{AuthMethods, RefreshTokenSecret, SecretString, SessionAuth, SessionId, UserId, UserInfo};
 use portcullis_jwt::{CheckError, Expectations, LEEWAY_SECS, TokenChecker};
 use shaku::Component;
 
@@ -111,7 +111,7 @@ impl TokenService for JwtTokenService {
     fn issue_access_token(
         &self,
         user: &UserInfo,
-        session: SessionId,
+        session: &SessionAuth,
         now: DateTime<Utc>,
     ) -> Result<AccessToken, TokenIssueError> {
         let ring = self.ring();
@@ -120,7 +120,7 @@ impl TokenService for JwtTokenService {
             iss: self.rules.settings.issuer.clone(),
             aud: self.rules.settings.audience.clone(),
             sub: user.user_id.to_string(),
-            sid: session.to_string(),
+            sid: session.session_id.to_string(),
             exp: expires_at.timestamp(),
             iat: now.timestamp(),
             nbf: now.timestamp(),
@@ -131,6 +131,8 @@ impl TokenService for JwtTokenService {
             roles: user.roles.clone(),
             email_verified: user.email_verified,
             created_at: user.created_at.timestamp(),
+            auth_time: session.auth_time.timestamp(),
+            amr: session.methods.claims().into_iter().map(str::to_owned).collect(),
             extra: self.extra_claims(user),
         };
         let token =
@@ -153,6 +155,9 @@ impl TokenService for JwtTokenService {
         let session_id: SessionId = claims.sid.parse().map_err(|_| TokenVerifyError::Invalid)?;
         let created_at = DateTime::from_timestamp(claims.created_at, 0).ok_or(TokenVerifyError::Invalid)?;
         let expires_at = DateTime::from_timestamp(claims.exp, 0).ok_or(TokenVerifyError::Invalid)?;
+        let auth_time = DateTime::from_timestamp(claims.auth_time, 0).ok_or(TokenVerifyError::Invalid)?;
+        let methods =
+            AuthMethods::from_claims(claims.amr.iter().map(String::as_str)).map_err(|_| TokenVerifyError::Invalid)?;
         Ok(AccessClaims {
             user: UserInfo {
                 user_id,
@@ -164,6 +169,8 @@ impl TokenService for JwtTokenService {
                 created_at,
             },
             session_id,
+            auth_time,
+            methods,
             expires_at,
             token_id: claims.jti,
         })
