@@ -171,3 +171,30 @@ fn deleting_checks_the_password_of_a_user_read_in_a_read_only_unit() {
     let units = bench.units_begun_by(|| delete(&bench, ada.user_id, PASSWORD).expect("deletes"));
     assert_eq!(units, UnitsBegun { writes: 1, reads: 1 }, "a deletion reads the user, then writes once");
 }
+
+#[test]
+fn a_user_without_a_password_deletes_only_from_a_recent_sign_in() {
+    let bench = Bench::new();
+    bench.signup_handler().handle(signup_command("Ada", ADA, PASSWORD, None)).expect("signs up");
+    let ada = bench.login(ADA);
+    bench.edit_user(ada.user.user_id, |user| user.password = None);
+    let mut stale = bench.auth(ada.session_id);
+    stale.auth_time = bench.now() - chrono::Duration::seconds(601);
+    let command = |session| DeleteAccountCommand { user_id: ada.user.user_id, session, password: None };
+    let refused = bench.delete_account_handler().handle(command(stale));
+    assert!(matches!(refused, Err(DeleteAccountError::ReauthenticationRequired)), "{refused:?}");
+    assert!(bench.store.user(ada.user.user_id).is_some());
+    bench.delete_account_handler().handle(command(bench.auth(ada.session_id))).expect("deletes");
+    assert!(bench.store.user(ada.user.user_id).is_none());
+}
+
+#[test]
+fn a_user_with_a_password_must_give_it() {
+    let bench = Bench::new();
+    bench.signup_handler().handle(signup_command("Ada", ADA, PASSWORD, None)).expect("signs up");
+    let ada = bench.login(ADA);
+    let command =
+        DeleteAccountCommand { user_id: ada.user.user_id, session: bench.auth(ada.session_id), password: None };
+    let refused = bench.delete_account_handler().handle(command);
+    assert!(matches!(refused, Err(DeleteAccountError::PasswordRequired)), "{refused:?}");
+}

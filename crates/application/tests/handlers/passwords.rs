@@ -454,3 +454,33 @@ fn change_and_reset_look_the_user_up_in_a_read_only_unit() {
     });
     assert_eq!(units, UnitsBegun { writes: 0, reads: 1 }, "a used token is found out by reading");
 }
+
+#[test]
+fn a_user_without_a_password_sets_a_first_one_only_from_a_recent_sign_in() {
+    let bench = Bench::new();
+    let ada = bench.signed_in();
+    bench.edit_user(ada.user.user_id, |user| user.password = None);
+    let first = |auth| {
+        bench.change_password_handler().handle(ChangePasswordCommand {
+            user_id: ada.user.user_id,
+            session: auth,
+            current_password: None,
+            new_password: SecretString::new(NEW_PASSWORD),
+        })
+    };
+    let mut stale = bench.auth(ada.session_id);
+    stale.auth_time = bench.now() - Duration::seconds(601);
+    assert!(matches!(first(stale), Err(ChangePasswordError::ReauthenticationRequired)));
+    assert!(bench.store.user(ada.user.user_id).expect("exists").password.is_none(), "nothing set");
+
+    first(bench.auth(ada.session_id)).expect("a recent sign-in sets one");
+    assert!(password_is(&bench, ada.user.user_id, NEW_PASSWORD));
+    // From now on the current password is needed.
+    let again = bench.change_password_handler().handle(ChangePasswordCommand {
+        user_id: ada.user.user_id,
+        session: bench.auth(ada.session_id),
+        current_password: None,
+        new_password: SecretString::new("yet another passphrase for ada"),
+    });
+    assert!(matches!(again, Err(ChangePasswordError::Validation(_))), "{again:?}");
+}
