@@ -152,6 +152,7 @@ async fn sweep_periodically(housekeeper: Housekeeper) {
                 sessions = report.sessions,
                 refresh_tokens = report.refresh_tokens,
                 account_tokens = report.account_tokens,
+                oauth_flows = report.oauth_flows,
                 signing_keys = report.signing_keys,
                 "expired rows swept"
             ),

@@ -14,7 +14,7 @@ use crate::metrics;
 use crate::openapi;
 use crate::problem::ApiError;
 use crate::rate_limit;
-use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, sessions};
+use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, providers, sessions};
 use crate::state::AppState;
 
 async fn no_store_on_api(
@@ -95,6 +95,12 @@ pub fn build_app(
         .service(endpoint(oauth::TOKEN_PATH).post(oauth::token).oauth_errors().build())
         .service(endpoint(oauth::REVOKE_PATH).post(oauth::revoke).oauth_errors().build())
         .service(endpoint("/api/auth/logout-all").post(sessions::logout_all).build())
+        .service(endpoint("/api/auth/providers").get(providers::list_providers).build())
+        .service(endpoint("/api/auth/oauth/{provider}/authorize").get(providers::authorize).build())
+        .service(endpoint("/api/auth/oauth/{provider}/callback").get(providers::callback).build())
+        .service(endpoint("/api/auth/identities").get(providers::list_identities).build())
+        .service(endpoint("/api/auth/identities/{provider}").post(providers::link).delete(providers::unlink).build())
+        .service(endpoint("/api/auth/methods").get(providers::methods).build())
         .service(endpoint("/.well-known/openid-configuration").get(discovery::openid_configuration).build())
         .service(endpoint("/docs").get(openapi::docs_page).build())
         .service(openapi::swagger_ui())

@@ -16,6 +16,37 @@ pub const REFRESH_COOKIE: &str = "refresh_token";
 pub const CSRF_COOKIE: &str = "csrf_token";
 /// Path of the refresh cookie.
 pub const REFRESH_PATH: &str = "/api/auth";
+/// The cookie that binds a provider sign-in flow to the browser that started it.
+pub const OAUTH_FLOW_COOKIE: &str = "oauth_flow";
+/// Path of the flow cookie: only the authorize and callback endpoints see it.
+pub const OAUTH_FLOW_PATH: &str = "/api/auth/oauth";
+
+/// Sets the flow cookie (`SameSite=Lax`: the provider's redirect back is a top-level GET from
+/// another site, which must carry it).
+pub fn set_oauth_flow(response: &mut HttpResponseBuilder, settings: &ApiSettings, binding: &str) {
+    response.cookie(
+        Cookie::build(OAUTH_FLOW_COOKIE, binding.to_owned())
+            .http_only(true)
+            .secure(settings.cookie_secure)
+            .same_site(SameSite::Lax)
+            .path(OAUTH_FLOW_PATH)
+            .max_age(Duration::seconds(portcullis_domain::FLOW_LIFETIME_SECONDS))
+            .finish(),
+    );
+}
+
+/// Expires the flow cookie.
+pub fn clear_oauth_flow(response: &mut HttpResponseBuilder, settings: &ApiSettings) {
+    response.cookie(
+        Cookie::build(OAUTH_FLOW_COOKIE, "")
+            .http_only(true)
+            .secure(settings.cookie_secure)
+            .same_site(SameSite::Lax)
+            .path(OAUTH_FLOW_PATH)
+            .max_age(Duration::ZERO)
+            .finish(),
+    );
+}
 
 /// Sets the access cookie only (after a profile change re-issues the token).
 pub fn set_access(response: &mut HttpResponseBuilder, settings: &ApiSettings, access_token: &str) {

@@ -4,9 +4,9 @@ use actix_web::http::StatusCode;
 use portcullis_application::ValidationErrors;
 use portcullis_application::ports::PortError;
 use portcullis_application::{
-    ChangePasswordError, DeleteAccountError, ListSessionsError, LoginError, LogoutAllError, LogoutError, RefreshError,
-    ResendVerificationError, ResetPasswordError, RevokeSessionError, SignupError, UpdateProfileError,
-    VerifyAccessTokenError, VerifyEmailError,
+    ChangePasswordError, DeleteAccountError, ListIdentitiesError, ListSessionsError, LoginError, LogoutAllError,
+    LogoutError, RefreshError, ResendVerificationError, ResetPasswordError, RevokeSessionError, SignupError,
+    StartFlowError, UnlinkIdentityError, UpdateProfileError, VerifyAccessTokenError, VerifyEmailError,
 };
 
 use portcullis_application::commands::admin::{DeleteUserError, GetUserError, ListUsersError, UpdateUserError};
@@ -271,6 +271,44 @@ impl From<DeleteAccountError> for ApiError {
             DeleteAccountError::LastAdmin => last_admin(),
             DeleteAccountError::NotFound => ApiError::not_found(),
             DeleteAccountError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<StartFlowError> for ApiError {
+    fn from(error: StartFlowError) -> Self {
+        match error {
+            StartFlowError::UnknownProvider | StartFlowError::UserGone => ApiError::not_found(),
+            StartFlowError::ProviderUnavailable => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "oauth_failed",
+                "The provider cannot be reached right now; try again later.",
+            ),
+            StartFlowError::AlreadyLinked => ApiError::conflict("This provider is already linked to the account."),
+            StartFlowError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<ListIdentitiesError> for ApiError {
+    fn from(error: ListIdentitiesError) -> Self {
+        match error {
+            ListIdentitiesError::UserGone => ApiError::not_found(),
+            ListIdentitiesError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<UnlinkIdentityError> for ApiError {
+    fn from(error: UnlinkIdentityError) -> Self {
+        match error {
+            UnlinkIdentityError::NotFound => ApiError::not_found(),
+            UnlinkIdentityError::LastSignInMethod => ApiError::new(
+                StatusCode::CONFLICT,
+                "last_sign_in_method",
+                "This is the account's only way to sign in; add a password or another provider first.",
+            ),
+            UnlinkIdentityError::Port(port) => port.into(),
         }
     }
 }

@@ -15,8 +15,9 @@ use crate::error_responses::{
 };
 use crate::routes::discovery::OpenIdConfiguration;
 use crate::routes::oauth::{OAuthErrorBody, RevokeRequest, TokenRequest, TokenResponse};
+use crate::routes::providers::{AuthorizeUrlBody, IdentityBody, LinkRequest, MethodsBody, ProviderBody};
 use crate::routes::sessions::SessionItem;
-use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, sessions};
+use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, providers, sessions};
 
 /// Every endpoint of the service.
 #[derive(OpenApi)]
@@ -30,6 +31,8 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         api_keys::create, api_keys::list, api_keys::delete, introspect::introspect,
         admin::list, admin::get, admin::update, admin::delete,
         oauth::token, oauth::revoke,
+        providers::list_providers, providers::authorize, providers::callback, providers::link,
+        providers::list_identities, providers::unlink, providers::methods,
         discovery::jwks, discovery::openid_configuration, health::live, health::ready, openapi_json,
         crate::metrics::metrics, docs_page,
     ),
@@ -37,11 +40,11 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         TokenRequest, RevokeRequest, TokenResponse, OAuthErrorBody, ChangePasswordRequest, ForgotPasswordRequest,
         ResetPasswordRequest, VerifyEmailRequest, DeleteAccountRequest, AdminUserBody, UserPageBody,
         AdminUpdateUserRequest, CreateApiKeyRequest, ApiKeyBody, CreatedApiKeyBody, IntrospectRequest,
-        IntrospectionBody),
+        IntrospectionBody, ProviderBody, IdentityBody, MethodsBody, AuthorizeUrlBody, LinkRequest),
         responses(MalformedBody, Unauthorized, AccountDisabled, NotFound, AccountGone, PayloadTooLarge,
             UnsupportedMediaType, ValidationFailed, RateLimited, Unavailable)),
     modifiers(&SecuritySchemes),
-    tags((name = "auth"), (name = "account"), (name = "sessions"), (name = "api-keys"), (name = "admin"), (name = "oauth"), (name = "discovery"), (name = "health"), (name = "meta"))
+    tags((name = "auth"), (name = "account"), (name = "sessions"), (name = "api-keys"), (name = "admin"), (name = "oauth"), (name = "providers"), (name = "discovery"), (name = "health"), (name = "meta"))
 )]
 pub struct ApiDoc;
 

@@ -48,9 +48,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, AuthMethod, AuthMethods, Email, ExternalIdentity, ProviderId,
-    RefreshToken, RefreshTokenHash, RefreshTokenSecret, SecretHash, SecretString, Session, SessionAuth, SessionId,
-    User, UserId, UserInfo, whole_seconds,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, AuthMethod, AuthMethods, Email, ExternalIdentity, OAuthFlow,
+    ProviderId, RefreshToken, RefreshTokenHash, RefreshTokenSecret, SecretHash, SecretString, Session, SessionAuth,
+    SessionId, User, UserId, UserInfo, whole_seconds,
 };
 use shaku::{Component, HasComponent, Module, ModuleBuildContext};
 use uuid::Uuid;
@@ -72,14 +72,16 @@ macro_rules! shared_fake_component {
 
 mod limits;
 mod mailer;
+mod upstream;
 
 pub use limits::{InMemoryLockoutStore, InMemoryRateLimiter};
 pub use mailer::InMemoryMailer;
+pub use upstream::{FakeUpstream, FakeUpstreams};
 
 use crate::ports::{
     AccessClaims, AccessToken, AccountTokenRepository, AddUserError, ApiKeyRepository, Clock, IdentityRepository,
-    PortError, SessionRepository, TokenIssueError, TokenService, TokenVerifyError, UnitOfWork, UnitOfWorkFactory,
-    UserQuery, UserRepository,
+    OAuthFlowRepository, PortError, SessionRepository, TokenIssueError, TokenService, TokenVerifyError, UnitOfWork,
+    UnitOfWorkFactory, UserQuery, UserRepository,
 };
 
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it
@@ -100,6 +102,8 @@ struct State {
     api_keys: BTreeMap<ApiKeyId, ApiKey>,
     /// Keyed by (provider, subject).
     identities: BTreeMap<(ProviderId, String), ExternalIdentity>,
+    /// Keyed by the state hash's text.
+    oauth_flows: BTreeMap<String, OAuthFlow>,
 }
 
 /// How many units of work a store began, of each kind.
@@ -176,6 +180,16 @@ impl InMemoryStore {
         let mut tokens: Vec<AccountToken> = lock(&self.shared).state.account_tokens.values().cloned().collect();
         tokens.sort_by_key(|token| token.created_at);
         tokens
+    }
+
+    /// Every committed sign-in flow in progress (stored by hashes only).
+    pub fn oauth_flows(&self) -> Vec<OAuthFlow> {
+        lock(&self.shared).state.oauth_flows.values().cloned().collect()
+    }
+
+    /// Every committed linked identity, by (provider, subject).
+    pub fn identities(&self) -> Vec<ExternalIdentity> {
+        lock(&self.shared).state.identities.values().cloned().collect()
     }
 
     /// Every committed API key (stored by hash only), ordered by id.
@@ -282,6 +296,10 @@ impl UnitOfWork for InMemoryUnitOfWork {
 
     fn identities(&mut self) -> Box<dyn IdentityRepository + '_> {
         Box::new(InMemoryIdentities { state: &mut self.state, dirty: &mut self.dirty })
+    }
+
+    fn oauth_flows(&mut self) -> Box<dyn OAuthFlowRepository + '_> {
+        Box::new(InMemoryOAuthFlows { state: &mut self.state, dirty: &mut self.dirty })
     }
 
     fn commit(self: Box<Self>) -> Result<(), PortError> {
@@ -471,6 +489,28 @@ impl ApiKeyRepository for InMemoryApiKeys<'_> {
             *self.dirty = true;
         }
         Ok(())
+    }
+}
+
+/// The sign-in flows of one unit of work.
+struct InMemoryOAuthFlows<'a> {
+    state: &'a mut State,
+    dirty: &'a mut bool,
+}
+
+impl OAuthFlowRepository for InMemoryOAuthFlows<'_> {
+    fn add(&mut self, flow: &OAuthFlow) -> Result<(), PortError> {
+        *self.dirty = true;
+        self.state.oauth_flows.insert(flow.state_hash.as_str().to_owned(), flow.clone());
+        Ok(())
+    }
+
+    fn take(&mut self, state_hash: &SecretHash) -> Result<Option<OAuthFlow>, PortError> {
+        let flow = self.state.oauth_flows.remove(state_hash.as_str());
+        if flow.is_some() {
+            *self.dirty = true;
+        }
+        Ok(flow)
     }
 }
 

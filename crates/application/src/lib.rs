@@ -44,6 +44,9 @@ pub use commands::email_verification::{
     ResendOutcome, ResendVerificationCommand, ResendVerificationError, ResendVerificationHandler,
     ResendVerificationUseCase, VerifyEmailCommand, VerifyEmailError, VerifyEmailHandler, VerifyEmailUseCase,
 };
+pub use commands::identities::{
+    IdentitiesHandler, IdentitiesUseCase, ListIdentitiesError, SignInMethodsView, UnlinkIdentityError,
+};
 pub use commands::introspect::{
     ActiveToken, IntrospectError, IntrospectHandler, IntrospectUseCase, Introspection, TokenKind,
 };
@@ -53,6 +56,10 @@ pub use commands::passwords::{
     ChangePasswordCommand, ChangePasswordError, ChangePasswordHandler, ChangePasswordUseCase, ForgotPasswordCommand,
     ForgotPasswordError, ForgotPasswordHandler, ForgotPasswordUseCase, ResetPasswordCommand, ResetPasswordError,
     ResetPasswordHandler, ResetPasswordUseCase,
+};
+pub use commands::provider_sign_in::{
+    FinishFlowCommand, FinishFlowError, FlowOutcome, ProviderSignInHandler, ProviderSignInUseCase, StartFlowCommand,
+    StartFlowError, StartedFlow,
 };
 pub use commands::refresh::{RefreshCommand, RefreshError, RefreshHandler, RefreshUseCase};
 pub use commands::sessions::{

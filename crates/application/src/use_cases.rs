@@ -8,10 +8,12 @@ use crate::commands::admin::AdminUseCase;
 use crate::commands::api_keys::ApiKeysUseCase;
 use crate::commands::delete_account::DeleteAccountUseCase;
 use crate::commands::email_verification::{ResendVerificationUseCase, VerifyEmailUseCase};
+use crate::commands::identities::IdentitiesUseCase;
 use crate::commands::introspect::IntrospectUseCase;
 use crate::commands::login::LoginUseCase;
 use crate::commands::logout::LogoutUseCase;
 use crate::commands::passwords::{ChangePasswordUseCase, ForgotPasswordUseCase, ResetPasswordUseCase};
+use crate::commands::provider_sign_in::ProviderSignInUseCase;
 use crate::commands::refresh::RefreshUseCase;
 use crate::commands::sessions::SessionsUseCase;
 use crate::commands::signup::SignupUseCase;
@@ -56,6 +58,10 @@ pub struct UseCases {
     pub reset_password: Arc<dyn ResetPasswordUseCase>,
     /// Delete one's own account.
     pub delete_account: Arc<dyn DeleteAccountUseCase>,
+    /// Sign in (or link) through an upstream provider.
+    pub provider_sign_in: Arc<dyn ProviderSignInUseCase>,
+    /// List and unlink one's provider identities.
+    pub identities: Arc<dyn IdentitiesUseCase>,
 }
 
 /// The ports an adapter needs beyond the use cases: rate limits, readiness, key reloads,

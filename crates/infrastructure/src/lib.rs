@@ -14,3 +14,4 @@ pub mod mail;
 pub mod persistence;
 pub mod resources;
 pub mod tokens;
+pub mod upstream;

@@ -19,6 +19,8 @@ use url::Url;
 /// that do not depend on `portcullis-domain`.
 pub use portcullis_domain::{BcryptCost, MinPasswordScore};
 
+use crate::providers_config::{ProvidersConfig, read_providers};
+
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LogFormat {
@@ -83,6 +85,9 @@ pub struct Config {
     pub hash_queue: usize,
     /// `PORTCULLIS_DB_POOL_SIZE`: database connections (default 10).
     pub db_pool_size: u32,
+    /// `PORTCULLIS_PROVIDERS` and `PORTCULLIS_PROVIDER_X_*` (`[providers.x]` in the file): the
+    /// upstream sign-in providers, and the problems of those left out.
+    pub providers: ProvidersConfig,
 }
 
 /// A configuration value that cannot be used.
@@ -96,7 +101,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn new(variable: &str, message: impl Into<String>) -> Self {
         Self { variable: variable.to_owned(), message: message.into() }
     }
 }
@@ -130,6 +135,7 @@ impl Default for Config {
             hash_workers: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
             hash_queue: 64,
             db_pool_size: 10,
+            providers: ProvidersConfig::default(),
         }
     }
 }
@@ -210,6 +216,7 @@ impl Config {
     /// # Errors
     /// [`ConfigError`] naming the first bad variable.
     pub fn from_sources(file: Option<&str>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let all_env = env;
         let mut layers = Figment::new();
         if let Some(text) = file {
             layers = layers.merge(FileLayer(Toml::string(text)));
@@ -219,10 +226,11 @@ impl Config {
             .filter(|(name, _)| VARIABLES.contains(&name.as_str()))
             .map(|(name, value)| (key(name), value.as_str()))
             .collect();
-        let layered: Dict = layers
+        let mut layered: Dict = layers
             .merge(Serialized::from(env, Profile::Default))
             .extract()
             .map_err(|e| ConfigError::new("config file", e.kind.to_string().trim_end()))?;
+        let file_providers = layered.remove("providers");
         if let Some(unknown) = layered.keys().find(|k| !VARIABLES.iter().any(|v| key(v) == **k)) {
             return Err(ConfigError::new(unknown, "unknown setting in the config file"));
         }
@@ -235,7 +243,9 @@ impl Config {
                 }
             }
         }
-        Self::from_values(&values)
+        let mut config = Self::from_values(&values)?;
+        config.providers = read_providers(file_providers.as_ref(), all_env);
+        Ok(config)
     }
 
     /// Checks the set values (trimmed, none empty), in the order of [`VARIABLES`].
@@ -472,6 +482,7 @@ impl fmt::Debug for Config {
             .field("hash_workers", &self.hash_workers)
             .field("hash_queue", &self.hash_queue)
             .field("db_pool_size", &self.db_pool_size)
+            .field("providers", &self.providers)
             .finish()
     }
 }

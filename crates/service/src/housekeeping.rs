@@ -1,4 +1,5 @@
-//! Housekeeping: deleting expired sessions, refresh and mailed tokens, and signing keys whose
+//! Housekeeping: deleting expired sessions, refresh and mailed tokens, unfinished sign-in
+//! flows, and signing keys whose
 //! tokens have all expired. Safe on every instance at any time; the server runs it every
 //! ten minutes, an embedding program whenever it likes.
 
@@ -19,6 +20,8 @@ pub struct HousekeepingReport {
     pub refresh_tokens: usize,
     /// Mailed verification and reset tokens past their end.
     pub account_tokens: usize,
+    /// Sign-in flows at upstream providers that were never finished.
+    pub oauth_flows: usize,
     /// Signing keys no live token can name.
     pub signing_keys: usize,
 }
@@ -60,6 +63,7 @@ impl Housekeeper {
             sessions: swept.sessions,
             refresh_tokens: swept.refresh_tokens,
             account_tokens: swept.account_tokens,
+            oauth_flows: swept.oauth_flows,
             signing_keys,
         })
     }

@@ -21,6 +21,7 @@
 pub mod config;
 mod housekeeping;
 pub mod module;
+pub mod providers_config;
 mod service;
 mod storage;
 

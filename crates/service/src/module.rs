@@ -8,15 +8,16 @@ use portcullis_application::account_mail::TemplatedAccountMailParameters;
 use portcullis_application::commands::delete_account::DeleteAccountHandlerParameters;
 use portcullis_application::commands::login::LoginHandlerParameters;
 use portcullis_application::commands::passwords::ChangePasswordHandlerParameters;
+use portcullis_application::commands::provider_sign_in::ProviderSignInHandlerParameters;
 use portcullis_application::commands::refresh::RefreshHandlerParameters;
 use portcullis_application::defaults::{
     NoExtraClaims, OpenSignup, StrengthPasswordPolicy, StrengthPasswordPolicyParameters, SystemClock,
 };
 use portcullis_application::{
     AdminHandler, ApiKeysHandler, ChangePasswordHandler, DeleteAccountHandler, ForgotPasswordHandler,
-    IntrospectHandler, LoginHandler, LogoutHandler, ReauthWindow, RefreshHandler, ResendVerificationHandler,
-    ResetPasswordHandler, SessionPolicy, SessionsHandler, SignupHandler, TemplatedAccountMail, UpdateProfileHandler,
-    VerifyAccessTokenHandler, VerifyEmailHandler,
+    IdentitiesHandler, IntrospectHandler, LoginHandler, LogoutHandler, ProviderSignInHandler, ReauthWindow,
+    RefreshHandler, ResendVerificationHandler, ResetPasswordHandler, SessionPolicy, SessionsHandler, SignupHandler,
+    TemplatedAccountMail, UpdateProfileHandler, VerifyAccessTokenHandler, VerifyEmailHandler,
 };
 use portcullis_domain::{LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
@@ -30,6 +31,7 @@ use portcullis_infrastructure::tokens::{
     AccessTokenRules, DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, JwksDocument, JwksDocumentParameters,
     JwtTokenService, JwtTokenServiceParameters, SharedKeyRing, TokenSettings,
 };
+use portcullis_infrastructure::upstream::{ConfiguredProviders, ConfiguredProvidersParameters};
 use shaku::{ModuleBuilder, module};
 
 // Everything one Portcullis process serves with.
@@ -44,6 +46,7 @@ module! {
             QueuedMailer, TemplatedAccountMail, VerifyEmailHandler, ResendVerificationHandler, ChangePasswordHandler,
             ForgotPasswordHandler, ResetPasswordHandler, DeleteAccountHandler, OpenSignup, NoExtraClaims,
             DieselRateLimiter, DieselLockoutStore, ProcessResources,
+            ConfiguredProviders, ProviderSignInHandler, IdentitiesHandler,
         ],
         providers = []
     }
@@ -74,6 +77,8 @@ pub struct Infrastructure {
     pub mail: MailQueue,
     /// The base of links in mail (`PORTCULLIS_PUBLIC_URL`).
     pub public_url: String,
+    /// The upstream sign-in providers (`PORTCULLIS_PROVIDERS`).
+    pub providers: ConfiguredProviders,
 }
 
 /// Builds the module. Every parameter of every component is set here; a test builds it.
@@ -101,6 +106,7 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         lockout,
         mail,
         public_url,
+        providers,
     } = infrastructure;
     AppModule::builder()
         .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters { pool: pool.clone() })
@@ -129,6 +135,10 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         .with_component_parameters::<PooledPasswordHasher>(PooledPasswordHasherParameters { pool: hashing })
         .with_component_parameters::<LoginHandler>(LoginHandlerParameters { policy: session_policy, lockout })
         .with_component_parameters::<RefreshHandler>(RefreshHandlerParameters { policy: session_policy })
+        .with_component_parameters::<ProviderSignInHandler>(ProviderSignInHandlerParameters { policy: session_policy })
+        .with_component_parameters::<ConfiguredProviders>(ConfiguredProvidersParameters {
+            providers: providers.into_providers(),
+        })
         .with_component_parameters::<ChangePasswordHandler>(ChangePasswordHandlerParameters { reauth })
         .with_component_parameters::<DeleteAccountHandler>(DeleteAccountHandlerParameters { reauth })
         .with_component_parameters::<StrengthPasswordPolicy>(StrengthPasswordPolicyParameters {

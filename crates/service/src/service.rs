@@ -11,6 +11,7 @@ use portcullis_domain::{LockoutPolicy, RateQuota, SecretString};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::mail::{MailQueue, MailSettings, MailTransport, build_mailer};
 use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_key_ring};
+use portcullis_infrastructure::upstream::{ConfiguredProviders, UpstreamHttp};
 use shaku::HasComponent;
 
 use crate::config::Config;
@@ -101,6 +102,7 @@ impl Service {
             lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_secs),
             mail: mail.clone(),
             public_url: issuer(config),
+            providers: upstream_providers(config),
         }))
         .build();
         Ok(Self::over(Arc::new(module), housekeeper, mail))
@@ -125,6 +127,8 @@ impl Service {
             forgot_password: m.resolve(),
             reset_password: m.resolve(),
             delete_account: m.resolve(),
+            provider_sign_in: m.resolve(),
+            identities: m.resolve(),
         };
         let ports = ServicePorts {
             clock: m.resolve(),
@@ -165,4 +169,18 @@ impl Service {
     pub fn shutdown(self, timeout: Duration) -> bool {
         self.mail.shutdown(timeout)
     }
+}
+
+/// The upstream providers of `config`: those configured well are built; each one left out
+/// (in the configuration, or because it cannot be built) is logged and the rest work.
+fn upstream_providers(config: &Config) -> ConfiguredProviders {
+    for problem in &config.providers.problems {
+        tracing::error!(variable = %problem.variable, problem = %problem.message, "sign-in provider left out");
+    }
+    let (providers, problems) =
+        ConfiguredProviders::build(&config.providers.settings, &config.public_url, &UpstreamHttp::default());
+    for problem in problems {
+        tracing::error!(provider = %problem.id, problem = %problem.problem, "sign-in provider left out");
+    }
+    providers
 }

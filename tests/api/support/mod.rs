@@ -10,7 +10,9 @@ pub mod database;
 pub mod http;
 pub mod jwt;
 pub mod mail;
+pub mod oidc;
 pub mod problem;
+pub mod upstream_stubs;
 
 use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};

@@ -8,4 +8,5 @@ pub mod discovery;
 pub mod health;
 pub mod introspect;
 pub mod oauth;
+pub mod providers;
 pub mod sessions;

@@ -15,6 +15,7 @@ mod resources;
 mod signing_keys;
 mod token_service;
 mod unit_of_work;
+mod upstream;
 
 pub use clock::Clock;
 pub use error::{PortError, PortErrorSource, PortFailure};
@@ -25,8 +26,8 @@ pub use password_hasher::PasswordHasher;
 pub use password_policy::PasswordPolicy;
 pub use probe::DatabaseProbe;
 pub use repositories::{
-    AccountTokenRepository, AddUserError, ApiKeyRepository, IdentityRepository, SessionRepository, UserQuery,
-    UserRepository,
+    AccountTokenRepository, AddUserError, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, SessionRepository,
+    UserQuery, UserRepository,
 };
 pub use resources::{ResourceMonitor, ResourceReading};
 pub use signing_keys::{JwksSource, KeyRingReloader};
@@ -34,4 +35,7 @@ pub use token_service::{AccessClaims, AccessToken, TokenIssueError, TokenService
 pub use unit_of_work::{
     RefreshContext, RefreshRotation, RotationOutcome, UnitOfWork, UnitOfWorkFactory, api_key_with_owner_by_reads,
     refresh_context_by_reads, rotate_refresh_token_by_steps,
+};
+pub use upstream::{
+    AuthorizationRequest, CodeExchange, ProviderInfo, UpstreamError, UpstreamProvider, UpstreamProviders,
 };

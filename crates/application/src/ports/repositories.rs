@@ -1,6 +1,6 @@
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, ExternalIdentity, ProviderId, RefreshToken,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, ExternalIdentity, OAuthFlow, ProviderId, RefreshToken,
     RefreshTokenHash, SecretHash, Session, SessionId, User, UserId,
 };
 
@@ -166,6 +166,24 @@ pub trait IdentityRepository {
     /// # Errors
     /// [`PortError`] when storage fails.
     fn unlink(&mut self, user_id: UserId, provider: &ProviderId) -> Result<bool, PortError>;
+}
+
+/// Sign-in flows in progress at upstream providers, stored by the hash of their `state`, so
+/// that any instance on the database can finish a flow another one started.
+pub trait OAuthFlowRepository {
+    /// Stores a new flow.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn add(&mut self, flow: &OAuthFlow) -> Result<(), PortError>;
+
+    /// Removes and returns the flow whose `state` hashes to `state_hash` (expired or not:
+    /// the caller checks). Single use: of two callers taking the same flow at once, at most
+    /// one gets it.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn take(&mut self, state_hash: &SecretHash) -> Result<Option<OAuthFlow>, PortError>;
 }
 
 /// Sessions and their refresh-token families (the article's `IRefreshTokenRepository`).

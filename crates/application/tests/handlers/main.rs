@@ -9,6 +9,7 @@ mod lockout;
 mod login;
 mod logout;
 mod passwords;
+mod provider_sign_in;
 mod refresh;
 mod sessions;
 mod signup;

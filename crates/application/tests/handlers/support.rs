@@ -10,19 +10,21 @@ use portcullis_application::defaults::{
     InlinePasswordHasher, InlinePasswordHasherParameters, OpenSignup, StrengthPasswordPolicy,
 };
 use portcullis_application::in_memory::{
-    FakeTokenService, FixedClock, InMemoryLockoutStore, InMemoryMailer, InMemoryStore, UnitsBegun,
+    FakeTokenService, FakeUpstream, FakeUpstreams, FixedClock, InMemoryLockoutStore, InMemoryMailer, InMemoryStore,
+    UnitsBegun,
 };
 use portcullis_application::ports::{Clock, OutgoingMail, PasswordHasher, TokenService, UnitOfWorkFactory};
 use portcullis_application::{
     AdminHandler, ApiKeysHandler, ChangePasswordHandler, ChangePasswordUseCase, DeleteAccountHandler,
-    DeleteAccountUseCase, ForgotPasswordHandler, ForgotPasswordUseCase, IntrospectHandler, IssuedTokens, LoginCommand,
-    LoginHandler, LoginUseCase, LogoutHandler, LogoutUseCase, RefreshCommand, RefreshError, RefreshHandler,
-    RefreshUseCase, ResendVerificationHandler, ResendVerificationUseCase, ResetPasswordHandler, ResetPasswordUseCase,
-    SessionPolicy, SessionsHandler, SignupCommand, SignupHandler, SignupUseCase, UpdateProfileHandler,
-    UpdateProfileUseCase, VerifyAccessTokenHandler, VerifyAccessTokenUseCase, VerifyEmailHandler, VerifyEmailUseCase,
+    DeleteAccountUseCase, ForgotPasswordHandler, ForgotPasswordUseCase, IdentitiesHandler, IdentitiesUseCase,
+    IntrospectHandler, IssuedTokens, LoginCommand, LoginHandler, LoginUseCase, LogoutHandler, LogoutUseCase,
+    ProviderSignInHandler, ProviderSignInUseCase, RefreshCommand, RefreshError, RefreshHandler, RefreshUseCase,
+    ResendVerificationHandler, ResendVerificationUseCase, ResetPasswordHandler, ResetPasswordUseCase, SessionPolicy,
+    SessionsHandler, SignupCommand, SignupHandler, SignupUseCase, UpdateProfileHandler, UpdateProfileUseCase,
+    VerifyAccessTokenHandler, VerifyAccessTokenUseCase, VerifyEmailHandler, VerifyEmailUseCase,
 };
 use portcullis_domain::{
-    BcryptCost, LockoutPolicy, RefreshTokenSecret, SecretString, SessionMetadata, User, UserId, UserInfo,
+    BcryptCost, LinkingPolicy, LockoutPolicy, RefreshTokenSecret, SecretString, SessionMetadata, User, UserId, UserInfo,
 };
 use shaku::{HasComponent, ModuleBuilder, module};
 
@@ -36,7 +38,7 @@ module! {
             SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, VerifyAccessTokenHandler, UpdateProfileHandler,
             SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler, VerifyEmailHandler,
             ResendVerificationHandler, ChangePasswordHandler, ForgotPasswordHandler, ResetPasswordHandler,
-            DeleteAccountHandler,
+            DeleteAccountHandler, FakeUpstreams, ProviderSignInHandler, IdentitiesHandler,
         ],
         providers = []
     }
@@ -77,6 +79,10 @@ pub struct Bench {
     pub lockouts: InMemoryLockoutStore,
     /// Every mail the handlers sent, through a [`TemplatedAccountMail`] linking to [`PUBLIC_URL`].
     pub mailer: InMemoryMailer,
+    /// Provider `corp` (linking `explicit`) of [`Bench::provider_sign_in_handler`].
+    pub corp: FakeUpstream,
+    /// Provider `trusty` (linking `verified_email`).
+    pub trusty: FakeUpstream,
     /// The module the handlers are resolved from, built from the fields above.
     module: TestModule,
 }
@@ -93,8 +99,13 @@ impl Bench {
         let hasher = InlinePasswordHasher::with_cost(cheapest_cost()).expect("hasher");
         let lockouts = InMemoryLockoutStore::new();
         let mailer = InMemoryMailer::new();
-        let module = Self::builder_of(&store, &clock, &tokens, &hasher, policy, &lockouts, &mailer).build();
-        Self { store, clock, tokens, hasher, policy, lockouts, mailer, module }
+        let corp = FakeUpstream::new("corp", LinkingPolicy::Explicit);
+        let trusty = FakeUpstream::new("trusty", LinkingPolicy::VerifiedEmail);
+        let upstreams = FakeUpstreams::new(vec![corp.clone(), trusty.clone()]);
+        let module = Self::builder_of(&store, &clock, &tokens, &hasher, policy, &lockouts, &mailer)
+            .with_component_parameters::<FakeUpstreams>(upstreams)
+            .build();
+        Self { store, clock, tokens, hasher, policy, lockouts, mailer, corp, trusty, module }
     }
 
     fn builder_of(
@@ -169,6 +180,14 @@ impl Bench {
     }
 
     pub fn delete_account_handler(&self) -> Arc<dyn DeleteAccountUseCase> {
+        self.module.resolve()
+    }
+
+    pub fn provider_sign_in_handler(&self) -> Arc<dyn ProviderSignInUseCase> {
+        self.module.resolve()
+    }
+
+    pub fn identities_handler(&self) -> Arc<dyn IdentitiesUseCase> {
         self.module.resolve()
     }
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use portcullis_application::ports::PortError;
 
-use super::schema::{account_tokens, refresh_tokens, sessions};
+use super::schema::{account_tokens, oauth_flows, refresh_tokens, sessions};
 use super::{DbPool, db_error};
 
 /// How many rows one sweep deleted.
@@ -19,9 +19,11 @@ pub struct SweepReport {
     pub refresh_tokens: usize,
     /// Mailed verification and reset tokens past their end.
     pub account_tokens: usize,
+    /// Sign-in flows at upstream providers that were never finished.
+    pub oauth_flows: usize,
 }
 
-/// Deletes sessions, refresh tokens and mailed tokens whose end is before `now`. An expired
+/// Deletes sessions, refresh tokens, mailed tokens and unfinished sign-in flows whose end is before `now`. An expired
 /// refresh token is refused whether it is stored or not, so nothing observable changes.
 ///
 /// # Errors
@@ -38,5 +40,8 @@ pub fn sweep_expired(pool: &DbPool, now: DateTime<Utc>) -> Result<SweepReport, P
     let account_tokens = diesel::delete(account_tokens::table.filter(account_tokens::expires_at.lt(now)))
         .execute(&mut **conn)
         .map_err(db_error("housekeeping.sweep_expired"))?;
-    Ok(SweepReport { sessions, refresh_tokens, account_tokens })
+    let oauth_flows = diesel::delete(oauth_flows::table.filter(oauth_flows::expires_at.lt(now)))
+        .execute(&mut **conn)
+        .map_err(db_error("housekeeping.sweep_expired"))?;
+    Ok(SweepReport { sessions, refresh_tokens, account_tokens, oauth_flows })
 }

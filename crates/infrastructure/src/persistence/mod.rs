@@ -13,6 +13,7 @@ mod identity_repository;
 mod limits;
 mod maintenance;
 mod models;
+mod oauth_flow_repository;
 mod probe;
 pub mod schema;
 mod session_repository;

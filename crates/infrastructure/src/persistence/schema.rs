@@ -101,6 +101,18 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    oauth_flows (state_hash) {
+        state_hash -> Text,
+        binding_hash -> Text,
+        provider -> Text,
+        next_path -> Text,
+        linking_user_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(external_identities -> users (user_id));
 diesel::joinable!(account_tokens -> users (user_id));
@@ -116,5 +128,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     login_failures,
     account_tokens,
     api_keys,
-    external_identities
+    external_identities,
+    oauth_flows
 );

@@ -1,8 +1,8 @@
 use diesel::connection::SimpleConnection;
 use portcullis_application::ports::{
-    AccountTokenRepository, ApiKeyRepository, IdentityRepository, PortError, RefreshContext, RefreshRotation,
-    RotationOutcome, SessionRepository, UnitOfWork, UnitOfWorkFactory, UserRepository, api_key_with_owner_by_reads,
-    refresh_context_by_reads, rotate_refresh_token_by_steps,
+    AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PortError, RefreshContext,
+    RefreshRotation, RotationOutcome, SessionRepository, UnitOfWork, UnitOfWorkFactory, UserRepository,
+    api_key_with_owner_by_reads, refresh_context_by_reads, rotate_refresh_token_by_steps,
 };
 use portcullis_domain::{ApiKey, RefreshTokenHash, User};
 use r2d2::PooledConnection;
@@ -11,6 +11,7 @@ use shaku::Component;
 use super::account_token_repository::DieselAccountTokenRepository;
 use super::api_key_repository::DieselApiKeyRepository;
 use super::identity_repository::DieselIdentityRepository;
+use super::oauth_flow_repository::DieselOAuthFlowRepository;
 use super::session_repository::DieselSessionRepository;
 use super::user_repository::DieselUserRepository;
 use super::{DbConnection, DbConnectionManager, DbPool, database_failure, db_error};
@@ -112,6 +113,10 @@ impl UnitOfWork for DieselUnitOfWork {
 
     fn identities(&mut self) -> Box<dyn IdentityRepository + '_> {
         Box::new(DieselIdentityRepository::new(&mut self.conn))
+    }
+
+    fn oauth_flows(&mut self) -> Box<dyn OAuthFlowRepository + '_> {
+        Box::new(DieselOAuthFlowRepository::new(&mut self.conn))
     }
 
     fn api_key_with_owner(&mut self, prefix: &str) -> Result<Option<(ApiKey, User)>, PortError> {
