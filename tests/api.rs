@@ -49,6 +49,8 @@ mod pages;
 mod password_policy;
 #[path = "api/passwords.rs"]
 mod passwords;
+#[path = "api/providers.rs"]
+mod providers;
 #[path = "api/rate_limits.rs"]
 mod rate_limits;
 #[path = "api/refresh.rs"]
