@@ -333,3 +333,102 @@ async fn an_admin_finds_and_disables_a_user() {
     browser.close().await;
     stop(app, chromium).await;
 }
+
+/// Signs in at the `oidc-provider` form as `login`, unless the provider remembers the browser
+/// and sends it straight back; ends when the browser is back on `path`.
+async fn sign_in_at_provider(browser: &Browser, login: &str, path: &str) {
+    let started = std::time::Instant::now();
+    loop {
+        let url = browser.url().await;
+        if url.contains("/interaction/") && browser.script("return !!document.getElementById('login')").await == true {
+            browser.fill("#login", login).await;
+            browser.click("#submit").await;
+            break;
+        }
+        if url.starts_with(&browser_origin(browser).await) && !url.contains("/api/auth/oauth/") {
+            break;
+        }
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "stuck at {url}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    browser.wait_for_path(path).await;
+}
+
+async fn browser_origin(browser: &Browser) -> String {
+    browser.script("return location.origin").await.as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_in_with_a_provider_then_managing_it_on_the_account_page() {
+    let Some(chromium) = Chromium::start().await else { return };
+    let database = Arc::new(TestDatabase::create(Backend::Sqlite).expect("SQLite"));
+    let port = support::cli::free_port();
+    let public_url = url::Url::parse(&format!("http://127.0.0.1:{port}")).expect("a URL");
+    let client = support::oidc::OidcClient {
+        client_id: "pages-client".into(),
+        client_secret: "pages-secret".into(),
+        redirect_uri: format!("{public_url}api/auth/oauth/corp/callback"),
+    };
+    let alice = support::oidc::OidcAccount {
+        sub: "alice".into(),
+        email: Some("alice@corp.example".into()),
+        email_verified: true,
+        name: Some("Alice Corp".into()),
+        ..Default::default()
+    };
+    let Some(provider) = support::oidc::OidcProvider::start(&[client], &[alice]).await else { return };
+    let env: std::collections::BTreeMap<String, String> = [
+        ("PORTCULLIS_PROVIDERS", "corp"),
+        ("PORTCULLIS_PROVIDER_CORP_NAME", "Corp ID"),
+        ("PORTCULLIS_PROVIDER_CORP_ISSUER", provider.issuer.as_str()),
+        ("PORTCULLIS_PROVIDER_CORP_CLIENT_ID", "pages-client"),
+        ("PORTCULLIS_PROVIDER_CORP_CLIENT_SECRET", "pages-secret"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let config = portcullis::config::Config {
+        bind: format!("127.0.0.1:{port}"),
+        allowed_origins: portcullis::config::default_origins(&public_url),
+        public_url,
+        providers: portcullis_service::providers_config::read_providers(None, &env),
+        ..database.config()
+    };
+    let app = TestApp::start(config, database).await;
+    let browser = chromium.browser(&app, 1280, 900).await;
+
+    // The button on /login goes to the provider; signing in there comes back signed in.
+    browser.goto("/login").await;
+    browser.wait_for_text("#provider-corp", "Log in with Corp ID").await;
+    browser.screenshot("providers-1-login").await;
+    browser.click("#provider-corp").await;
+    sign_in_at_provider(&browser, "alice", "/account").await;
+    browser.wait_for_text("#account-email", "alice@corp.example").await;
+    browser.wait_for_text("#account-verified", "Verified").await;
+
+    // The provider is listed as linked; it is the only way in, so it cannot be unlinked.
+    browser.wait_for("#identities-list [data-provider=corp] .identity-unlink").await;
+    browser.wait_for_text("#password-heading", "Set a password").await;
+    browser.click("#identities-list [data-provider=corp] .identity-unlink").await;
+    browser.wait_for_text("#identities-error", "only way to sign in").await;
+    browser.screenshot("providers-2-account").await;
+
+    // With a first password set, the provider can go, and be linked again.
+    browser.fill("#password-form-new_password", PASSWORD).await;
+    browser.click("#password-form button[type=submit]").await;
+    browser.wait_for_text("#password-form-status", "Password set").await;
+    browser.click("#identities-list [data-provider=corp] .identity-unlink").await;
+    browser.wait_for("#identities-list [data-provider=corp] .identity-link").await;
+    browser.click("#identities-list [data-provider=corp] .identity-link").await;
+    sign_in_at_provider(&browser, "alice", "/account").await;
+    browser.wait_for("#identities-list [data-provider=corp] .identity-unlink").await;
+
+    // A refused callback explains itself on /login.
+    browser.goto("/login?error=account_exists").await;
+    browser.wait_for_text("#login-provider-error", "link the provider on your account page").await;
+    browser.close().await;
+    provider.stop().await;
+    chromium.stop().await;
+    app.stop().await;
+    app.database().remove();
+}

@@ -228,6 +228,13 @@ backend_tests!(
         let location = authorize(&mut stranger, "corp", None).await;
         let back = provider.sign_in(&location, "alice").await;
         assert_refused(&callback(&mut stranger, &back).await, "account_exists");
+        // The login page explains it in words; both pages offer the provider.
+        let login = app.get("/login?error=account_exists&next=/account").await;
+        login.assert_status(200);
+        assert!(login.text().contains("link the provider on your account page"), "{}", login.text());
+        assert!(login.text().contains(r#"href="/api/auth/oauth/corp/authorize?next=%2Faccount""#), "{}", login.text());
+        let signup = app.get("/signup").await;
+        assert!(signup.text().contains(r#"id="provider-corp""#), "{}", signup.text());
 
         // Linking from the signed-in session: POST, then the provider, then back.
         let refused = browser.post_json("/api/auth/identities/corp", &json!({})).await;

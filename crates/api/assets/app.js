@@ -415,6 +415,65 @@
     }
   }
 
+  // The configured providers with the caller's linked ones: Unlink for those, Link for the
+  // rest. Linking stores a flow and goes to the provider; it comes back to /account. Also
+  // tells the password form whether there is a current password to type.
+  async function loadIdentities() {
+    const [providers, methods] = await Promise.all([api('GET', '/api/auth/providers'), api('GET', '/api/auth/methods')]);
+    if (methods.ok) {
+      const current = byId('password-form-current_password');
+      if (current && !methods.data.password) {
+        current.closest('.field').hidden = true;
+        byId('password-heading').textContent = 'Set a password';
+      }
+    }
+    if (!providers.ok || !methods.ok) {
+      byId('identities-section').hidden = false;
+      show('identities-error', detail(providers.ok ? methods : providers, 'The sign-in providers could not be loaded.'));
+      return;
+    }
+    byId('identities-section').hidden = providers.data.length === 0 && methods.data.identities.length === 0;
+    hide('identities-error');
+    const list = byId('identities-list');
+    list.textContent = '';
+    const names = {};
+    for (const provider of providers.data) names[provider.id] = provider.name;
+    const linked = {};
+    for (const identity of methods.data.identities) linked[identity.provider] = identity;
+    const ids = providers.data.map((provider) => provider.id);
+    for (const id of Object.keys(linked)) if (!ids.includes(id)) ids.push(id);
+    for (const id of ids) {
+      const name = names[id] || id;
+      const identity = linked[id];
+      const meta = identity ? 'linked ' + when(identity.linked_at) + (identity.email ? ' · ' + identity.email : '') : 'not linked';
+      const item = listItem('identity', 'provider', id, name, meta);
+      if (identity) {
+        const unlink = button('Unlink', 'identity-unlink secondary', 'Unlink ' + name);
+        onClick(unlink, async () => {
+          const answer = await api('DELETE', '/api/auth/identities/' + encodeURIComponent(id));
+          if (!answer.ok && answer.status !== 404) {
+            show('identities-error', detail(answer, 'That provider could not be unlinked.'));
+            return;
+          }
+          await loadIdentities();
+        });
+        item.appendChild(unlink);
+      } else if (names[id]) {
+        const link = button('Link', 'identity-link', 'Link ' + name);
+        onClick(link, async () => {
+          const answer = await api('POST', '/api/auth/identities/' + encodeURIComponent(id), { next: '/account' });
+          if (!answer.ok) {
+            show('identities-error', detail(answer, 'That provider could not be linked.'));
+            return;
+          }
+          location.assign(answer.data.authorize_url);
+        });
+        item.appendChild(link);
+      }
+      list.appendChild(item);
+    }
+  }
+
   // ---- pages --------------------------------------------------------------------------------
   const pages = {
     signup() {
@@ -433,8 +492,9 @@
 
     login() {
       const next = safeNext(param('next')) || '/account';
-      // Still signed in (the refresh cookie is there): go on at once.
-      if (cookie('csrf_token') || signedIn) {
+      // Still signed in (the refresh cookie is there): go on at once — unless a provider
+      // sign-in came back with an error to read (a failed linking flow of a signed-in user).
+      if (!param('error') && (cookie('csrf_token') || signedIn)) {
         refresh().then((result) => {
           if (result === true) location.replace(next);
         });
@@ -509,10 +569,15 @@
       });
 
       onSubmit(byId('password-form'), async (fields) => {
+        // A first password (an account made through a provider) has no current one.
+        if (!fields.current_password) delete fields.current_password;
         const result = await api('POST', '/api/auth/password/change', fields);
         if (result.ok) {
           byId('password-form').reset();
-          show('password-form-status', 'Password changed');
+          show('password-form-status', byId('password-heading').textContent === 'Set a password' ? 'Password set' : 'Password changed');
+          const current = byId('password-form-current_password');
+          if (current) current.closest('.field').hidden = false;
+          byId('password-heading').textContent = 'Password';
           loadSessions();
         }
         return result;
@@ -566,7 +631,7 @@
         toLogin();
         return;
       }
-      await Promise.all([loadSessions(), loadKeys()]);
+      await Promise.all([loadSessions(), loadKeys(), loadIdentities()]);
     },
 
     async admin() {

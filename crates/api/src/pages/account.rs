@@ -62,6 +62,12 @@ pub async fn account(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             p.error #sessions-error role="alert" hidden {}
             button #logout-all type="button" .secondary { "Log out everywhere" }
         }
+        section.card #identities-section aria-labelledby="identities-heading" hidden {
+            h2 #identities-heading { "Sign-in providers" }
+            p.hint { "Sign in with these as well as (or instead of) a password. The last way in cannot be removed." }
+            ul #identities-list .list {}
+            p.error #identities-error role="alert" hidden {}
+        }
         section.card aria-labelledby="password-heading" {
             h2 #password-heading { "Password" }
             form #password-form novalidate {

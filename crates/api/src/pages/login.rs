@@ -5,16 +5,31 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 
 use super::layout::{Input, field, form_error, page};
+use super::providers::{error_message, provider_buttons};
 use super::{html as respond, visitor};
 use crate::state::AppState;
 
-/// The login page: `form#login-form` → `POST /api/auth/login`. On load its script tries a
+/// The login page: a button per provider, then `form#login-form` → `POST /api/auth/login`.
+/// A provider's `?error=` is explained in `#login-provider-error`. On load its script tries a
 /// silent refresh first, and goes to `next` at once when that works.
 pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let form = "login-form";
+    // Read leniently: a malformed query is no reason not to show the page.
+    let query_value = |name: &str| {
+        url::form_urlencoded::parse(req.query_string().as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
+    };
+    let (next, error) = (query_value("next"), query_value("error"));
+    let problem =
+        error.as_deref().map(|code| error_message(code).unwrap_or("Signing in did not work. Please try again."));
     let main = html! {
         section.card {
             h1 { "Log in" }
+            @if let Some(problem) = problem {
+                p #login-provider-error .error role="alert" data-code=[error.as_deref()] { (problem) }
+            }
+            (provider_buttons(&state, next.as_deref(), "Log in"))
             form #(form) novalidate {
                 (form_error(form))
                 (field(form, Input::new("email", "Email", "email", "username")))

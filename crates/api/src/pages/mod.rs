@@ -12,6 +12,7 @@ mod forgot_password;
 mod home;
 mod layout;
 mod login;
+mod providers;
 mod reset_password;
 mod signup;
 mod verify_email;

@@ -5,15 +5,17 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use maud::html;
 
 use super::layout::{Input, NEW_PASSWORD_HINT, field, form_error, form_status_with, page};
+use super::providers::provider_buttons;
 use super::{html as respond, visitor};
 use crate::state::AppState;
 
-/// The sign-up page: `form#signup-form` → `POST /api/auth/signup`.
+/// The sign-up page: a button per provider, then `form#signup-form` → `POST /api/auth/signup`.
 pub async fn signup(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let form = "signup-form";
     let main = html! {
         section.card {
             h1 { "Create your account" }
+            (provider_buttons(&state, None, "Sign up"))
             form #(form) novalidate {
                 (form_error(form))
                 (field(form, Input::new("name", "Name", "text", "name")))
