@@ -259,7 +259,47 @@ pub fn describe_config(config: &Config) -> String {
         ("PORTCULLIS_HASH_QUEUE", config.hash_queue.to_string()),
         ("PORTCULLIS_DB_POOL_SIZE", config.db_pool_size.to_string()),
     ];
-    lines.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("\n")
+    let mut text = lines.iter().map(|(name, value)| format!("{name}={value}")).collect::<Vec<_>>().join("\n");
+    let ids: Vec<&str> = config.providers.settings.iter().map(|provider| provider.id.as_str()).collect();
+    text.push_str(&format!("\nPORTCULLIS_PROVIDERS={}", ids.join(",")));
+    for provider in &config.providers.settings {
+        let variable = |field: &str| portcullis_service::providers_config::variable(&provider.id, field);
+        let fields = [
+            ("kind", provider.kind.as_str().to_owned()),
+            ("name", provider.name.clone()),
+            ("client_id", provider.client_id.clone()),
+            ("client_secret", "[redacted]".to_owned()),
+            ("issuer", provider.issuer.clone().unwrap_or_default()),
+            ("authorize_url", provider.authorize_url.clone().unwrap_or_default()),
+            ("token_url", provider.token_url.clone().unwrap_or_default()),
+            ("userinfo_url", provider.userinfo_url.clone().unwrap_or_default()),
+            ("scopes", provider.scopes.join(" ")),
+            (
+                "linking",
+                if provider.linking == portcullis_domain::LinkingPolicy::VerifiedEmail {
+                    "verified_email"
+                } else {
+                    "explicit"
+                }
+                .to_owned(),
+            ),
+        ];
+        for (field, value) in fields {
+            text.push_str(&format!("\n{}={value}", variable(field)));
+        }
+    }
+    text
+}
+
+/// Every problem `portcullis config check` reports beyond a bad value (which stops the
+/// configuration from loading at all): the sign-in providers that would be left out.
+pub fn config_problems(config: &Config) -> Vec<String> {
+    portcullis_service::provider_problems(config)
+        .into_iter()
+        .map(|problem| {
+            format!("{}: {} (this provider is left out; the others work)", problem.variable, problem.message)
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -179,3 +179,43 @@ async fn a_bad_configuration_value_stops_start_up_naming_the_variable() {
         );
     }
 }
+
+#[tokio::test]
+async fn config_check_lists_each_bad_provider_and_hides_client_secrets() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite) else { return };
+    let mut check = command(&db, &["config", "check"]);
+    check
+        .env("PORTCULLIS_PROVIDERS", "github,corp,Bad-Id")
+        .env("PORTCULLIS_PROVIDER_GITHUB_CLIENT_ID", "gh-client")
+        .env("PORTCULLIS_PROVIDER_GITHUB_CLIENT_SECRET", "gh-very-secret-value")
+        .env("PORTCULLIS_PROVIDER_CORP_CLIENT_ID", "corp-client")
+        .env("PORTCULLIS_PROVIDER_CORP_CLIENT_SECRET", "corp-very-secret-value");
+    let output = run(check, "").await;
+    assert_eq!(output.status.code(), Some(2), "a bad provider is a problem: {}", describe(&output));
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(stderr.contains("PORTCULLIS_PROVIDER_CORP_ISSUER") && stderr.contains("'Bad-Id'"), "{stderr}");
+    assert!(stdout.contains("PORTCULLIS_PROVIDERS=github\n"), "the good one is kept: {stdout}");
+    assert!(stdout.contains("PORTCULLIS_PROVIDER_GITHUB_CLIENT_SECRET=[redacted]"), "{stdout}");
+    assert!(!stdout.contains("very-secret") && !stderr.contains("very-secret"), "{}", describe(&output));
+
+    // The same configuration still serves: the good provider works, the bad ones are left out.
+    let config = portcullis::config::Config {
+        providers: portcullis_service::providers_config::read_providers(
+            None,
+            &[
+                ("PORTCULLIS_PROVIDERS", "github,corp"),
+                ("PORTCULLIS_PROVIDER_GITHUB_CLIENT_ID", "gh-client"),
+                ("PORTCULLIS_PROVIDER_GITHUB_CLIENT_SECRET", "gh-very-secret-value"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        ),
+        ..db.config()
+    };
+    let app = TestApp::start(config, std::sync::Arc::new(db)).await;
+    let listed = app.get("/api/auth/providers").await;
+    assert_eq!(listed.json(), serde_json::json!([{"id": "github", "name": "GitHub"}]));
+    assert_problem(&app.get("/api/auth/oauth/corp/authorize").await, 404, "not_found");
+    app.stop().await;
+}

@@ -14,7 +14,7 @@ use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_
 use portcullis_infrastructure::upstream::{ConfiguredProviders, UpstreamHttp};
 use shaku::HasComponent;
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::housekeeping::Housekeeper;
 use crate::module::{AppModule, Customize, Infrastructure, module_builder};
 use crate::storage::open_database;
@@ -174,13 +174,26 @@ impl Service {
 /// The upstream providers of `config`: those configured well are built; each one left out
 /// (in the configuration, or because it cannot be built) is logged and the rest work.
 fn upstream_providers(config: &Config) -> ConfiguredProviders {
-    for problem in &config.providers.problems {
+    let (providers, problems) = build_providers(config);
+    for problem in problems {
         tracing::error!(variable = %problem.variable, problem = %problem.message, "sign-in provider left out");
     }
-    let (providers, problems) =
-        ConfiguredProviders::build(&config.providers.settings, &config.public_url, &UpstreamHttp::default());
-    for problem in problems {
-        tracing::error!(provider = %problem.id, problem = %problem.problem, "sign-in provider left out");
-    }
     providers
+}
+
+fn build_providers(config: &Config) -> (ConfiguredProviders, Vec<ConfigError>) {
+    let (providers, built) =
+        ConfiguredProviders::build(&config.providers.settings, &config.public_url, &UpstreamHttp::default());
+    let mut problems = config.providers.problems.clone();
+    problems.extend(built.into_iter().map(|problem| ConfigError {
+        variable: format!("PORTCULLIS_PROVIDER_{}_*", problem.id.as_str().to_uppercase()),
+        message: problem.problem,
+    }));
+    (providers, problems)
+}
+
+/// What is wrong with the sign-in providers of `config`: each of those providers is left out
+/// when the service starts (the others work). `portcullis config check` lists them.
+pub fn provider_problems(config: &Config) -> Vec<ConfigError> {
+    build_providers(config).1
 }
