@@ -274,6 +274,94 @@ backend_tests!(
     }
 );
 
+/// Signs in at `provider` as `login` in a fresh browser; returns the browser and the callback's answer.
+async fn provider_sign_in(app: &TestApp, provider: &OidcProvider, login: &str) -> (Browser, TestResponse) {
+    let mut browser = app.browser();
+    let location = authorize(&mut browser, "corp", None).await;
+    let back = provider.sign_in(&location, login).await;
+    let response = callback(&mut browser, &back).await;
+    (browser, response)
+}
+
+backend_tests!(every_refusal_of_account_resolution_through_a_real_provider, database_only, |database| async move {
+    // An admin, made on the command line, to disable a user later.
+    let output = cli::run(
+        cli::command(&database, &["user", "create", "--email", "root@example.com", "--name", "Root", "--admin"]),
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    assert!(output.status.success(), "{}", cli::describe(&output));
+    let Some((app, provider)) = corp_app(database).await else { return };
+    provider
+        .add_account(&OidcAccount {
+            sub: "unverified".into(),
+            email: Some("u@corp.example".into()),
+            ..OidcAccount::default()
+        })
+        .await;
+    provider.add_account(&OidcAccount { sub: "nomail".into(), ..OidcAccount::default() }).await;
+
+    // No verified address: email_unverified, with or without one at all.
+    assert_refused(&provider_sign_in(&app, &provider, "unverified").await.1, "email_unverified");
+    assert_refused(&provider_sign_in(&app, &provider, "nomail").await.1, "email_unverified");
+
+    // Alice's identity makes her account; Bob may not link it to his.
+    let (mut alice, response) = provider_sign_in(&app, &provider, "alice").await;
+    let alice_user = assert_signed_in(&mut alice, &response, "/account").await;
+    let (_, mut bob) = app.signed_in("Bob", "bob@example.com").await;
+    let linking = bob.send_csrf(reqwest::Method::POST, "/api/auth/identities/corp", Some(&json!({}))).await;
+    linking.assert_status(200);
+    let back = provider.sign_in(linking.json()["authorize_url"].as_str().expect("a URL"), "alice").await;
+    assert_refused(&callback(&mut bob, &back).await, "identity_taken");
+    assert_eq!(bob.get("/api/auth/identities").await.json(), json!([]));
+
+    // Disabled by an admin: the identity no longer signs in.
+    let mut admin = app.login("root@example.com", PASSWORD).await;
+    let path = format!("/api/admin/users/{}", alice_user["user_id"].as_str().expect("an id"));
+    admin.send_csrf(reqwest::Method::PATCH, &path, Some(&json!({"disabled": true}))).await.assert_status(200);
+    assert_refused(&provider_sign_in(&app, &provider, "alice").await.1, "account_disabled");
+    provider.stop().await;
+    app.stop().await;
+});
+
+backend_tests!(
+    verified_email_linking_signs_a_verified_account_in_through_the_provider,
+    database_only,
+    |database| async move {
+        let client = OidcClient {
+            client_id: CLIENT_ID.into(),
+            client_secret: CLIENT_SECRET.into(),
+            redirect_uri: redirect_uri("corp"),
+        };
+        let Some(provider) = OidcProvider::start(&[client], &[alice()]).await else { return };
+        let config = with_providers(
+            database.config(),
+            &[
+                ("PORTCULLIS_PROVIDERS", "corp"),
+                ("PORTCULLIS_PROVIDER_CORP_ISSUER", &provider.issuer),
+                ("PORTCULLIS_PROVIDER_CORP_CLIENT_ID", CLIENT_ID),
+                ("PORTCULLIS_PROVIDER_CORP_CLIENT_SECRET", CLIENT_SECRET),
+                ("PORTCULLIS_PROVIDER_CORP_LINKING", "verified_email"),
+            ],
+        );
+        let app = TestApp::start(config, database).await;
+        let user = app.signup("Alice", "alice@corp.example").await;
+        // Not verified locally yet: no link.
+        assert_refused(&provider_sign_in(&app, &provider, "alice").await.1, "account_exists");
+        let token = app.mailed_token("alice@corp.example", 0, "/verify-email").await;
+        app.post_json("/api/auth/email/verify", &json!({"token": token})).await.assert_status(200);
+        let (mut browser, response) = provider_sign_in(&app, &provider, "alice").await;
+        assert_eq!(assert_signed_in(&mut browser, &response, "/account").await["user_id"], user["user_id"]);
+        let methods = browser.get("/api/auth/methods").await.json();
+        assert_eq!(
+            (methods["password"].clone(), methods["identities"][0]["provider"].clone()),
+            (json!(true), json!("corp"))
+        );
+        provider.stop().await;
+        app.stop().await;
+    }
+);
+
 /// A server signing in through a misbehaving OpenID Connect stub (id `stub`).
 async fn stub_app(database: Arc<TestDatabase>) -> (TestApp, OidcStub) {
     let stub = OidcStub::start(CLIENT_ID, CLIENT_SECRET).await;
@@ -361,6 +449,13 @@ backend_tests!(an_unreachable_provider_sends_people_back_to_login, database_only
 
 /// A server signing in through the GitHub-shaped stub (id `github`).
 async fn github_app(database: Arc<TestDatabase>) -> (TestApp, GitHubStub) {
+    github_app_with(database, |config| config).await
+}
+
+async fn github_app_with(
+    database: Arc<TestDatabase>,
+    configure: impl FnOnce(Config) -> Config,
+) -> (TestApp, GitHubStub) {
     let stub = GitHubStub::start(CLIENT_ID, CLIENT_SECRET).await;
     let config = with_providers(
         database.config(),
@@ -373,7 +468,7 @@ async fn github_app(database: Arc<TestDatabase>) -> (TestApp, GitHubStub) {
             ("PORTCULLIS_PROVIDER_GITHUB_USERINFO_URL", &stub.api_base_url()),
         ],
     );
-    (TestApp::start(config, database).await, stub)
+    (TestApp::start(configure(config), database).await, stub)
 }
 
 async fn github_sign_in(browser: &mut Browser) -> TestResponse {
@@ -420,6 +515,18 @@ backend_tests!(github_signs_in_by_its_numeric_id_and_primary_verified_address, d
     assert_refused(&github_sign_in(&mut app.browser()).await, "email_unverified");
     stub.deny_next();
     assert_refused(&github_sign_in(&mut app.browser()).await, "oauth_denied");
+    stub.stop().await;
+    app.stop().await;
+});
+
+backend_tests!(starting_flows_is_rate_limited_per_ip, database_only, |database| async move {
+    let (app, stub) = github_app_with(database, |config| Config { rate_limit_per_minute: 2, ..config }).await;
+    for _ in 0..2 {
+        app.get("/api/auth/oauth/github/authorize").await.assert_status(302);
+    }
+    let limited = app.get("/api/auth/oauth/github/authorize").await;
+    assert_problem(&limited, 429, "rate_limited");
+    assert!(limited.header("retry-after").is_some());
     stub.stop().await;
     app.stop().await;
 });

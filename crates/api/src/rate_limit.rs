@@ -1,7 +1,8 @@
 //! The per-client-IP limit on the sensitive endpoints, as one middleware keyed by path, so an
 //! endpoint on the list is limited as soon as its route exists (and even a `404` on it counts).
 //!
-//! Every `POST` to a listed path counts one request of the client's IP
+//! Every `POST` to a listed path (and every start of a provider sign-in flow, see
+//! [`FLOW_START_BUCKET`]) counts one request of the client's IP
 //! ([`crate::client_ip`]) in the endpoint's own bucket, against
 //! `PORTCULLIS_RATE_LIMIT_PER_MINUTE` a minute with a burst of the same size (a GCRA, see
 //! [`portcullis_domain::RateQuota`]). The counters are in the database, so every instance on
@@ -33,8 +34,25 @@ pub const LIMITED_ENDPOINTS: [(&str, &str); 6] = [
     ("/api/auth/email/resend", "email_resend"),
 ];
 
+/// The bucket of the requests that start a provider sign-in flow: `GET
+/// /api/auth/oauth/{provider}/authorize` and `POST /api/auth/identities/{provider}`. Each
+/// stores a flow for 10 minutes, so a flood of them is limited like the other sensitive
+/// endpoints (the one `GET` that counts).
+pub const FLOW_START_BUCKET: &str = "oauth_start";
+
 /// The bucket a request counts in, if it is limited at all.
 pub fn bucket_of(method: &Method, path: &str) -> Option<&'static str> {
+    let one_segment = |rest: Option<&str>| rest.is_some_and(|id| !id.is_empty() && !id.contains('/'));
+    let starts_flow = match *method {
+        Method::GET => {
+            one_segment(path.strip_prefix("/api/auth/oauth/").and_then(|rest| rest.strip_suffix("/authorize")))
+        }
+        Method::POST => one_segment(path.strip_prefix("/api/auth/identities/")),
+        _ => false,
+    };
+    if starts_flow {
+        return Some(FLOW_START_BUCKET);
+    }
     if method != Method::POST {
         return None;
     }
@@ -112,5 +130,16 @@ mod tests {
         assert_eq!(bucket_of(&Method::OPTIONS, "/api/auth/login"), None);
         assert_eq!(bucket_of(&Method::POST, "/api/auth/refresh"), None);
         assert_eq!(bucket_of(&Method::POST, "/api/auth/login/extra"), None);
+    }
+
+    #[test]
+    fn starting_a_provider_flow_counts_in_its_bucket_whatever_the_provider() {
+        assert_eq!(bucket_of(&Method::GET, "/api/auth/oauth/google/authorize"), Some(FLOW_START_BUCKET));
+        assert_eq!(bucket_of(&Method::POST, "/api/auth/identities/corp"), Some(FLOW_START_BUCKET));
+        assert_eq!(bucket_of(&Method::GET, "/api/auth/oauth/google/callback"), None, "the callback spends a flow");
+        assert_eq!(bucket_of(&Method::DELETE, "/api/auth/identities/corp"), None);
+        assert_eq!(bucket_of(&Method::GET, "/api/auth/identities"), None);
+        assert_eq!(bucket_of(&Method::GET, "/api/auth/oauth//authorize"), None);
+        assert_eq!(bucket_of(&Method::GET, "/api/auth/oauth/a/b/authorize"), None);
     }
 }

@@ -1050,3 +1050,329 @@ BjIFEQKBgQDX83m40qwTXUowbGFGCnwCwbnnTRxhVdBf2noUGEt0uluXXqSismVJ
 0sUaJY+k7nFX4IfE17PJXWsGaW13Uf4CO4ek/B6bWWX+ajg2HS4Jk+RefMZHjCJb
 6fvQbdcTpNzJzPiZiicuU9y4+ywXSwcseLOkQASJbNDFxIl/iqLrOA==
 -----END RSA PRIVATE KEY-----";
+
+// ---------------------------------------------------------------------------------------------
+// Facebook
+// ---------------------------------------------------------------------------------------------
+
+/// The Facebook account the stub signs in as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FacebookPerson {
+    /// The app-scoped user id (a decimal string; Graph API ids are strings).
+    pub id: String,
+    /// The display name, if any.
+    pub name: Option<String>,
+    /// The address, if the person granted `email` and has a confirmed one (Facebook shares
+    /// confirmed addresses only).
+    pub email: Option<String>,
+    /// The profile picture's URL, if any (`picture.data.url`).
+    pub picture_url: Option<String>,
+}
+
+impl Default for FacebookPerson {
+    /// Fay Book (id `10150000000000001`) with an address and no picture.
+    fn default() -> Self {
+        FacebookPerson {
+            id: "10150000000000001".to_owned(),
+            name: Some("Fay Book".to_owned()),
+            email: Some("fay@facebook.example".to_owned()),
+            picture_url: None,
+        }
+    }
+}
+
+struct FacebookGrant {
+    client_id: String,
+    redirect_uri: String,
+    challenge: String,
+    person: FacebookPerson,
+}
+
+#[derive(Default)]
+struct FacebookCounters {
+    exchanges: usize,
+    successful_exchanges: usize,
+    graph: usize,
+}
+
+struct FacebookState {
+    client_id: String,
+    client_secret: String,
+    person: FacebookPerson,
+    deny_next: bool,
+    last_authorize: Option<HashMap<String, String>>,
+    grants: HashMap<String, FacebookGrant>,
+    /// Codes already exchanged (Facebook tells a used code from an unknown one).
+    used_codes: std::collections::HashSet<String>,
+    tokens: HashMap<String, FacebookPerson>,
+    counters: FacebookCounters,
+}
+
+/// Facebook Login and the Graph API's `/me`, in process.
+///
+/// - `GET /dialog/oauth` auto-approves as [`FacebookStub::set_person`]'s person (or, after
+///   [`FacebookStub::deny_next`], redirects with `error=access_denied`,
+///   `error_reason=user_denied`, `error_description=Permissions error.`). A wrong `client_id`,
+///   a missing `redirect_uri`, missing PKCE or a `response_type` other than `code` answers
+///   `400`.
+/// - `POST /oauth/access_token` takes the client's credentials in the form body (or HTTP Basic)
+///   and answers `200 {"access_token", "token_type": "bearer", "expires_in"}`; every failure
+///   (client credentials, `grant_type`, unknown or used code, `redirect_uri` or
+///   `code_verifier` mismatch) is a Graph API error: `400 {"error": {"message", "type":
+///   "OAuthException", "code": 100, "fbtrace_id"}}`.
+/// - `GET /graph/me?fields=..` with `Authorization: Bearer`: the requested fields that have a
+///   value (`id`, `name`, `email`, `picture`); `fields` must name `id`. A missing or unknown
+///   token is `400` with Graph error code `190`.
+pub struct FacebookStub {
+    state: Arc<Mutex<FacebookState>>,
+    server: Running,
+}
+
+impl FacebookStub {
+    /// Starts a stub that knows one app, `client_id` (the app id) / `client_secret` (the app
+    /// secret), and signs in as [`FacebookPerson::default`] until told otherwise.
+    pub async fn start(client_id: &str, client_secret: &str) -> Self {
+        let state = Arc::new(Mutex::new(FacebookState {
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+            person: FacebookPerson::default(),
+            deny_next: false,
+            last_authorize: None,
+            grants: HashMap::new(),
+            used_codes: std::collections::HashSet::new(),
+            tokens: HashMap::new(),
+            counters: FacebookCounters::default(),
+        }));
+        let data = web::Data::from(state.clone());
+        let server = Running::start(move |config| {
+            config
+                .app_data(data.clone())
+                .route("/dialog/oauth", web::get().to(facebook_authorize))
+                .route("/oauth/access_token", web::post().to(facebook_access_token))
+                .route("/graph/me", web::get().to(facebook_me));
+        });
+        FacebookStub { state, server }
+    }
+
+    /// `http://127.0.0.1:<port>`, no trailing slash.
+    pub fn base_url(&self) -> &str {
+        &self.server.base_url
+    }
+
+    /// `<base>/dialog/oauth` (Facebook's `https://www.facebook.com/v19.0/dialog/oauth`).
+    pub fn authorize_url(&self) -> String {
+        format!("{}/dialog/oauth", self.server.base_url)
+    }
+
+    /// `<base>/oauth/access_token` (`https://graph.facebook.com/v19.0/oauth/access_token`).
+    pub fn token_url(&self) -> String {
+        format!("{}/oauth/access_token", self.server.base_url)
+    }
+
+    /// The Graph API base, `<base>/graph` (`https://graph.facebook.com/v19.0`); `/me` is under it.
+    pub fn graph_base_url(&self) -> String {
+        format!("{}/graph", self.server.base_url)
+    }
+
+    /// The account the next authorizations approve as (codes and tokens already issued keep theirs).
+    pub fn set_person(&self, person: FacebookPerson) {
+        lock(&self.state).person = person;
+    }
+
+    /// Makes the next authorization request end in `error=access_denied` (the person said no).
+    pub fn deny_next(&self) {
+        lock(&self.state).deny_next = true;
+    }
+
+    /// The query of the last `GET /dialog/oauth`, valid or not.
+    pub fn last_authorize_query(&self) -> Option<HashMap<String, String>> {
+        lock(&self.state).last_authorize.clone()
+    }
+
+    /// How many `POST /oauth/access_token` requests arrived.
+    pub fn token_exchanges(&self) -> usize {
+        lock(&self.state).counters.exchanges
+    }
+
+    /// How many of them issued an access token.
+    pub fn successful_token_exchanges(&self) -> usize {
+        lock(&self.state).counters.successful_exchanges
+    }
+
+    /// How many `GET /graph/me` requests arrived, answered or not.
+    pub fn graph_requests(&self) -> usize {
+        lock(&self.state).counters.graph
+    }
+
+    /// Stops the server now (dropping the stub stops it too, without waiting).
+    pub async fn stop(&self) {
+        self.server.stop().await;
+    }
+}
+
+type FacebookData = web::Data<Mutex<FacebookState>>;
+
+async fn facebook_authorize(state: FacebookData, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+    let query = query.into_inner();
+    let mut state = lock(&state);
+    state.last_authorize = Some(query.clone());
+    let request = match check_authorize(&query, &state.client_id) {
+        Ok(request) => request,
+        Err(response) => return response,
+    };
+    if query.get("response_type").is_some_and(|kind| kind != "code") {
+        return bad_request("response_type must be code");
+    }
+    let mut params = Vec::new();
+    if std::mem::take(&mut state.deny_next) {
+        params.push(("error", "access_denied".to_owned()));
+        params.push(("error_reason", "user_denied".to_owned()));
+        params.push(("error_description", "Permissions error.".to_owned()));
+    } else {
+        let code = random("fbcode_");
+        let grant = FacebookGrant {
+            client_id: state.client_id.clone(),
+            redirect_uri: request.redirect_uri,
+            challenge: request.challenge,
+            person: state.person.clone(),
+        };
+        state.grants.insert(code.clone(), grant);
+        params.push(("code", code));
+    }
+    if let Some(value) = query.get("state") {
+        params.push(("state", value.clone()));
+    }
+    redirect_with(request.redirect, &params)
+}
+
+/// A Graph API error: `{"error": {"message", "type": "OAuthException", "code", "fbtrace_id"}}`.
+fn graph_error(code: u16, message: &str) -> HttpResponse {
+    let mut response = HttpResponse::BadRequest();
+    if code == 190 {
+        response.insert_header((
+            header::WWW_AUTHENTICATE,
+            format!("OAuth \"Facebook Platform\" \"invalid_token\" \"{message}\""),
+        ));
+    }
+    response.json(json!({
+        "error": {"message": message, "type": "OAuthException", "code": code, "fbtrace_id": random("Stub")},
+    }))
+}
+
+async fn facebook_access_token(state: FacebookData, request: HttpRequest, body: web::Bytes) -> HttpResponse {
+    let form = parse_form(&body);
+    let mut state = lock(&state);
+    state.counters.exchanges += 1;
+    match facebook_exchange(&mut state, &request, &form) {
+        Ok(access_token) => {
+            state.counters.successful_exchanges += 1;
+            HttpResponse::Ok()
+                .json(json!({"access_token": access_token, "token_type": "bearer", "expires_in": 5183944}))
+        }
+        Err(message) => graph_error(100, message),
+    }
+}
+
+/// The access token issued, or the Graph error's message.
+fn facebook_exchange(
+    state: &mut FacebookState,
+    request: &HttpRequest,
+    form: &HashMap<String, String>,
+) -> Result<String, &'static str> {
+    match client_credentials(request, form) {
+        Some((id, _)) if id != state.client_id => {
+            return Err("Error validating application. Invalid application ID.");
+        }
+        Some((_, secret)) if secret == state.client_secret => {}
+        _ => return Err("Error validating client secret."),
+    }
+    if form.get("grant_type").is_some_and(|grant_type| grant_type != "authorization_code") {
+        return Err("Unsupported grant_type.");
+    }
+    let code = form.get("code").ok_or("Missing authorization code.")?;
+    // Single use: a code is gone once presented with the right client credentials.
+    let Some(grant) = state.grants.remove(code) else {
+        return Err(if state.used_codes.contains(code) {
+            "This authorization code has been used."
+        } else {
+            "Invalid verification code format."
+        });
+    };
+    state.used_codes.insert(code.clone());
+    if grant.client_id != state.client_id {
+        return Err("This authorization code was issued to another app.");
+    }
+    if form.get("redirect_uri") != Some(&grant.redirect_uri) {
+        return Err(
+            "Error validating verification code. Please make sure your redirect_uri is identical to the one you \
+             used in the OAuth dialog request",
+        );
+    }
+    if let Some(why) = pkce_mismatch(form.get("code_verifier"), &grant.challenge) {
+        return Err(why);
+    }
+    let token = random("EAAstub");
+    state.tokens.insert(token.clone(), grant.person);
+    Ok(token)
+}
+
+/// The field names of a Graph `fields` parameter, without modifiers or nested selections
+/// (`picture.type(large){url}` is `picture`).
+fn graph_fields(fields: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let (mut depth, mut start) = (0usize, 0);
+    for (at, c) in fields.char_indices().chain([(fields.len(), ',')]) {
+        match c {
+            '{' | '(' => depth += 1,
+            '}' | ')' => depth = depth.saturating_sub(1),
+            ',' if depth == 0 => {
+                let field = &fields[start..at];
+                let name = field.split(['.', '{', '(']).next().unwrap_or_default().trim();
+                if !name.is_empty() {
+                    names.push(name);
+                }
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    names
+}
+
+async fn facebook_me(
+    state: FacebookData,
+    request: HttpRequest,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
+    let mut state = lock(&state);
+    state.counters.graph += 1;
+    let Some(person) = authorization(&request, "bearer").and_then(|token| state.tokens.get(token)) else {
+        return graph_error(190, "Invalid OAuth access token.");
+    };
+    let fields = graph_fields(query.get("fields").map(String::as_str).unwrap_or_default());
+    if !fields.contains(&"id") {
+        return graph_error(100, "The stub needs fields to include id.");
+    }
+    let mut body = json!({"id": person.id});
+    for field in fields {
+        match field {
+            "name" => {
+                if let Some(name) = &person.name {
+                    body["name"] = json!(name);
+                }
+            }
+            "email" => {
+                if let Some(email) = &person.email {
+                    body["email"] = json!(email);
+                }
+            }
+            "picture" => {
+                if let Some(url) = &person.picture_url {
+                    body["picture"] = json!({"data": {"url": url, "height": 50, "width": 50, "is_silhouette": false}});
+                }
+            }
+            _ => {}
+        }
+    }
+    HttpResponse::Ok().json(body)
+}

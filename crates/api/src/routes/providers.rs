@@ -124,6 +124,7 @@ pub async fn list_providers(state: web::Data<AppState>) -> HttpResponse {
         (status = 302, description = "To the provider's authorization endpoint (`Location`), with `response_type=code`, `client_id`, `redirect_uri`, `scope`, `state`, PKCE S256 and, for OpenID Connect, `nonce`; sets `oauth_flow` (HttpOnly; Secure; SameSite=Lax; Path=/api/auth/oauth; Max-Age=600)"),
         (status = 303, description = "To `/login?error=oauth_failed`: the provider cannot be reached"),
         (status = 404, response = crate::error_responses::NotFound),
+        (status = 429, response = crate::error_responses::RateLimited),
         (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn authorize(
@@ -215,6 +216,7 @@ pub async fn callback(
         (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 415, response = crate::error_responses::UnsupportedMediaType),
         (status = 422, response = crate::error_responses::ValidationFailed),
+        (status = 429, response = crate::error_responses::RateLimited),
         (status = 502, description = "oauth_failed: the provider cannot be reached", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, response = crate::error_responses::Unavailable),
     ))]
