@@ -8,7 +8,7 @@ use std::sync::Arc;
 use actix_web::{HttpServer, web};
 use anyhow::Context;
 use portcullis_api::{ApiSettings, AppState, Metrics, build_app};
-use portcullis_application::ports::KeyRingReloader;
+use portcullis_application::ports::{KeyRingReloader, error_chain};
 use portcullis_service::{Customize, Housekeeper, Service};
 
 use crate::config::Config;
@@ -160,18 +160,6 @@ async fn sweep_periodically(housekeeper: Housekeeper) {
             Err(error) => tracing::warn!(%error, "sweeping expired rows did not finish"),
         }
     }
-}
-
-/// `error: its cause: the cause's cause …`, for logs.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// How often every instance re-reads the signing keys, so a key rotated anywhere signs

@@ -67,15 +67,20 @@ impl PortError {
 
     /// The operation, the kind and every cause in one line, for logs.
     pub fn detail(&self) -> String {
-        let mut text = self.to_string();
-        let mut source: Option<&(dyn Error + 'static)> = Some(self.failure().cause());
-        while let Some(error) = source {
-            text.push_str(": ");
-            text.push_str(&error.to_string());
-            source = error.source();
-        }
-        text
+        format!("{self}: {}", error_chain(self.failure().cause()))
     }
+}
+
+/// `error: its cause: the cause's cause …` in one line, for logs.
+pub fn error_chain(error: &dyn Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 impl fmt::Display for PortError {

@@ -18,7 +18,7 @@ mod unit_of_work;
 mod upstream;
 
 pub use clock::Clock;
-pub use error::{PortError, PortErrorSource, PortFailure};
+pub use error::{PortError, PortErrorSource, PortFailure, error_chain};
 pub use extensions::{ClaimsExtension, RESERVED_CLAIMS, SignupPolicy};
 pub use limits::{LockoutStore, RateLimiter};
 pub use mailer::{MailError, Mailer, OutgoingMail};

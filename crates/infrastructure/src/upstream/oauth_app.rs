@@ -7,13 +7,12 @@ use oauth2::{
     PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 use portcullis_application::ports::{
-    AuthorizationRequest, CodeExchange, ProviderInfo, UpstreamError, UpstreamProvider,
+    AuthorizationRequest, CodeExchange, ProviderInfo, UpstreamError, UpstreamProvider, error_chain,
 };
 use portcullis_domain::{Email, ProviderIdentity};
 use serde::Deserialize;
 
 use super::http::UpstreamHttp;
-use super::oidc::error_chain;
 use super::settings::{ProviderKind, ProviderSettings};
 
 /// Where GitHub's endpoints are unless configured otherwise.

@@ -15,7 +15,7 @@ use openidconnect::{
     TokenResponse,
 };
 use portcullis_application::ports::{
-    AuthorizationRequest, CodeExchange, ProviderInfo, UpstreamError, UpstreamProvider,
+    AuthorizationRequest, CodeExchange, ProviderInfo, UpstreamError, UpstreamProvider, error_chain,
 };
 use portcullis_domain::{Email, ProviderIdentity};
 
@@ -223,16 +223,4 @@ fn token_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'stat
         oauth2::RequestTokenError::ServerResponse(response) => UpstreamError::Refused(format!("token: {}", response)),
         other => UpstreamError::Refused(format!("token: {}", error_chain(other))),
     }
-}
-
-/// An error and its sources, for the log.
-pub(super) fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
