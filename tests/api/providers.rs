@@ -10,7 +10,9 @@ use portcullis_service::providers_config::read_providers;
 use serde_json::{Value, json};
 
 use crate::support::oidc::{OidcAccount, OidcClient, OidcProvider};
-use crate::support::upstream_stubs::{Fault, GitHubEmail, GitHubPerson, GitHubStub, OidcPerson, OidcStub};
+use crate::support::upstream_stubs::{
+    FacebookPerson, FacebookStub, Fault, GitHubEmail, GitHubPerson, GitHubStub, OidcPerson, OidcStub,
+};
 use crate::support::*;
 
 const CLIENT_ID: &str = "portcullis-test";
@@ -145,6 +147,13 @@ backend_tests!(oidc_sign_in_makes_a_user_then_signs_the_same_one_in, database_on
     let (_, claims) = jwt::parts(&browser.access_token());
     assert_eq!(claims["amr"], json!(["fed"]));
     assert!(claims["auth_time"].as_i64().is_some_and(|t| t > 0), "{claims}");
+    // A refresh keeps how and when the session signed in.
+    browser.refresh().await.assert_status(200);
+    let (_, refreshed) = jwt::parts(&browser.access_token());
+    assert_eq!(
+        (refreshed["amr"].clone(), refreshed["auth_time"].clone()),
+        (json!(["fed"]), claims["auth_time"].clone())
+    );
 
     let methods = browser.get("/api/auth/methods").await;
     methods.assert_status(200);
@@ -515,6 +524,54 @@ backend_tests!(github_signs_in_by_its_numeric_id_and_primary_verified_address, d
     assert_refused(&github_sign_in(&mut app.browser()).await, "email_unverified");
     stub.deny_next();
     assert_refused(&github_sign_in(&mut app.browser()).await, "oauth_denied");
+    stub.stop().await;
+    app.stop().await;
+});
+
+backend_tests!(facebook_signs_in_by_its_id_with_its_confirmed_address, database_only, |database| async move {
+    let stub = FacebookStub::start(CLIENT_ID, CLIENT_SECRET).await;
+    let config = with_providers(
+        database.config(),
+        &[
+            ("PORTCULLIS_PROVIDERS", "facebook"),
+            ("PORTCULLIS_PROVIDER_FACEBOOK_CLIENT_ID", CLIENT_ID),
+            ("PORTCULLIS_PROVIDER_FACEBOOK_CLIENT_SECRET", CLIENT_SECRET),
+            ("PORTCULLIS_PROVIDER_FACEBOOK_AUTHORIZE_URL", &stub.authorize_url()),
+            ("PORTCULLIS_PROVIDER_FACEBOOK_TOKEN_URL", &stub.token_url()),
+            ("PORTCULLIS_PROVIDER_FACEBOOK_USERINFO_URL", &stub.graph_base_url()),
+        ],
+    );
+    let app = TestApp::start(config, database).await;
+    assert_eq!(app.get("/api/auth/providers").await.json(), json!([{"id": "facebook", "name": "Facebook"}]));
+    stub.set_person(FacebookPerson {
+        id: "10150000000000042".into(),
+        name: Some("Fay Book".into()),
+        email: Some("fay@facebook.example".into()),
+        picture_url: Some("https://graph.example/fay.jpg".into()),
+    });
+    let sign_in = |mut browser: Browser| async move {
+        let location = authorize(&mut browser, "facebook", None).await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .build()
+            .expect("a client");
+        let approved = client.get(&location).send().await.expect("the stub answers");
+        let back = approved.headers()["location"].to_str().expect("text").to_owned();
+        let response = callback(&mut browser, &back).await;
+        (browser, response)
+    };
+    let (mut browser, response) = sign_in(app.browser()).await;
+    let user = assert_signed_in(&mut browser, &response, "/account").await;
+    assert_eq!((user["email"].clone(), user["email_verified"].clone()), (json!("fay@facebook.example"), json!(true)));
+    assert_eq!(user["avatar_url"], "https://graph.example/fay.jpg");
+    assert_eq!(browser.get("/api/auth/identities").await.json()[0]["subject"], "10150000000000042");
+
+    // No address shared: nothing vouches for one.
+    stub.set_person(FacebookPerson { id: "7".into(), name: Some("No Mail".into()), email: None, picture_url: None });
+    assert_refused(&sign_in(app.browser()).await.1, "email_unverified");
+    stub.deny_next();
+    assert_refused(&sign_in(app.browser()).await.1, "oauth_denied");
     stub.stop().await;
     app.stop().await;
 });

@@ -6,10 +6,12 @@
 //!   `/user/emails` under [`GitHubStub::api_base_url`]).
 //! - [`OidcStub`]: a minimal OpenID Connect provider (discovery, JWKS, authorize, token,
 //!   userinfo) that signs RS256 ID tokens and can be told to misbehave ([`Fault`]).
+//! - [`FacebookStub`]: Facebook Login (`/dialog/oauth`, `/oauth/access_token`) and the Graph
+//!   API's `/me` under [`FacebookStub::graph_base_url`].
 //!
 //! Each stub is an actix-web server on `127.0.0.1:0` spawned on the test's tokio runtime; its
 //! state sits behind an `Arc<Mutex<..>>` that the test changes through the stub's methods.
-//! Both auto-approve every valid authorization request as the configured person, require PKCE
+//! Each auto-approves every valid authorization request as the configured person, require PKCE
 //! (`S256`), issue single-use codes, answer `400` (plain text, no redirect) to a malformed
 //! authorization request, and stop when dropped.
 
@@ -38,7 +40,7 @@ pub fn pkce_challenge(verifier: &str) -> String {
 }
 
 // ---------------------------------------------------------------------------------------------
-// What both stubs share
+// What the stubs share
 // ---------------------------------------------------------------------------------------------
 
 /// A running stub server: its base URL and the handle that stops it (on drop).
