@@ -178,6 +178,15 @@ backend_tests!(oidc_sign_in_makes_a_user_then_signs_the_same_one_in, database_on
     // Their only way in cannot go.
     let unlink = other.send_csrf(reqwest::Method::DELETE, "/api/auth/identities/corp", None).await;
     assert_problem(&unlink, 409, "last_sign_in_method");
+
+    // No password to type: a first one is set with the new password alone (the sign-in is
+    // recent), and then the password logs in too.
+    let set = other
+        .send_csrf(reqwest::Method::POST, "/api/auth/password/change", Some(&json!({"new_password": PASSWORD})))
+        .await;
+    set.assert_status(204);
+    app.login("alice@corp.example", PASSWORD).await;
+    other.send_csrf(reqwest::Method::DELETE, "/api/auth/identities/corp", None).await.assert_status(204);
     provider.stop().await;
     app.stop().await;
 });
@@ -406,6 +415,7 @@ backend_tests!(bad_id_tokens_and_bad_answers_are_refused, database_only, |databa
         Fault::BadSignature,
         Fault::UnknownKid,
         Fault::Redirect,
+        Fault::HugeBody,
     ] {
         stub.set_fault(fault);
         let exchanges = stub.token_requests();
@@ -566,6 +576,10 @@ backend_tests!(facebook_signs_in_by_its_id_with_its_confirmed_address, database_
     assert_eq!((user["email"].clone(), user["email_verified"].clone()), (json!("fay@facebook.example"), json!(true)));
     assert_eq!(user["avatar_url"], "https://graph.example/fay.jpg");
     assert_eq!(browser.get("/api/auth/identities").await.json()[0]["subject"], "10150000000000042");
+    // An account without a password is deleted with `{}` after a recent sign-in.
+    let deleted = browser.send_csrf(reqwest::Method::DELETE, "/api/auth/current-user", Some(&json!({}))).await;
+    deleted.assert_status(204);
+    browser.refresh().await.assert_status(401);
 
     // No address shared: nothing vouches for one.
     stub.set_person(FacebookPerson { id: "7".into(), name: Some("No Mail".into()), email: None, picture_url: None });

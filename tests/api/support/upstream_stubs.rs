@@ -517,6 +517,9 @@ pub enum Fault {
     /// The token endpoint answers `302` to `<base>/moved/<id>`, which (if followed, by any
     /// method) answers the real token response and counts in [`OidcStub::redirect_follows`].
     Redirect,
+    /// The token endpoint answers the real token response padded with 2 MiB of spaces (valid
+    /// JSON, but more than a client should read).
+    HugeBody,
 }
 
 /// The kid of the `n`th signing key (0 = the first).
@@ -906,6 +909,10 @@ fn oidc_exchange(
         let location = format!("{}{path}", state.base_url);
         state.moved.insert(path, body);
         return Ok(HttpResponse::Found().insert_header((header::LOCATION, location)).finish());
+    }
+    if state.fault == Fault::HugeBody {
+        let padded = format!("{body}{}", " ".repeat(2 * 1024 * 1024));
+        return Ok(HttpResponse::Ok().content_type("application/json").body(padded));
     }
     Ok(HttpResponse::Ok().insert_header((header::CACHE_CONTROL, "no-store")).json(body))
 }
