@@ -153,6 +153,7 @@ async fn sweep_periodically(housekeeper: Housekeeper) {
                 refresh_tokens = report.refresh_tokens,
                 account_tokens = report.account_tokens,
                 oauth_flows = report.oauth_flows,
+                mfa_challenges = report.mfa_challenges,
                 signing_keys = report.signing_keys,
                 "expired rows swept"
             ),

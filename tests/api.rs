@@ -37,6 +37,8 @@ mod keys;
 mod login;
 #[path = "api/logout.rs"]
 mod logout;
+#[path = "api/mfa.rs"]
+mod mfa;
 #[path = "api/oauth.rs"]
 mod oauth;
 #[path = "api/openapi.rs"]

@@ -44,6 +44,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/auth/identities/{provider}"),
     ("delete", "/api/auth/identities/{provider}"),
     ("get", "/api/auth/methods"),
+    ("post", "/api/auth/mfa/totp"),
+    ("delete", "/api/auth/mfa/totp"),
+    ("post", "/api/auth/mfa/totp/confirm"),
+    ("post", "/api/auth/mfa/recovery-codes"),
+    ("post", "/api/auth/mfa/verify"),
 ];
 
 backend_tests!(document_lists_exactly_the_served_routes, |app| async move {

@@ -523,6 +523,19 @@ backend_tests!(github_signs_in_by_its_numeric_id_and_primary_verified_address, d
     let identities = browser.get("/api/auth/identities").await.json();
     assert_eq!(identities[0]["subject"], "4242");
 
+    // With TOTP on, the provider is only the first factor: the callback goes to the second
+    // step on /login, and the code finishes it (amr: fed, otp, mfa).
+    let (secret, _, _) = crate::mfa::turn_on(&mut browser, -1).await;
+    let mut returning = app.browser();
+    let response = github_sign_in(&mut returning).await;
+    response.assert_status(303);
+    assert_eq!(response.header("location"), Some("/login?error=mfa_required&next=%2Faccount"));
+    assert!(response.set_cookie("mfa_token").value.len() >= 20);
+    assert!(!response.set_cookie_names().contains(&"access_token".to_owned()));
+    let done = returning.post_json("/api/auth/mfa/verify", &json!({"code": crate::mfa::code(&secret, 1)})).await;
+    done.assert_status(200);
+    assert_eq!(jwt::parts(&returning.access_token()).1["amr"], json!(["fed", "otp", "mfa"]));
+
     // An unverified primary address vouches for nothing.
     stub.set_person(GitHubPerson {
         id: 7,

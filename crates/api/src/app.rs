@@ -14,7 +14,7 @@ use crate::metrics;
 use crate::openapi;
 use crate::problem::ApiError;
 use crate::rate_limit;
-use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, providers, sessions};
+use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, mfa, oauth, providers, sessions};
 use crate::state::AppState;
 
 async fn no_store_on_api(
@@ -101,6 +101,10 @@ pub fn build_app(
         .service(endpoint("/api/auth/identities").get(providers::list_identities).build())
         .service(endpoint("/api/auth/identities/{provider}").post(providers::link).delete(providers::unlink).build())
         .service(endpoint("/api/auth/methods").get(providers::methods).build())
+        .service(endpoint("/api/auth/mfa/totp").post(mfa::begin_totp).delete(mfa::disable_totp).build())
+        .service(endpoint("/api/auth/mfa/totp/confirm").post(mfa::confirm_totp).build())
+        .service(endpoint("/api/auth/mfa/recovery-codes").post(mfa::new_recovery_codes).build())
+        .service(endpoint("/api/auth/mfa/verify").post(mfa::verify).build())
         .service(endpoint("/.well-known/openid-configuration").get(discovery::openid_configuration).build())
         .service(endpoint("/docs").get(openapi::docs_page).build())
         .service(openapi::swagger_ui())

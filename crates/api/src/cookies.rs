@@ -21,6 +21,38 @@ pub const OAUTH_FLOW_COOKIE: &str = "oauth_flow";
 /// Path of the flow cookie: only the authorize and callback endpoints see it.
 pub const OAUTH_FLOW_PATH: &str = "/api/auth/oauth";
 
+/// The cookie of the second step of a sign-in (an `mfa_token`).
+pub const MFA_COOKIE: &str = "mfa_token";
+
+/// The second-step cookie (`HttpOnly; SameSite=Strict; Path=/api/auth; Max-Age=300`).
+pub fn mfa_cookie(settings: &ApiSettings, mfa_token: &str) -> Cookie<'static> {
+    Cookie::build(MFA_COOKIE, mfa_token.to_owned())
+        .http_only(true)
+        .secure(settings.cookie_secure)
+        .same_site(SameSite::Strict)
+        .path(REFRESH_PATH)
+        .max_age(Duration::seconds(portcullis_domain::MFA_CHALLENGE_SECONDS))
+        .finish()
+}
+
+/// Sets the second-step cookie.
+pub fn set_mfa(response: &mut HttpResponseBuilder, settings: &ApiSettings, mfa_token: &str) {
+    response.cookie(mfa_cookie(settings, mfa_token));
+}
+
+/// Expires the second-step cookie.
+pub fn clear_mfa(response: &mut HttpResponseBuilder, settings: &ApiSettings) {
+    response.cookie(
+        Cookie::build(MFA_COOKIE, "")
+            .http_only(true)
+            .secure(settings.cookie_secure)
+            .same_site(SameSite::Strict)
+            .path(REFRESH_PATH)
+            .max_age(Duration::ZERO)
+            .finish(),
+    );
+}
+
 /// Sets the flow cookie (`SameSite=Lax`: the provider's redirect back is a top-level GET from
 /// another site, which must carry it).
 pub fn set_oauth_flow(response: &mut HttpResponseBuilder, settings: &ApiSettings, binding: &str) {

@@ -5,8 +5,9 @@ use portcullis_application::ValidationErrors;
 use portcullis_application::ports::PortError;
 use portcullis_application::{
     ChangePasswordError, DeleteAccountError, ListIdentitiesError, ListSessionsError, LoginError, LogoutAllError,
-    LogoutError, RefreshError, ResendVerificationError, ResetPasswordError, RevokeSessionError, SignupError,
-    StartFlowError, UnlinkIdentityError, UpdateProfileError, VerifyAccessTokenError, VerifyEmailError,
+    LogoutError, MfaVerifyError, RefreshError, ResendVerificationError, ResetPasswordError, RevokeSessionError,
+    SecondFactorError, SignupError, StartFlowError, UnlinkIdentityError, UpdateProfileError, VerifyAccessTokenError,
+    VerifyEmailError,
 };
 
 use portcullis_application::commands::admin::{DeleteUserError, GetUserError, ListUsersError, UpdateUserError};
@@ -54,6 +55,8 @@ impl From<LoginError> for ApiError {
             LoginError::InvalidCredentials => ApiError::invalid_credentials(),
             LoginError::AccountDisabled => account_disabled(),
             LoginError::Locked { retry_after_secs } => ApiError::rate_limited(retry_after_secs),
+            // The login route sets the cookie; anywhere else the token is not handed out.
+            LoginError::MfaRequired { .. } => ApiError::mfa_required(),
             LoginError::Port(port) => port.into(),
         }
     }
@@ -311,4 +314,34 @@ impl From<UnlinkIdentityError> for ApiError {
             UnlinkIdentityError::Port(port) => port.into(),
         }
     }
+}
+
+impl From<SecondFactorError> for ApiError {
+    fn from(error: SecondFactorError) -> Self {
+        match error {
+            SecondFactorError::Conflict => {
+                ApiError::conflict("TOTP is already on, or there is no pending secret to confirm.")
+            }
+            SecondFactorError::NotEnabled => ApiError::not_found(),
+            SecondFactorError::InvalidCode => invalid_code(StatusCode::BAD_REQUEST),
+            SecondFactorError::UserGone => ApiError::not_found(),
+            SecondFactorError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<MfaVerifyError> for ApiError {
+    fn from(error: MfaVerifyError) -> Self {
+        match error {
+            MfaVerifyError::InvalidCode => invalid_code(StatusCode::UNAUTHORIZED),
+            MfaVerifyError::Expired => ApiError::unauthorized(true),
+            MfaVerifyError::AccountDisabled => account_disabled(),
+            MfaVerifyError::Locked { retry_after_secs } => ApiError::rate_limited(retry_after_secs),
+            MfaVerifyError::Port(port) => port.into(),
+        }
+    }
+}
+
+fn invalid_code(status: StatusCode) -> ApiError {
+    ApiError::new(status, "invalid_code", "That code is not valid. Codes work once; try the current one.")
 }

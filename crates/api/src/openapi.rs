@@ -14,10 +14,11 @@ use crate::error_responses::{
     UnsupportedMediaType, ValidationFailed,
 };
 use crate::routes::discovery::OpenIdConfiguration;
+use crate::routes::mfa::{CodeRequest, MfaVerifyRequest, RecoveryCodesBody, TotpEnrollmentBody};
 use crate::routes::oauth::{OAuthErrorBody, RevokeRequest, TokenRequest, TokenResponse};
 use crate::routes::providers::{AuthorizeUrlBody, IdentityBody, LinkRequest, MethodsBody, ProviderBody};
 use crate::routes::sessions::SessionItem;
-use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, oauth, providers, sessions};
+use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, mfa, oauth, providers, sessions};
 
 /// Every endpoint of the service.
 #[derive(OpenApi)]
@@ -33,6 +34,7 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         oauth::token, oauth::revoke,
         providers::list_providers, providers::authorize, providers::callback, providers::link,
         providers::list_identities, providers::unlink, providers::methods,
+        mfa::begin_totp, mfa::confirm_totp, mfa::disable_totp, mfa::new_recovery_codes, mfa::verify,
         discovery::jwks, discovery::openid_configuration, health::live, health::ready, openapi_json,
         crate::metrics::metrics, docs_page,
     ),
@@ -40,11 +42,12 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         TokenRequest, RevokeRequest, TokenResponse, OAuthErrorBody, ChangePasswordRequest, ForgotPasswordRequest,
         ResetPasswordRequest, VerifyEmailRequest, DeleteAccountRequest, AdminUserBody, UserPageBody,
         AdminUpdateUserRequest, CreateApiKeyRequest, ApiKeyBody, CreatedApiKeyBody, IntrospectRequest,
-        IntrospectionBody, ProviderBody, IdentityBody, MethodsBody, AuthorizeUrlBody, LinkRequest),
+        IntrospectionBody, ProviderBody, IdentityBody, MethodsBody, AuthorizeUrlBody, LinkRequest, TotpEnrollmentBody,
+        RecoveryCodesBody, CodeRequest, MfaVerifyRequest),
         responses(MalformedBody, Unauthorized, AccountDisabled, NotFound, AccountGone, PayloadTooLarge,
             UnsupportedMediaType, ValidationFailed, RateLimited, Unavailable)),
     modifiers(&SecuritySchemes),
-    tags((name = "auth"), (name = "account"), (name = "sessions"), (name = "api-keys"), (name = "admin"), (name = "oauth"), (name = "providers"), (name = "discovery"), (name = "health"), (name = "meta"))
+    tags((name = "auth"), (name = "account"), (name = "sessions"), (name = "api-keys"), (name = "admin"), (name = "oauth"), (name = "providers"), (name = "mfa"), (name = "discovery"), (name = "health"), (name = "meta"))
 )]
 pub struct ApiDoc;
 

@@ -19,6 +19,8 @@ pub struct ApiError {
     retry_after: Option<u64>,
     www_authenticate: Option<&'static str>,
     allow: Option<Box<str>>,
+    /// Whether the body lists the second-step methods (`mfa_required`).
+    second_step: bool,
 }
 
 #[derive(Serialize)]
@@ -31,6 +33,8 @@ struct ProblemBody<'a> {
     code: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     errors: Option<Vec<FieldErrorBody<'a>>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    methods: Option<&'static [&'static str]>,
 }
 
 #[derive(Serialize)]
@@ -51,7 +55,20 @@ impl ApiError {
             retry_after: None,
             www_authenticate: None,
             allow: None,
+            second_step: false,
         }
+    }
+
+    /// `401 mfa_required` with `"methods": ["totp", "recovery_code"]`: the first factor was
+    /// right and the second step is next.
+    pub fn mfa_required() -> Self {
+        let mut error = Self::new(
+            StatusCode::UNAUTHORIZED,
+            "mfa_required",
+            "Enter a code from your authenticator app, or a recovery code, to finish signing in.",
+        );
+        error.second_step = true;
+        error
     }
 
     /// `422 validation_failed` with one entry per bad field.
@@ -213,6 +230,7 @@ impl ResponseError for ApiError {
                     .map(|e| FieldErrorBody { field: &e.field, code: &e.code, message: &e.message })
                     .collect()
             }),
+            methods: self.second_step.then_some(&["totp", "recovery_code"]),
         };
         let mut response = HttpResponse::build(self.status);
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));

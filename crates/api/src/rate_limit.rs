@@ -25,13 +25,14 @@ use crate::routes::oauth::OAuthError;
 use crate::state::AppState;
 
 /// The limited endpoints (`POST` only): path and bucket. Each endpoint is its own bucket.
-pub const LIMITED_ENDPOINTS: [(&str, &str); 6] = [
+pub const LIMITED_ENDPOINTS: [(&str, &str); 7] = [
     ("/api/auth/signup", "signup"),
     ("/api/auth/login", "login"),
     ("/api/auth/token", "token"),
     ("/api/auth/password/forgot", "password_forgot"),
     ("/api/auth/password/reset", "password_reset"),
     ("/api/auth/email/resend", "email_resend"),
+    ("/api/auth/mfa/verify", "mfa_verify"),
 ];
 
 /// The bucket of the requests that start a provider sign-in flow: `GET
@@ -125,7 +126,10 @@ mod tests {
     #[test]
     fn only_posts_to_the_listed_paths_count_each_in_its_own_bucket() {
         let buckets: Vec<_> = LIMITED_ENDPOINTS.iter().filter_map(|(path, _)| bucket_of(&Method::POST, path)).collect();
-        assert_eq!(buckets, ["signup", "login", "token", "password_forgot", "password_reset", "email_resend"]);
+        assert_eq!(
+            buckets,
+            ["signup", "login", "token", "password_forgot", "password_reset", "email_resend", "mfa_verify"]
+        );
         assert_eq!(bucket_of(&Method::GET, "/api/auth/login"), None);
         assert_eq!(bucket_of(&Method::OPTIONS, "/api/auth/login"), None);
         assert_eq!(bucket_of(&Method::POST, "/api/auth/refresh"), None);

@@ -48,9 +48,9 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, AuthMethod, AuthMethods, Email, ExternalIdentity, OAuthFlow,
-    ProviderId, RefreshToken, RefreshTokenHash, RefreshTokenSecret, SecretHash, SecretString, Session, SessionAuth,
-    SessionId, User, UserId, UserInfo, whole_seconds,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, AuthMethod, AuthMethods, Email, ExternalIdentity,
+    MfaChallenge, OAuthFlow, ProviderId, RefreshToken, RefreshTokenHash, RefreshTokenSecret, SecretHash, SecretString,
+    Session, SessionAuth, SessionId, TotpCredential, User, UserId, UserInfo, whole_seconds,
 };
 use shaku::{Component, HasComponent, Module, ModuleBuildContext};
 use uuid::Uuid;
@@ -72,6 +72,7 @@ macro_rules! shared_fake_component {
 
 mod limits;
 mod mailer;
+mod second_factors;
 mod upstream;
 
 pub use limits::{InMemoryLockoutStore, InMemoryRateLimiter};
@@ -80,8 +81,8 @@ pub use upstream::{FakeUpstream, FakeUpstreams};
 
 use crate::ports::{
     AccessClaims, AccessToken, AccountTokenRepository, AddUserError, ApiKeyRepository, Clock, IdentityRepository,
-    OAuthFlowRepository, PortError, SessionRepository, TokenIssueError, TokenService, TokenVerifyError, UnitOfWork,
-    UnitOfWorkFactory, UserQuery, UserRepository,
+    OAuthFlowRepository, PortError, SecondFactorRepository, SessionRepository, TokenIssueError, TokenService,
+    TokenVerifyError, UnitOfWork, UnitOfWorkFactory, UserQuery, UserRepository,
 };
 
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it
@@ -104,6 +105,11 @@ struct State {
     identities: BTreeMap<(ProviderId, String), ExternalIdentity>,
     /// Keyed by the state hash's text.
     oauth_flows: BTreeMap<String, OAuthFlow>,
+    totp: BTreeMap<UserId, TotpCredential>,
+    /// The hashes' texts.
+    recovery_codes: BTreeMap<UserId, std::collections::BTreeSet<String>>,
+    /// Keyed by the token hash's text.
+    mfa_challenges: BTreeMap<String, MfaChallenge>,
 }
 
 /// How many units of work a store began, of each kind.
@@ -302,6 +308,10 @@ impl UnitOfWork for InMemoryUnitOfWork {
         Box::new(InMemoryOAuthFlows { state: &mut self.state, dirty: &mut self.dirty })
     }
 
+    fn second_factors(&mut self) -> Box<dyn SecondFactorRepository + '_> {
+        Box::new(second_factors::InMemorySecondFactors { state: &mut self.state, dirty: &mut self.dirty })
+    }
+
     fn commit(self: Box<Self>) -> Result<(), PortError> {
         let mut shared = lock(&self.shared);
         if shared.failing_commits {
@@ -376,6 +386,9 @@ impl UserRepository for InMemoryUsers<'_> {
         self.state.account_tokens.retain(|_, token| token.user_id != id);
         self.state.api_keys.retain(|_, key| key.user_id != id);
         self.state.identities.retain(|_, identity| identity.user_id != id);
+        self.state.totp.remove(&id);
+        self.state.recovery_codes.remove(&id);
+        self.state.mfa_challenges.retain(|_, challenge| challenge.user_id != id);
         *self.dirty = true;
         Ok(true)
     }

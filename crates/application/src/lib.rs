@@ -52,6 +52,7 @@ pub use commands::introspect::{
 };
 pub use commands::login::{LoginCommand, LoginError, LoginHandler, LoginOutcome, LoginUseCase};
 pub use commands::logout::{LogoutCommand, LogoutError, LogoutHandler, LogoutUseCase};
+pub use commands::mfa::{MfaVerifyCommand, MfaVerifyError, MfaVerifyHandler, MfaVerifyUseCase};
 pub use commands::passwords::{
     ChangePasswordCommand, ChangePasswordError, ChangePasswordHandler, ChangePasswordUseCase, ForgotPasswordCommand,
     ForgotPasswordError, ForgotPasswordHandler, ForgotPasswordUseCase, ResetPasswordCommand, ResetPasswordError,
@@ -62,6 +63,7 @@ pub use commands::provider_sign_in::{
     StartFlowError, StartedFlow,
 };
 pub use commands::refresh::{RefreshCommand, RefreshError, RefreshHandler, RefreshUseCase};
+pub use commands::second_factor::{SecondFactorError, SecondFactorHandler, SecondFactorUseCase, TotpEnrollment};
 pub use commands::sessions::{
     ListSessionsError, LogoutAllError, RevokeSessionError, SessionView, SessionsHandler, SessionsUseCase,
 };
@@ -72,6 +74,6 @@ pub use commands::update_profile::{
 pub use commands::verify_access_token::{
     VerifyAccessToken, VerifyAccessTokenError, VerifyAccessTokenHandler, VerifyAccessTokenUseCase,
 };
-pub use commands::{IssuedTokens, ReauthWindow, SessionPolicy};
+pub use commands::{FirstFactorOutcome, IssuedTokens, ReauthWindow, SessionPolicy};
 pub use use_cases::{ServicePorts, UseCases};
 pub use validation::{FieldError, ValidationErrors};

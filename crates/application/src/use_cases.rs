@@ -12,9 +12,11 @@ use crate::commands::identities::IdentitiesUseCase;
 use crate::commands::introspect::IntrospectUseCase;
 use crate::commands::login::LoginUseCase;
 use crate::commands::logout::LogoutUseCase;
+use crate::commands::mfa::MfaVerifyUseCase;
 use crate::commands::passwords::{ChangePasswordUseCase, ForgotPasswordUseCase, ResetPasswordUseCase};
 use crate::commands::provider_sign_in::ProviderSignInUseCase;
 use crate::commands::refresh::RefreshUseCase;
+use crate::commands::second_factor::SecondFactorUseCase;
 use crate::commands::sessions::SessionsUseCase;
 use crate::commands::signup::SignupUseCase;
 use crate::commands::update_profile::UpdateProfileUseCase;
@@ -62,6 +64,10 @@ pub struct UseCases {
     pub provider_sign_in: Arc<dyn ProviderSignInUseCase>,
     /// List and unlink one's provider identities.
     pub identities: Arc<dyn IdentitiesUseCase>,
+    /// Turn TOTP on and off; recovery codes.
+    pub second_factor: Arc<dyn SecondFactorUseCase>,
+    /// The second step of a sign-in.
+    pub mfa_verify: Arc<dyn MfaVerifyUseCase>,
 }
 
 /// The ports an adapter needs beyond the use cases: rate limits, readiness, key reloads,

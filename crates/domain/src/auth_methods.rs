@@ -19,8 +19,9 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
-    /// Every method, in the order `amr` lists them.
-    pub const ALL: [Self; 4] = [Self::Password, Self::OneTimeCode, Self::Federated, Self::HardwareKey];
+    /// Every method, in the order `amr` lists them: the first factors (`pwd`, `fed`), then the
+    /// second (`otp`), as API.md writes them (`fed`, `otp`, `mfa`).
+    pub const ALL: [Self; 4] = [Self::Password, Self::Federated, Self::OneTimeCode, Self::HardwareKey];
 
     /// The RFC 8176 value.
     pub fn claim(self) -> &'static str {
@@ -149,7 +150,7 @@ mod tests {
         assert_eq!(AuthMethods::only(AuthMethod::Password).claims(), vec!["pwd"]);
         assert_eq!(AuthMethods::only(AuthMethod::Federated).claims(), vec!["fed"]);
         let fed_otp = AuthMethods::only(AuthMethod::OneTimeCode).with(AuthMethod::Federated);
-        assert_eq!(fed_otp.claims(), vec!["otp", "fed", "mfa"]);
+        assert_eq!(fed_otp.claims(), vec!["fed", "otp", "mfa"]);
         assert_eq!(AuthMethods::only(AuthMethod::HardwareKey).claims(), vec!["hwk", "mfa"]);
         assert!(!AuthMethods::NONE.is_multi_factor());
         assert!(AuthMethods::NONE.claims().is_empty());

@@ -30,6 +30,7 @@ mod password;
 mod password_strength;
 mod rate_limit;
 mod role;
+mod second_factor;
 mod secret;
 mod session;
 mod user;
@@ -56,6 +57,10 @@ pub use password_strength::{
 };
 pub use rate_limit::{RateDecision, RateQuota, ceil_secs, unix_micros};
 pub use role::{Role, RoleError, Roles};
+pub use second_factor::{
+    MFA_CHALLENGE_SECONDS, MFA_MAX_FAILURES, MfaChallenge, RECOVERY_CODE_COUNT, RecoveryCode, SecondFactorCode,
+    TOTP_DIGITS, TOTP_STEP_SECONDS, TotpCredential, TotpSecret, presented_recovery_code, totp_step,
+};
 pub use secret::SecretString;
 pub use session::{RefreshToken, RefreshTokenState, SESSION_USE_GRANULARITY_SECONDS, Session, SessionMetadata};
 pub use user::{NewUser, User, UserInfo, whole_seconds};

@@ -22,6 +22,8 @@ pub struct HousekeepingReport {
     pub account_tokens: usize,
     /// Sign-in flows at upstream providers that were never finished.
     pub oauth_flows: usize,
+    /// Second-step challenges past their five minutes.
+    pub mfa_challenges: usize,
     /// Signing keys no live token can name.
     pub signing_keys: usize,
 }
@@ -64,6 +66,7 @@ impl Housekeeper {
             refresh_tokens: swept.refresh_tokens,
             account_tokens: swept.account_tokens,
             oauth_flows: swept.oauth_flows,
+            mfa_challenges: swept.mfa_challenges,
             signing_keys,
         })
     }

@@ -7,17 +7,20 @@ use std::sync::Arc;
 use portcullis_application::account_mail::TemplatedAccountMailParameters;
 use portcullis_application::commands::delete_account::DeleteAccountHandlerParameters;
 use portcullis_application::commands::login::LoginHandlerParameters;
+use portcullis_application::commands::mfa::MfaVerifyHandlerParameters;
 use portcullis_application::commands::passwords::ChangePasswordHandlerParameters;
 use portcullis_application::commands::provider_sign_in::ProviderSignInHandlerParameters;
 use portcullis_application::commands::refresh::RefreshHandlerParameters;
+use portcullis_application::commands::second_factor::SecondFactorHandlerParameters;
 use portcullis_application::defaults::{
     NoExtraClaims, OpenSignup, StrengthPasswordPolicy, StrengthPasswordPolicyParameters, SystemClock,
 };
 use portcullis_application::{
     AdminHandler, ApiKeysHandler, ChangePasswordHandler, DeleteAccountHandler, ForgotPasswordHandler,
-    IdentitiesHandler, IntrospectHandler, LoginHandler, LogoutHandler, ProviderSignInHandler, ReauthWindow,
-    RefreshHandler, ResendVerificationHandler, ResetPasswordHandler, SessionPolicy, SessionsHandler, SignupHandler,
-    TemplatedAccountMail, UpdateProfileHandler, VerifyAccessTokenHandler, VerifyEmailHandler,
+    IdentitiesHandler, IntrospectHandler, LoginHandler, LogoutHandler, MfaVerifyHandler, ProviderSignInHandler,
+    ReauthWindow, RefreshHandler, ResendVerificationHandler, ResetPasswordHandler, SecondFactorHandler, SessionPolicy,
+    SessionsHandler, SignupHandler, TemplatedAccountMail, UpdateProfileHandler, VerifyAccessTokenHandler,
+    VerifyEmailHandler,
 };
 use portcullis_domain::{LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
@@ -46,7 +49,7 @@ module! {
             QueuedMailer, TemplatedAccountMail, VerifyEmailHandler, ResendVerificationHandler, ChangePasswordHandler,
             ForgotPasswordHandler, ResetPasswordHandler, DeleteAccountHandler, OpenSignup, NoExtraClaims,
             DieselRateLimiter, DieselLockoutStore, ProcessResources,
-            ConfiguredProviders, ProviderSignInHandler, IdentitiesHandler,
+            ConfiguredProviders, ProviderSignInHandler, IdentitiesHandler, SecondFactorHandler, MfaVerifyHandler,
         ],
         providers = []
     }
@@ -134,6 +137,10 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         .with_component_parameters::<JwksDocument>(JwksDocumentParameters { keys })
         .with_component_parameters::<PooledPasswordHasher>(PooledPasswordHasherParameters { pool: hashing })
         .with_component_parameters::<LoginHandler>(LoginHandlerParameters { policy: session_policy, lockout })
+        .with_component_parameters::<MfaVerifyHandler>(MfaVerifyHandlerParameters { policy: session_policy, lockout })
+        .with_component_parameters::<SecondFactorHandler>(SecondFactorHandlerParameters {
+            issuer: totp_issuer(&public_url),
+        })
         .with_component_parameters::<RefreshHandler>(RefreshHandlerParameters { policy: session_policy })
         .with_component_parameters::<ProviderSignInHandler>(ProviderSignInHandlerParameters { policy: session_policy })
         .with_component_parameters::<ConfiguredProviders>(ConfiguredProvidersParameters {
@@ -152,3 +159,12 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
 /// [`Service::start_with`](crate::Service::start_with)): overrides of components, e.g. a
 /// [`SignupPolicy`](portcullis_application::ports::SignupPolicy) of its own.
 pub type Customize = Box<dyn FnOnce(ModuleBuilder<AppModule>) -> ModuleBuilder<AppModule> + Send>;
+
+/// The issuer authenticator apps show for this service: the public URL's host
+/// (`auth.example.com`), or "Portcullis" when it has none.
+fn totp_issuer(public_url: &str) -> String {
+    url::Url::parse(public_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "Portcullis".to_owned())
+}

@@ -129,6 +129,8 @@ impl Service {
             delete_account: m.resolve(),
             provider_sign_in: m.resolve(),
             identities: m.resolve(),
+            second_factor: m.resolve(),
+            mfa_verify: m.resolve(),
         };
         let ports = ServicePorts {
             clock: m.resolve(),

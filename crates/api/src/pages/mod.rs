@@ -110,6 +110,6 @@ fn to_login(path: &str) -> HttpResponse {
         .finish()
 }
 
-fn urlencode(text: &str) -> String {
+pub(crate) fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

@@ -61,7 +61,7 @@ pub async fn signup(state: web::Data<AppState>, body: JsonObject) -> Result<Http
     responses(
         (status = 200, description = "Logged in; sets access_token, refresh_token and csrf_token cookies", body = SessionBody),
         (status = 400, response = crate::error_responses::MalformedBody),
-        (status = 401, description = "invalid_credentials (unknown email and wrong password alike)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "invalid_credentials (unknown email and wrong password alike), or mfa_required (the password was right and the user has TOTP: `methods` lists `totp` and `recovery_code`, the `mfa_token` cookie is set, and `POST /api/auth/mfa/verify` finishes the sign-in)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 403, response = crate::error_responses::AccountDisabled),
         (status = 415, response = crate::error_responses::UnsupportedMediaType),
         (status = 413, response = crate::error_responses::PayloadTooLarge),
@@ -81,8 +81,21 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: JsonObjec
     let handler = Arc::clone(&state.use_cases.login);
     let outcome = crate::blocking::run(move || handler.handle(command)).await?;
     record_login(&state, &outcome);
-    let issued = outcome?;
-    Ok(session_response(&state, &issued))
+    match outcome {
+        Ok(issued) => Ok(session_response(&state, &issued)),
+        Err(LoginError::MfaRequired { mfa_token }) => Ok(mfa_required_response(&state, &mfa_token)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// `401 mfa_required` (problem+json with `methods`) and the `mfa_token` cookie for the second step.
+pub(crate) fn mfa_required_response(state: &AppState, mfa_token: &portcullis_domain::OpaqueSecret) -> HttpResponse {
+    use actix_web::ResponseError;
+    let mut response = ApiError::mfa_required().error_response();
+    if let Err(error) = response.add_cookie(&cookies::mfa_cookie(&state.settings, mfa_token.expose())) {
+        tracing::warn!(%error, "the mfa_token cookie could not be set");
+    }
+    response
 }
 
 /// Exchange the refresh cookie for new tokens (all three cookies rotate).
@@ -219,7 +232,7 @@ fn session_response(state: &AppState, issued: &IssuedTokens) -> HttpResponse {
 pub(crate) fn record_login(state: &AppState, outcome: &Result<IssuedTokens, LoginError>) {
     match outcome {
         Ok(_) => state.metrics.login(true),
-        Err(LoginError::Port(_)) => {}
+        Err(LoginError::Port(_) | LoginError::MfaRequired { .. }) => {}
         Err(_) => state.metrics.login(false),
     }
 }

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod discovery;
 pub mod health;
 pub mod introspect;
+pub mod mfa;
 pub mod oauth;
 pub mod providers;
 pub mod sessions;

@@ -190,6 +190,10 @@ pub async fn callback(
             );
             next
         }
+        Ok(FlowOutcome::SecondStep { mfa_token, next }) => {
+            cookies::set_mfa(&mut response, &state.settings, mfa_token.expose());
+            format!("{}&next={}", login_error_path("mfa_required"), crate::pages::urlencode(&next))
+        }
         Ok(FlowOutcome::Linked { next }) => next,
         Err(error) => {
             if let FinishFlowError::Port(port) = &error {
@@ -296,15 +300,18 @@ pub async fn unlink(
         (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn methods(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
-    let handler = Arc::clone(&state.use_cases.identities);
+    let (identities, second_factor) =
+        (Arc::clone(&state.use_cases.identities), Arc::clone(&state.use_cases.second_factor));
     let user_id = auth.claims.user.user_id;
-    let methods = crate::blocking::run(move || handler.methods(user_id)).await??;
+    let (methods, (totp, recovery_codes_left)) =
+        crate::blocking::run(move || Ok::<_, ApiError>((identities.methods(user_id)?, second_factor.status(user_id)?)))
+            .await??;
     Ok(HttpResponse::Ok().json(MethodsBody {
         password: methods.password,
         identities: methods.identities.iter().map(IdentityBody::from).collect(),
         passkeys: Vec::new(),
-        totp: false,
-        recovery_codes_left: 0,
+        totp,
+        recovery_codes_left,
     }))
 }
 

@@ -3,11 +3,12 @@
 use std::sync::Arc;
 
 use portcullis_domain::{
-    AuthMethod, AuthMethods, Email, LockoutPolicy, LoginAdmission, PlainPassword, SecretString, SessionMetadata, User,
+    AuthMethod, AuthMethods, Email, LockoutPolicy, LoginAdmission, OpaqueSecret, PlainPassword, SecretString,
+    SessionMetadata, User,
 };
 use shaku::Component;
 
-use super::{IssuedTokens, SessionPolicy, start_session};
+use super::{FirstFactorOutcome, IssuedTokens, SessionPolicy, after_first_factor};
 use crate::ports::{Clock, LockoutStore, PasswordHasher, PortError, TokenService, UnitOfWorkFactory};
 
 /// Input of a login.
@@ -39,6 +40,13 @@ pub enum LoginError {
     Locked {
         /// Whole seconds (at least 1) until the lock ends.
         retry_after_secs: u64,
+    },
+    /// Right password, and the user has TOTP: no session yet. The second step
+    /// ([`MfaVerifyUseCase`](super::mfa::MfaVerifyUseCase)) takes this token and a code.
+    #[error("a second factor is required")]
+    MfaRequired {
+        /// The single-use token of the second step (5 minutes, 5 wrong codes).
+        mfa_token: OpaqueSecret,
     },
     /// Storage, hashing or signing failed.
     #[error(transparent)]
@@ -149,15 +157,30 @@ impl LoginUseCase for LoginHandler {
             tracing::info!(user_id = %user.id, "login failed: wrong password");
             return Err(LoginError::InvalidCredentials);
         }
-        if counted {
-            self.lockouts.clear(user.id)?;
-        }
         if !user.can_authenticate() {
+            if counted {
+                self.lockouts.clear(user.id)?;
+            }
             return Err(LoginError::AccountDisabled);
         }
 
         let now = self.clock.now();
         let methods = AuthMethods::only(AuthMethod::Password);
-        Ok(start_session(&*self.units, &*self.tokens, &self.policy, &user, methods, command.metadata, now)?)
+        match after_first_factor(&*self.units, &*self.tokens, &self.policy, &user, methods, command.metadata, now)? {
+            FirstFactorOutcome::Session(tokens) => {
+                if counted {
+                    self.lockouts.clear(user.id)?;
+                }
+                Ok(*tokens)
+            }
+            // A right password is no failed attempt, but only the finished sign-in clears the
+            // account's earlier failures: the attempt is taken back, the count kept.
+            FirstFactorOutcome::SecondStep(mfa_token) => {
+                if counted {
+                    self.lockouts.withdraw(user.id, &self.lockout)?;
+                }
+                Err(LoginError::MfaRequired { mfa_token })
+            }
+        }
     }
 }

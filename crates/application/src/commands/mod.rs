@@ -8,9 +8,11 @@ pub mod identities;
 pub mod introspect;
 pub mod login;
 pub mod logout;
+pub mod mfa;
 pub mod passwords;
 pub mod provider_sign_in;
 pub mod refresh;
+pub mod second_factor;
 pub mod sessions;
 pub mod signup;
 pub mod update_profile;
@@ -18,7 +20,8 @@ pub mod verify_access_token;
 
 use chrono::{DateTime, Duration, Utc};
 use portcullis_domain::{
-    AuthMethods, RefreshToken, RefreshTokenSecret, Session, SessionId, SessionMetadata, User, UserInfo,
+    AuthMethods, MfaChallenge, OpaqueSecret, RefreshToken, RefreshTokenSecret, Session, SessionId, SessionMetadata,
+    User, UserInfo,
 };
 
 use crate::ports::{AccessToken, PortError, TokenIssueError, TokenService, UnitOfWorkFactory};
@@ -121,4 +124,42 @@ fn start_session(
     let access_token = tokens.issue_access_token(&info, &session.auth(), now)?;
     tracing::info!(user_id = %user.id, session_id = %session.id, amr = ?methods.claims(), "signed in");
     Ok(IssuedTokens { user: info, session_id: session.id, access_token, refresh_token })
+}
+
+/// What a passed first factor (a password, a provider) leads to.
+#[derive(Clone, Debug)]
+pub enum FirstFactorOutcome {
+    /// No second factor: a session started.
+    Session(Box<IssuedTokens>),
+    /// The user has TOTP: a challenge was stored, named by this `mfa_token`; no session yet.
+    SecondStep(OpaqueSecret),
+}
+
+/// After a first factor: a second-step challenge when `user` has TOTP active, else the
+/// session ([`start_session`]).
+///
+/// # Errors
+/// [`PortError`] when storage or signing fails.
+fn after_first_factor(
+    units: &dyn UnitOfWorkFactory,
+    tokens: &dyn TokenService,
+    policy: &SessionPolicy,
+    user: &User,
+    methods: AuthMethods,
+    metadata: SessionMetadata,
+    now: DateTime<Utc>,
+) -> Result<FirstFactorOutcome, PortError> {
+    let mut unit = units.single_read()?;
+    let totp_active = unit.second_factors().totp(user.id)?.is_some_and(|totp| totp.is_active());
+    unit.commit()?;
+    if totp_active {
+        let token = tokens.generate_secret();
+        let mut unit = units.begin()?;
+        unit.second_factors().add_challenge(&MfaChallenge::start(&token, user.id, methods, now))?;
+        unit.commit()?;
+        tracing::info!(user_id = %user.id, "first factor passed: second step required");
+        return Ok(FirstFactorOutcome::SecondStep(token));
+    }
+    start_session(units, tokens, policy, user, methods, metadata, now)
+        .map(|tokens| FirstFactorOutcome::Session(Box::new(tokens)))
 }

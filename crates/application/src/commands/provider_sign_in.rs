@@ -10,7 +10,7 @@ use portcullis_domain::{
 };
 use shaku::Component;
 
-use super::{IssuedTokens, SessionPolicy, start_session};
+use super::{FirstFactorOutcome, IssuedTokens, SessionPolicy, after_first_factor};
 use crate::ports::{
     AddUserError, AuthorizationRequest, Clock, CodeExchange, PortError, ProviderInfo, TokenService, UnitOfWork,
     UnitOfWorkFactory, UpstreamError, UpstreamProvider, UpstreamProviders,
@@ -84,6 +84,13 @@ pub enum FlowOutcome {
         /// The new session's tokens (boxed: they are most of the outcome's size).
         tokens: Box<IssuedTokens>,
         /// Where to go now.
+        next: String,
+    },
+    /// The user has TOTP: no session yet; the second step takes this token and a code.
+    SecondStep {
+        /// The single-use token of the second step.
+        mfa_token: OpaqueSecret,
+        /// Where to go once signed in.
         next: String,
     },
     /// A linking flow linked the identity to the signed-in user; no new session.
@@ -314,9 +321,11 @@ impl ProviderSignInHandler {
         unit.commit()?;
         let user: User = user.ok_or(FinishFlowError::Failed)?;
         let methods = AuthMethods::only(AuthMethod::Federated);
-        let tokens =
-            start_session(self.units.as_ref(), self.tokens.as_ref(), &self.policy, &user, methods, metadata, now)?;
-        Ok(FlowOutcome::SignedIn { tokens: Box::new(tokens), next })
+        let units = self.units.as_ref();
+        match after_first_factor(units, self.tokens.as_ref(), &self.policy, &user, methods, metadata, now)? {
+            FirstFactorOutcome::Session(tokens) => Ok(FlowOutcome::SignedIn { tokens, next }),
+            FirstFactorOutcome::SecondStep(mfa_token) => Ok(FlowOutcome::SecondStep { mfa_token, next }),
+        }
     }
 }
 

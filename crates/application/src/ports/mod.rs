@@ -26,8 +26,8 @@ pub use password_hasher::PasswordHasher;
 pub use password_policy::PasswordPolicy;
 pub use probe::DatabaseProbe;
 pub use repositories::{
-    AccountTokenRepository, AddUserError, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, SessionRepository,
-    UserQuery, UserRepository,
+    AccountTokenRepository, AddUserError, ApiKeyRepository, IdentityRepository, OAuthFlowRepository,
+    SecondFactorRepository, SessionRepository, UserQuery, UserRepository,
 };
 pub use resources::{ResourceMonitor, ResourceReading};
 pub use signing_keys::{JwksSource, KeyRingReloader};

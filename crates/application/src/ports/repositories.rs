@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, ExternalIdentity, OAuthFlow, ProviderId, RefreshToken,
-    RefreshTokenHash, SecretHash, Session, SessionId, User, UserId,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, ExternalIdentity, MfaChallenge, OAuthFlow, ProviderId,
+    RefreshToken, RefreshTokenHash, SecretHash, Session, SessionId, TotpCredential, User, UserId,
 };
 
 use super::PortError;
@@ -184,6 +184,77 @@ pub trait OAuthFlowRepository {
     /// # Errors
     /// [`PortError`] when storage fails.
     fn take(&mut self, state_hash: &SecretHash) -> Result<Option<OAuthFlow>, PortError>;
+}
+
+/// Second factors: a user's TOTP credential and recovery codes (stored as hashes), and the
+/// challenges between a first factor and the second step (by the hash of their token).
+pub trait SecondFactorRepository {
+    /// The user's TOTP credential, pending or active.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn totp(&mut self, user_id: UserId) -> Result<Option<TotpCredential>, PortError>;
+
+    /// Stores the user's credential, replacing one they had.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn save_totp(&mut self, credential: &TotpCredential) -> Result<(), PortError>;
+
+    /// Removes the user's credential and every recovery code; `false` if there was none.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn delete_totp(&mut self, user_id: UserId) -> Result<bool, PortError>;
+
+    /// Records `step` as the newest accepted one when the stored one is older (compare-and-set):
+    /// `false` when another request spent that step or a newer one first.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn spend_totp_step(&mut self, user_id: UserId, step: u64) -> Result<bool, PortError>;
+
+    /// Replaces the user's recovery codes with these hashes.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn replace_recovery_codes(&mut self, user_id: UserId, hashes: &[SecretHash]) -> Result<(), PortError>;
+
+    /// Removes the user's recovery code with this hash: `true` only for the caller that did.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn spend_recovery_code(&mut self, user_id: UserId, hash: &SecretHash) -> Result<bool, PortError>;
+
+    /// How many unused recovery codes the user has.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn recovery_codes_left(&mut self, user_id: UserId) -> Result<u32, PortError>;
+
+    /// Stores a new challenge.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn add_challenge(&mut self, challenge: &MfaChallenge) -> Result<(), PortError>;
+
+    /// The challenge whose token hashes to `token_hash` (dead or alive: the caller checks).
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn find_challenge(&mut self, token_hash: &SecretHash) -> Result<Option<MfaChallenge>, PortError>;
+
+    /// Counts one wrong code on the challenge (atomically); its failures now, `None` if it is gone.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn count_challenge_failure(&mut self, token_hash: &SecretHash) -> Result<Option<u32>, PortError>;
+
+    /// Removes the challenge: `true` only for the caller that did (single use).
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn take_challenge(&mut self, token_hash: &SecretHash) -> Result<bool, PortError>;
 }
 
 /// Sessions and their refresh-token families (the article's `IRefreshTokenRepository`).

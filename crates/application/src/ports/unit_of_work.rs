@@ -4,8 +4,8 @@ use shaku::Interface;
 use portcullis_domain::{ApiKey, RefreshToken, RefreshTokenHash, Session, SessionId, User};
 
 use super::{
-    AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PortError, SessionRepository,
-    UserRepository,
+    AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PortError,
+    SecondFactorRepository, SessionRepository, UserRepository,
 };
 
 /// A refresh token with its session and that session's user: everything a refresh decides
@@ -76,6 +76,9 @@ pub trait UnitOfWork {
 
     /// The sign-in flows in progress at upstream providers in this transaction.
     fn oauth_flows(&mut self) -> Box<dyn OAuthFlowRepository + '_>;
+
+    /// The second factors and second-step challenges in this transaction.
+    fn second_factors(&mut self) -> Box<dyn SecondFactorRepository + '_>;
 
     /// The refresh token with this hash, its session and the session's user; `None` when
     /// any of the three is missing. By default three reads through the repositories; a

@@ -301,7 +301,8 @@ mod tests {
         .expect("rows");
         assert!(!password_is_required(conn));
 
-        // Back past the oauth_flows migration, then past the rebuild.
+        // Back past the second factors and oauth_flows migrations, then past the rebuild.
+        conn.revert_last_migration(SQLITE_MIGRATIONS).expect("reverts second factors");
         conn.revert_last_migration(SQLITE_MIGRATIONS).expect("reverts oauth_flows");
         conn.revert_last_migration(SQLITE_MIGRATIONS).expect("reverts the rebuild");
         assert!(password_is_required(conn));

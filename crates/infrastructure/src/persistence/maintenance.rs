@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use portcullis_application::ports::PortError;
 
-use super::schema::{account_tokens, oauth_flows, refresh_tokens, sessions};
+use super::schema::{account_tokens, mfa_challenges, oauth_flows, refresh_tokens, sessions};
 use super::{DbPool, db_error};
 
 /// How many rows one sweep deleted.
@@ -21,6 +21,8 @@ pub struct SweepReport {
     pub account_tokens: usize,
     /// Sign-in flows at upstream providers that were never finished.
     pub oauth_flows: usize,
+    /// Second-step challenges past their five minutes.
+    pub mfa_challenges: usize,
 }
 
 /// Deletes sessions, refresh tokens, mailed tokens and unfinished sign-in flows whose end is before `now`. An expired
@@ -43,5 +45,8 @@ pub fn sweep_expired(pool: &DbPool, now: DateTime<Utc>) -> Result<SweepReport, P
     let oauth_flows = diesel::delete(oauth_flows::table.filter(oauth_flows::expires_at.lt(now)))
         .execute(&mut **conn)
         .map_err(db_error("housekeeping.sweep_expired"))?;
-    Ok(SweepReport { sessions, refresh_tokens, account_tokens, oauth_flows })
+    let mfa_challenges = diesel::delete(mfa_challenges::table.filter(mfa_challenges::expires_at.lt(now)))
+        .execute(&mut **conn)
+        .map_err(db_error("housekeeping.sweep_expired"))?;
+    Ok(SweepReport { sessions, refresh_tokens, account_tokens, oauth_flows, mfa_challenges })
 }

@@ -16,6 +16,7 @@ mod models;
 mod oauth_flow_repository;
 mod probe;
 pub mod schema;
+mod second_factor_repository;
 mod session_repository;
 mod unit_of_work;
 mod user_repository;

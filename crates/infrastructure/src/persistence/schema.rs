@@ -113,6 +113,34 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    totp_credentials (user_id) {
+        user_id -> Text,
+        secret -> Text,
+        confirmed_at -> Nullable<Timestamp>,
+        last_used_step -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    recovery_codes (user_id, code_hash) {
+        user_id -> Text,
+        code_hash -> Text,
+    }
+}
+
+diesel::table! {
+    mfa_challenges (token_hash) {
+        token_hash -> Text,
+        user_id -> Text,
+        first_factor -> Text,
+        failures -> Integer,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(external_identities -> users (user_id));
 diesel::joinable!(account_tokens -> users (user_id));
@@ -129,5 +157,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     account_tokens,
     api_keys,
     external_identities,
-    oauth_flows
+    oauth_flows,
+    totp_credentials,
+    recovery_codes,
+    mfa_challenges
 );

@@ -1,8 +1,8 @@
 use diesel::connection::SimpleConnection;
 use portcullis_application::ports::{
     AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PortError, RefreshContext,
-    RefreshRotation, RotationOutcome, SessionRepository, UnitOfWork, UnitOfWorkFactory, UserRepository,
-    api_key_with_owner_by_reads, refresh_context_by_reads, rotate_refresh_token_by_steps,
+    RefreshRotation, RotationOutcome, SecondFactorRepository, SessionRepository, UnitOfWork, UnitOfWorkFactory,
+    UserRepository, api_key_with_owner_by_reads, refresh_context_by_reads, rotate_refresh_token_by_steps,
 };
 use portcullis_domain::{ApiKey, RefreshTokenHash, User};
 use r2d2::PooledConnection;
@@ -12,6 +12,7 @@ use super::account_token_repository::DieselAccountTokenRepository;
 use super::api_key_repository::DieselApiKeyRepository;
 use super::identity_repository::DieselIdentityRepository;
 use super::oauth_flow_repository::DieselOAuthFlowRepository;
+use super::second_factor_repository::DieselSecondFactorRepository;
 use super::session_repository::DieselSessionRepository;
 use super::user_repository::DieselUserRepository;
 use super::{DbConnection, DbConnectionManager, DbPool, database_failure, db_error};
@@ -117,6 +118,10 @@ impl UnitOfWork for DieselUnitOfWork {
 
     fn oauth_flows(&mut self) -> Box<dyn OAuthFlowRepository + '_> {
         Box::new(DieselOAuthFlowRepository::new(&mut self.conn))
+    }
+
+    fn second_factors(&mut self) -> Box<dyn SecondFactorRepository + '_> {
+        Box::new(DieselSecondFactorRepository::new(&mut self.conn))
     }
 
     fn api_key_with_owner(&mut self, prefix: &str) -> Result<Option<(ApiKey, User)>, PortError> {

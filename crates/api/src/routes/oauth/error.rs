@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use portcullis_application::ports::PortError;
-use portcullis_application::{LoginError, LogoutError, RefreshError};
+use portcullis_application::{LoginError, LogoutError, MfaVerifyError, RefreshError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -19,6 +19,7 @@ pub struct OAuthError {
     description: String,
     retry_after: Option<u64>,
     allow: Option<Box<str>>,
+    mfa_token: Option<String>,
 }
 
 /// The body of an OAuth error (RFC 6749 §5.2).
@@ -30,6 +31,9 @@ pub struct OAuthErrorBody {
     /// A sentence for people.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_description: Option<String>,
+    /// With `mfa_required`: the token the MFA grant (`urn:portcullis:grant-type:mfa-otp`) takes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mfa_token: Option<String>,
 }
 
 impl OAuthError {
@@ -40,7 +44,7 @@ impl OAuthError {
 
     /// An error with a status, an RFC 6749 `error` code and a description.
     pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
-        Self { status, error, description: description.into(), retry_after: None, allow: None }
+        Self { status, error, description: description.into(), retry_after: None, allow: None, mfa_token: None }
     }
 
     /// `400 invalid_request`: a missing, repeated or malformed parameter, or an unusable body.
@@ -59,7 +63,7 @@ impl OAuthError {
         Self::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
-            "The grant_type must be password or refresh_token.",
+            "The grant_type must be password, refresh_token or urn:portcullis:grant-type:mfa-otp.",
         )
     }
 
@@ -118,7 +122,11 @@ impl ResponseError for OAuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let body = OAuthErrorBody { error: self.error.to_owned(), error_description: Some(self.description.clone()) };
+        let body = OAuthErrorBody {
+            error: self.error.to_owned(),
+            error_description: Some(self.description.clone()),
+            mfa_token: self.mfa_token.clone(),
+        };
         let mut response = HttpResponse::build(self.status);
         no_store(&mut response);
         if let Some(seconds) = self.retry_after {
@@ -162,7 +170,30 @@ pub fn oauth_error_for_login(error: LoginError) -> OAuthError {
         LoginError::InvalidCredentials => OAuthError::invalid_grant("The username or password is incorrect."),
         LoginError::AccountDisabled => OAuthError::invalid_grant("This account has been disabled."),
         LoginError::Locked { retry_after_secs } => OAuthError::rate_limited(retry_after_secs),
+        LoginError::MfaRequired { mfa_token } => {
+            let mut error = OAuthError::new(
+                StatusCode::BAD_REQUEST,
+                "mfa_required",
+                "A second factor is required: send grant_type=urn:portcullis:grant-type:mfa-otp with mfa_token and otp.",
+            );
+            error.mfa_token = Some(mfa_token.expose().to_owned());
+            error
+        }
         LoginError::Port(port) => port.into(),
+    }
+}
+
+/// A failed MFA grant: a wrong or spent code and a dead token are `invalid_grant`; a locked
+/// account `429 rate_limited`.
+pub fn oauth_error_for_mfa(error: MfaVerifyError) -> OAuthError {
+    match error {
+        MfaVerifyError::InvalidCode => OAuthError::invalid_grant("The one-time code is not valid."),
+        MfaVerifyError::Expired => {
+            OAuthError::invalid_grant("The mfa_token is unknown, spent or expired; sign in again.")
+        }
+        MfaVerifyError::AccountDisabled => OAuthError::invalid_grant("This account has been disabled."),
+        MfaVerifyError::Locked { retry_after_secs } => OAuthError::rate_limited(retry_after_secs),
+        MfaVerifyError::Port(port) => port.into(),
     }
 }
 

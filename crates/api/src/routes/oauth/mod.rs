@@ -9,7 +9,7 @@ mod error;
 mod params;
 mod schema;
 
-pub use error::{OAuthError, OAuthErrorBody, oauth_error_for_login, oauth_error_for_refresh};
+pub use error::{OAuthError, OAuthErrorBody, oauth_error_for_login, oauth_error_for_mfa, oauth_error_for_refresh};
 pub use params::OAuthParams;
 pub(crate) use params::TOO_LARGE;
 pub use schema::{RevokeRequest, TokenRequest, TokenResponse};
@@ -17,8 +17,10 @@ pub use schema::{RevokeRequest, TokenRequest, TokenResponse};
 use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use portcullis_application::{IssuedTokens, LoginCommand, LogoutCommand, RefreshCommand, VerifyAccessToken};
-use portcullis_domain::{RefreshTokenSecret, SecretString};
+use portcullis_application::{
+    IssuedTokens, LoginCommand, LogoutCommand, MfaVerifyCommand, RefreshCommand, VerifyAccessToken,
+};
+use portcullis_domain::{OpaqueSecret, RefreshTokenSecret, SecretString};
 
 use crate::client_ip::session_metadata;
 use crate::state::AppState;
@@ -46,18 +48,23 @@ fn token_response(issued: &IssuedTokens) -> HttpResponse {
     })
 }
 
+/// The grant that finishes a password grant answered `mfa_required`.
+pub const MFA_OTP_GRANT: &str = "urn:portcullis:grant-type:mfa-otp";
+
 /// Issue tokens to an API client: `grant_type=password` (a login; counts toward the
-/// lockout like one) or `grant_type=refresh_token` (a rotation, same rules as
-/// `/api/auth/refresh`). Errors are RFC 6749 §5, never problem+json.
+/// lockout like one; a user with TOTP gets `400 mfa_required` with an `mfa_token`),
+/// `grant_type=urn:portcullis:grant-type:mfa-otp` (`mfa_token` and `otp`: the second step), or
+/// `grant_type=refresh_token` (a rotation, same rules as `/api/auth/refresh`). Errors are
+/// RFC 6749 §5, never problem+json.
 #[utoipa::path(post, path = "/api/auth/token", tag = "oauth",
-    request_body(description = "grant_type=password&username=<email>&password=… or grant_type=refresh_token&refresh_token=…",
+    request_body(description = "grant_type=password&username=<email>&password=…, grant_type=urn:portcullis:grant-type:mfa-otp&mfa_token=…&otp=…, or grant_type=refresh_token&refresh_token=…",
         content(
             (TokenRequest = "application/x-www-form-urlencoded"),
             (TokenRequest = "application/json"),
         )),
     responses(
         (status = 200, description = "Tokens issued (Cache-Control: no-store, Pragma: no-cache)", body = TokenResponse),
-        (status = 400, description = "invalid_request (missing, repeated or malformed parameters; another content type; a body over 64 KiB; malformed JSON), unsupported_grant_type, or invalid_grant (wrong credentials, a disabled account, an unknown, expired or revoked refresh token, or a reused one after the grace window, which also ends the session)", body = OAuthErrorBody),
+        (status = 400, description = "invalid_request (missing, repeated or malformed parameters; another content type; a body over 64 KiB; malformed JSON), unsupported_grant_type, invalid_grant (wrong credentials, a disabled account, an unknown, expired or revoked refresh token, or a reused one after the grace window, which also ends the session; a wrong or spent otp or a dead mfa_token), or mfa_required (the password was right and the user has TOTP: the body has `mfa_token` for the MFA grant)", body = OAuthErrorBody),
         (status = 403, description = "csrf_failed: sent from a browser page of an origin that is not allowed", body = OAuthErrorBody),
         (status = 429, description = "rate_limited: too many token requests from this IP, or the account is locked after too many failed logins in a row", body = OAuthErrorBody,
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
@@ -95,6 +102,21 @@ pub async fn token(
             let outcome = crate::blocking::run(move || handler.handle(command)).await?;
             super::auth::record_refresh(&state, &outcome);
             outcome.map_err(oauth_error_for_refresh)?
+        }
+        MFA_OTP_GRANT => {
+            let mfa_token = params.required("mfa_token")?;
+            let code = params.required("otp")?;
+            let command = MfaVerifyCommand {
+                mfa_token: OpaqueSecret::presented(mfa_token),
+                code,
+                metadata: session_metadata(&req, &state.settings.trusted_proxies),
+            };
+            let handler = Arc::clone(&state.use_cases.mfa_verify);
+            let outcome = crate::blocking::run(move || handler.verify(command)).await?;
+            if outcome.is_ok() {
+                state.metrics.login(true);
+            }
+            outcome.map_err(oauth_error_for_mfa)?
         }
         _ => return Err(OAuthError::unsupported_grant_type()),
     };

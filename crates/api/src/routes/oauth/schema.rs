@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 /// (`client_id`, `scope`, …) are ignored.
 #[derive(ToSchema)]
 pub struct TokenRequest {
-    /// `password` or `refresh_token`.
+    /// `password`, `refresh_token` or `urn:portcullis:grant-type:mfa-otp`.
     pub grant_type: String,
     /// The email (password grant).
     pub username: Option<String>,
@@ -15,6 +15,10 @@ pub struct TokenRequest {
     pub password: Option<String>,
     /// The refresh token (refresh_token grant).
     pub refresh_token: Option<String>,
+    /// The token of a password grant answered `mfa_required` (MFA grant).
+    pub mfa_token: Option<String>,
+    /// A TOTP or recovery code (MFA grant).
+    pub otp: Option<String>,
 }
 
 /// `POST /api/auth/revoke` parameters (form-encoded or JSON), RFC 7009.
