@@ -432,3 +432,52 @@ async fn signing_in_with_a_provider_then_managing_it_on_the_account_page() {
     app.stop().await;
     app.database().remove();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_on_two_step_sign_in_from_the_account_page() {
+    let Some((app, chromium)) = start_app().await else { return };
+    let browser = chromium.browser(&app, 1280, 900).await;
+    let email = unique_email("totp");
+    sign_up(&browser, "Two Step", &email, PASSWORD).await;
+    browser.wait_for_text("#signup-form-status", "verification link").await;
+    log_in(&browser, &email, PASSWORD, "/login", "/account").await;
+
+    // Turn it on: a QR code and the key, then a first code from the app.
+    browser.click("#totp-begin").await;
+    browser.wait_visible("#totp-qr").await;
+    let secret = browser.text("#totp-secret").await;
+    assert!(secret.len() >= 26, "a base32 key: {secret}");
+    let qr = browser.attr("#totp-qr", "src").await.unwrap_or_default();
+    assert!(qr.starts_with("data:image/svg+xml;base64,"), "{qr}");
+    browser.screenshot("totp-1-enroll").await;
+    browser.fill("#totp-confirm-form-code", &support::totp::code(&secret, -1)).await;
+    browser.click("#totp-confirm-form button[type=submit]").await;
+    browser.wait_for_count("#recovery-codes-list li", 10).await;
+    browser.wait_for_text("#recovery-codes-left", "10").await;
+    let recovery = browser.text("#recovery-codes-list li:first-child").await;
+    browser.screenshot("totp-2-recovery-codes").await;
+
+    // Log out and in: the password leads to the code.
+    browser.click("#logout").await;
+    browser.wait_for_path("/").await;
+    browser.goto("/login").await;
+    browser.fill("#login-form-email", &email).await;
+    browser.fill("#login-form-password", PASSWORD).await;
+    browser.click("#login-form button[type=submit]").await;
+    browser.wait_visible("#mfa-form").await;
+    browser.fill("#mfa-form-code", "000000").await;
+    browser.click("#mfa-form button[type=submit]").await;
+    browser.wait_for_text("#mfa-form-error", "not valid").await;
+    browser.fill("#mfa-form-code", &support::totp::code(&secret, 1)).await;
+    browser.click("#mfa-form button[type=submit]").await;
+    browser.wait_for_path("/account").await;
+    browser.wait_for_text("#account-email", &email).await;
+
+    // Off again, with a recovery code.
+    browser.wait_visible("#totp-disable-form").await;
+    browser.fill("#totp-disable-form-code", &recovery).await;
+    browser.click("#totp-disable-form button[type=submit]").await;
+    browser.wait_visible("#totp-begin").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}

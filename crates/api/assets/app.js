@@ -415,12 +415,82 @@
     }
   }
 
+  // Two-step sign-in on /account: off (turn on: QR code, key, first code) or on (new
+  // recovery codes, turn off). Recovery codes are shown once, in #recovery-codes-list.
+  function renderTotp(methods) {
+    byId('totp-off').hidden = methods.totp;
+    byId('totp-on').hidden = !methods.totp;
+    byId('recovery-codes-left').textContent = String(methods.recovery_codes_left);
+  }
+
+  function showRecoveryCodes(codes) {
+    const list = byId('recovery-codes-list');
+    list.textContent = '';
+    for (const code of codes) {
+      const item = document.createElement('li');
+      const text = document.createElement('code');
+      text.textContent = code;
+      item.appendChild(text);
+      list.appendChild(item);
+    }
+    byId('recovery-codes-shown').hidden = false;
+  }
+
+  async function reloadMethods() {
+    const methods = await api('GET', '/api/auth/methods');
+    if (methods.ok) renderTotp(methods.data);
+  }
+
+  function setUpTotp() {
+    onClick(byId('totp-begin'), async () => {
+      const result = await api('POST', '/api/auth/mfa/totp');
+      if (!result.ok) {
+        show('totp-confirm-form-error', detail(result, 'Two-step sign-in could not be started.'));
+        byId('totp-enroll').hidden = false;
+        return;
+      }
+      byId('totp-qr').src = 'data:image/svg+xml;base64,' + btoa(result.data.qr_svg);
+      byId('totp-secret').textContent = result.data.secret;
+      byId('totp-enroll').hidden = false;
+      byId('totp-confirm-form-code').focus();
+    });
+    onSubmit(byId('totp-confirm-form'), async (fields) => {
+      const result = await api('POST', '/api/auth/mfa/totp/confirm', { code: fields.code });
+      if (result.ok) {
+        byId('totp-confirm-form').reset();
+        byId('totp-enroll').hidden = true;
+        showRecoveryCodes(result.data.recovery_codes);
+        await Promise.all([reloadMethods(), loadSessions()]);
+      }
+      return result;
+    });
+    onSubmit(byId('recovery-codes-form'), async (fields) => {
+      const result = await api('POST', '/api/auth/mfa/recovery-codes', { code: fields.code });
+      if (result.ok) {
+        byId('recovery-codes-form').reset();
+        showRecoveryCodes(result.data.recovery_codes);
+        await reloadMethods();
+      }
+      return result;
+    });
+    onSubmit(byId('totp-disable-form'), async (fields) => {
+      const result = await api('DELETE', '/api/auth/mfa/totp', { code: fields.code });
+      if (result.ok) {
+        byId('totp-disable-form').reset();
+        byId('recovery-codes-shown').hidden = true;
+        await reloadMethods();
+      }
+      return result;
+    });
+  }
+
   // The configured providers with the caller's linked ones: Unlink for those, Link for the
   // rest. Linking stores a flow and goes to the provider; it comes back to /account. Also
   // tells the password form whether there is a current password to type.
   async function loadIdentities() {
     const [providers, methods] = await Promise.all([api('GET', '/api/auth/providers'), api('GET', '/api/auth/methods')]);
     if (methods.ok) {
+      renderTotp(methods.data);
       const current = byId('password-form-current_password');
       if (current && !methods.data.password) {
         current.closest('.field').hidden = true;
@@ -499,11 +569,31 @@
           if (result === true) location.replace(next);
         });
       }
+      const secondStep = () => {
+        byId('login-form').hidden = true;
+        byId('mfa-form').hidden = false;
+        byId('mfa-form-code').focus();
+      };
       onSubmit(byId('login-form'), async (fields) => {
         const result = await api('POST', '/api/auth/login', fields);
         if (result.ok) {
           noteExpiry(result.data.expires_in);
           location.assign(next);
+        } else if (result.status === 401 && result.data && result.data.code === 'mfa_required') {
+          secondStep();
+          return null;
+        }
+        return result;
+      });
+      // The second step: the mfa_token cookie holds the sign-in so far.
+      onSubmit(byId('mfa-form'), async (fields) => {
+        const result = await api('POST', '/api/auth/mfa/verify', { code: fields.code });
+        if (result.ok) {
+          noteExpiry(result.data.expires_in);
+          location.assign(next);
+        } else if (result.status === 401 && result.data && result.data.code === 'unauthorized') {
+          result.data.detail = 'This sign-in took too long or had too many wrong codes. Please log in again.';
+          byId('login-form').hidden = false;
         }
         return result;
       });
@@ -631,6 +721,7 @@
         toLogin();
         return;
       }
+      setUpTotp();
       await Promise.all([loadSessions(), loadKeys(), loadIdentities()]);
     },
 

@@ -68,6 +68,40 @@ pub async fn account(req: HttpRequest, state: web::Data<AppState>) -> HttpRespon
             ul #identities-list .list {}
             p.error #identities-error role="alert" hidden {}
         }
+        section.card #totp-section aria-labelledby="totp-heading" {
+            h2 #totp-heading { "Two-step sign-in" }
+            div #totp-off hidden {
+                p.hint { "Ask for a code from an authenticator app each time you sign in." }
+                button #totp-begin type="button" { "Turn on two-step sign-in" }
+                div #totp-enroll hidden {
+                    p { "Scan this with your authenticator app, or type the key by hand:" }
+                    img #totp-qr alt="QR code for your authenticator app" width="200" height="200";
+                    p.key { code #totp-secret {} }
+                    form #totp-confirm-form novalidate {
+                        (form_error("totp-confirm-form"))
+                        (field("totp-confirm-form", Input::new("code", "Code from the app", "text", "one-time-code")))
+                        button type="submit" { "Turn on" }
+                    }
+                }
+            }
+            div #totp-on hidden {
+                p { "On. Recovery codes left: " span #recovery-codes-left {} }
+                form #recovery-codes-form novalidate {
+                    (form_error("recovery-codes-form"))
+                    (field("recovery-codes-form", Input::new("code", "A code from the app, or a recovery code", "text", "one-time-code")))
+                    button type="submit" .secondary { "New recovery codes" }
+                }
+                form #totp-disable-form novalidate {
+                    (form_error("totp-disable-form"))
+                    (field("totp-disable-form", Input::new("code", "A code from the app, or a recovery code", "text", "one-time-code")))
+                    button type="submit" .danger { "Turn off two-step sign-in" }
+                }
+            }
+            div #recovery-codes-shown .created hidden {
+                p { strong { "Save these recovery codes now" } " — each works once, if you lose your phone. They will not be shown again." }
+                ol #recovery-codes-list {}
+            }
+        }
         section.card aria-labelledby="password-heading" {
             h2 #password-heading { "Password" }
             form #password-form novalidate {

@@ -23,6 +23,7 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     let (next, error) = (query_value("next"), query_value("error"));
     let problem =
         error.as_deref().map(|code| error_message(code).unwrap_or("Signing in did not work. Please try again."));
+    let second_step = error.as_deref() == Some("mfa_required");
     let main = html! {
         section.card {
             h1 { "Log in" }
@@ -30,11 +31,19 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
                 p #login-provider-error .error role="alert" data-code=[error.as_deref()] { (problem) }
             }
             (provider_buttons(&state, next.as_deref(), "Log in"))
-            form #(form) novalidate {
+            form #(form) novalidate hidden[second_step] {
                 (form_error(form))
                 (field(form, Input::new("email", "Email", "email", "username")))
                 (field(form, Input::new("password", "Password", "password", "current-password")))
                 button type="submit" { "Log in" }
+            }
+            // The second step: shown when the password (or a provider) was right and the
+            // account has TOTP; the `mfa_token` cookie carries the sign-in so far.
+            form #mfa-form novalidate hidden[!second_step] {
+                p.hint { "Enter the 6-digit code from your authenticator app, or one of your recovery codes." }
+                (form_error("mfa-form"))
+                (field("mfa-form", Input::new("code", "Code", "text", "one-time-code")))
+                button type="submit" { "Verify" }
             }
             p.aside {
                 a href="/forgot-password" { "Forgot your password?" }

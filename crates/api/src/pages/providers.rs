@@ -21,7 +21,7 @@ pub fn error_message(code: &str) -> Option<&'static str> {
         }
         "identity_taken" => "That provider account is already linked to another account.",
         "account_disabled" => "This account has been disabled.",
-        "mfa_required" => "This account needs a second step to sign in, which is not available here yet.",
+        "mfa_required" => "One more step: enter a code from your authenticator app to finish signing in.",
         _ => return None,
     })
 }
