@@ -105,6 +105,7 @@ pub async fn spawn_with(config: Config, customize: Customize) -> anyhow::Result<
         ports,
         settings: ApiSettings {
             cookie_secure: config.cookie_secure,
+            admin_requires_mfa: config.admin_requires_mfa,
             access_ttl_secs: config.access_ttl_secs,
             refresh_ttl_secs: config.refresh_ttl_secs,
             issuer: issuer(&config),

@@ -162,3 +162,64 @@ backend_tests!(totp_endpoints_need_a_person_with_csrf_and_verify_needs_a_token, 
     assert_problem(&forged, 401, "unauthorized");
     assert_validation(&app.post_json("/api/auth/mfa/verify", &json!({})).await, &[("code", "required")]);
 });
+
+/// Makes `root@example.com` an admin on the command line.
+async fn make_admin(database: &TestDatabase) {
+    let output = cli::run(
+        cli::command(database, &["user", "create", "--email", "root@example.com", "--name", "Root", "--admin"]),
+        &format!("{PASSWORD}\n"),
+    )
+    .await;
+    assert!(output.status.success(), "{}", cli::describe(&output));
+}
+
+backend_tests!(an_admin_resets_a_user_who_lost_every_factor, database_only, |database| async move {
+    make_admin(&database).await;
+    let app = TestApp::start(database.config(), database).await;
+    let (user, mut browser) = app.signed_in("Lost", "lost@example.com").await;
+    turn_on(&mut browser, -1).await;
+    login_to_second_step(&app, "lost@example.com").await;
+    let mut admin = app.login("root@example.com", PASSWORD).await;
+    let path = format!("/api/admin/users/{}/mfa", user["user_id"].as_str().expect("an id"));
+    assert_problem(&browser.send_csrf(Method::DELETE, &path, None).await, 403, "forbidden");
+    admin.send_csrf(Method::DELETE, &path, None).await.assert_status(204);
+    browser.refresh().await.assert_status(401);
+    let plain = app.login("lost@example.com", PASSWORD).await;
+    assert_eq!(amr(&plain), json!(["pwd"]));
+    assert_problem(
+        &admin.send_csrf(Method::DELETE, "/api/admin/users/00000000-0000-0000-0000-000000000000/mfa", None).await,
+        404,
+        "not_found",
+    );
+    app.stop().await;
+});
+
+backend_tests!(admin_requires_mfa_refuses_a_one_factor_session, database_only, |database| async move {
+    make_admin(&database).await;
+    let app =
+        TestApp::start(portcullis::config::Config { admin_requires_mfa: true, ..database.config() }, database).await;
+    let mut admin = app.login("root@example.com", PASSWORD).await;
+    assert_problem(&admin.get("/api/admin/users").await, 403, "mfa_required");
+    let (secret, _, _) = turn_on(&mut admin, -1).await;
+    let mut second = login_to_second_step(&app, "root@example.com").await;
+    verify(&mut second, &code(&secret, 1)).await.assert_status(200);
+    second.get("/api/admin/users").await.assert_status(200);
+    app.stop().await;
+});
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_step_started_on_one_instance_finishes_on_another() {
+    let Some(database) = TestDatabase::create(Backend::Postgres) else { return };
+    let database = std::sync::Arc::new(database);
+    let first = TestApp::start(database.config(), std::sync::Arc::clone(&database)).await;
+    let (_, mut browser) = first.signed_in("Multi", "multi@example.com").await;
+    let (secret, _, _) = turn_on(&mut browser, -1).await;
+    let second_step = login_to_second_step(&first, "multi@example.com").await;
+    let other = first.another_instance().await;
+    let mut moved = Browser { app: other.clone(), jar: second_step.jar.clone() };
+    verify(&mut moved, &code(&secret, 1)).await.assert_status(200);
+    assert_eq!(amr(&moved), json!(["pwd", "otp", "mfa"]));
+    other.stop().await;
+    first.stop().await;
+    database.remove();
+}

@@ -49,6 +49,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/auth/mfa/totp/confirm"),
     ("post", "/api/auth/mfa/recovery-codes"),
     ("post", "/api/auth/mfa/verify"),
+    ("delete", "/api/admin/users/{id}/mfa"),
 ];
 
 backend_tests!(document_lists_exactly_the_served_routes, |app| async move {

@@ -88,6 +88,7 @@ pub fn build_app(
         .service(endpoint("/api/auth/introspect").post(introspect::introspect).build())
         .service(endpoint("/api/admin/users").get(admin::list).build())
         .service(endpoint("/api/admin/users/{id}").get(admin::get).patch(admin::update).delete(admin::delete).build())
+        .service(endpoint("/api/admin/users/{id}/mfa").delete(admin::reset_mfa).build())
         .service(endpoint("/api/openapi.json").get(openapi::openapi_json).build())
         .service(endpoint("/.well-known/jwks.json").get(discovery::jwks).build())
         .service(endpoint("/api/auth/sessions").get(sessions::list).build())

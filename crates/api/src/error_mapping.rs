@@ -10,7 +10,9 @@ use portcullis_application::{
     VerifyEmailError,
 };
 
-use portcullis_application::commands::admin::{DeleteUserError, GetUserError, ListUsersError, UpdateUserError};
+use portcullis_application::commands::admin::{
+    DeleteUserError, GetUserError, ListUsersError, ResetSecondFactorsError, UpdateUserError,
+};
 use portcullis_application::commands::api_keys::{CreateApiKeyError, DeleteApiKeyError, ListApiKeysError};
 
 use crate::problem::ApiError;
@@ -344,4 +346,14 @@ impl From<MfaVerifyError> for ApiError {
 
 fn invalid_code(status: StatusCode) -> ApiError {
     ApiError::new(status, "invalid_code", "That code is not valid. Codes work once; try the current one.")
+}
+
+impl From<ResetSecondFactorsError> for ApiError {
+    fn from(error: ResetSecondFactorsError) -> Self {
+        match error {
+            ResetSecondFactorsError::Forbidden => forbidden_not_admin(),
+            ResetSecondFactorsError::NotFound => ApiError::not_found(),
+            ResetSecondFactorsError::Port(port) => port.into(),
+        }
+    }
 }

@@ -291,6 +291,21 @@ impl<R: RoleName + 'static> FromRequest for RequireRole<R> {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { Self::check(authenticate(req).await?) })
+        Box::pin(async move {
+            let state = app_state(&req)?;
+            let allowed = Self::check(authenticate(req).await?)?;
+            if R::NAME == AdminRole::NAME
+                && state.settings.admin_requires_mfa
+                && let Caller::User(user) = &allowed.caller
+                && !user.claims.methods.is_multi_factor()
+            {
+                return Err(ApiError::new(
+                    actix_web::http::StatusCode::FORBIDDEN,
+                    "mfa_required",
+                    "The admin API needs a session signed in with two factors: turn on two-step sign-in, then sign in again.",
+                ));
+            }
+            Ok(allowed)
+        })
     }
 }

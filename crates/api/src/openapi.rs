@@ -30,7 +30,7 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         account::verify_email, account::resend_verification,
         sessions::list, sessions::revoke, sessions::logout_all,
         api_keys::create, api_keys::list, api_keys::delete, introspect::introspect,
-        admin::list, admin::get, admin::update, admin::delete,
+        admin::list, admin::get, admin::update, admin::delete, admin::reset_mfa,
         oauth::token, oauth::revoke,
         providers::list_providers, providers::authorize, providers::callback, providers::link,
         providers::list_identities, providers::unlink, providers::methods,

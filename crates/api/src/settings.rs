@@ -3,6 +3,9 @@
 pub struct ApiSettings {
     /// Whether cookies carry `Secure`.
     pub cookie_secure: bool,
+    /// `PORTCULLIS_ADMIN_REQUIRES_MFA`: the admin API answers `403 mfa_required` to a session
+    /// whose `amr` lacks `mfa` (API keys are not affected).
+    pub admin_requires_mfa: bool,
     /// Access-token lifetime in seconds (the access cookie's `Max-Age`, `expires_in`).
     pub access_ttl_secs: u64,
     /// Refresh-token lifetime in seconds (the refresh and CSRF cookies' `Max-Age`).

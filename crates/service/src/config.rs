@@ -75,6 +75,8 @@ pub struct Config {
     pub mail_from: Option<String>,
     /// `PORTCULLIS_COOKIE_SECURE`: the `Secure` cookie attribute.
     pub cookie_secure: bool,
+    /// `PORTCULLIS_ADMIN_REQUIRES_MFA`: the admin API only for sessions signed in with two factors.
+    pub admin_requires_mfa: bool,
     /// `PORTCULLIS_LOG`: log filter.
     pub log: String,
     /// `PORTCULLIS_LOG_FORMAT`: `text` or `json`.
@@ -130,6 +132,7 @@ impl Default for Config {
             smtp_url: None,
             mail_from: None,
             cookie_secure: true,
+            admin_requires_mfa: false,
             log: "info".into(),
             log_format: LogFormat::Text,
             hash_workers: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
@@ -186,6 +189,7 @@ pub const VARIABLES: &[&str] = &[
     "PORTCULLIS_SMTP_URL",
     "PORTCULLIS_MAIL_FROM",
     "PORTCULLIS_COOKIE_SECURE",
+    "PORTCULLIS_ADMIN_REQUIRES_MFA",
     "PORTCULLIS_LOG",
     "PORTCULLIS_LOG_FORMAT",
     "PORTCULLIS_HASH_WORKERS",
@@ -330,11 +334,10 @@ impl Config {
             config.smtp_url = Some(smtp.to_owned());
         }
         if let Some(raw) = get("PORTCULLIS_COOKIE_SECURE") {
-            config.cookie_secure = match raw.to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => true,
-                "false" | "0" | "no" | "off" => false,
-                _ => return Err(ConfigError::new("PORTCULLIS_COOKIE_SECURE", "must be true or false")),
-            };
+            config.cookie_secure = flag(raw, "PORTCULLIS_COOKIE_SECURE")?;
+        }
+        if let Some(raw) = get("PORTCULLIS_ADMIN_REQUIRES_MFA") {
+            config.admin_requires_mfa = flag(raw, "PORTCULLIS_ADMIN_REQUIRES_MFA")?;
         }
         if let Some(log) = get("PORTCULLIS_LOG") {
             config.log = log.to_owned();
@@ -350,6 +353,15 @@ impl Config {
             return Err(ConfigError::new("PORTCULLIS_REFRESH_TTL_SECS", "must not exceed PORTCULLIS_SESSION_MAX_SECS"));
         }
         Ok(config)
+    }
+}
+
+/// A yes/no value.
+fn flag(raw: &str, variable: &str) -> Result<bool, ConfigError> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(variable, "must be true or false")),
     }
 }
 
@@ -477,6 +489,7 @@ impl fmt::Debug for Config {
             .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
             .field("mail_from", &self.mail_from)
             .field("cookie_secure", &self.cookie_secure)
+            .field("admin_requires_mfa", &self.admin_requires_mfa)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .field("hash_workers", &self.hash_workers)

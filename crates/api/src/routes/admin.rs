@@ -173,3 +173,27 @@ pub async fn delete(
     crate::blocking::run(move || handler.delete_user(actor, target)).await??;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// Reset a user who lost every second factor: TOTP, recovery codes and passkeys go, every
+/// session of theirs ends.
+#[utoipa::path(delete, path = "/api/admin/users/{id}/mfa", tag = "admin",
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
+    params(("id" = String, Path, description = "The user id")),
+    responses(
+        (status = 204, description = "Reset; the user signs in with the first factor alone, and can turn TOTP on again"),
+        (status = 401, response = crate::error_responses::Unauthorized),
+        (status = 403, description = "forbidden: not an admin; csrf_failed; or mfa_required (PORTCULLIS_ADMIN_REQUIRES_MFA and a session without two factors)", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::error_responses::NotFound),
+        (status = 503, response = crate::error_responses::Unavailable),
+    ))]
+pub async fn reset_mfa(
+    state: web::Data<AppState>,
+    admin: RequireAdmin,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let target = user_id(&id)?;
+    let handler = Arc::clone(&state.use_cases.admin);
+    let actor = admin.caller.user_id();
+    crate::blocking::run(move || handler.reset_second_factors(actor, target)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}

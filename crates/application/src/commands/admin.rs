@@ -130,6 +130,20 @@ pub enum DeleteUserError {
     Port(#[from] PortError),
 }
 
+/// Why a user's second factors could not be reset.
+#[derive(Debug, thiserror::Error)]
+pub enum ResetSecondFactorsError {
+    /// The actor is not an active admin (or no longer exists).
+    #[error("administrator role required")]
+    Forbidden,
+    /// No such user.
+    #[error("user not found")]
+    NotFound,
+    /// Storage failed.
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
 /// User administration. Implemented by [`AdminHandler`]; the HTTP layer and embedders call
 /// it through this trait. Every operation answers `Forbidden` unless `actor` is, in storage,
 /// an existing, enabled user with role `admin`.
@@ -160,6 +174,13 @@ pub trait AdminUseCase: shaku::Interface {
     /// # Errors
     /// See [`DeleteUserError`].
     fn delete_user(&self, actor: UserId, user_id: UserId) -> Result<(), DeleteUserError>;
+
+    /// For a user who lost every second factor: removes their TOTP and recovery codes (and,
+    /// once there are passkeys, those) and ends every session of theirs.
+    ///
+    /// # Errors
+    /// See [`ResetSecondFactorsError`].
+    fn reset_second_factors(&self, actor: UserId, user_id: UserId) -> Result<(), ResetSecondFactorsError>;
 }
 
 /// Handles the admin API.
@@ -279,6 +300,19 @@ impl AdminUseCase for AdminHandler {
         }
         unit.commit()?;
         tracing::info!(%actor, %user_id, "user deleted by an administrator");
+        Ok(())
+    }
+    #[tracing::instrument(name = "command", skip_all, fields(command = "admin_reset_second_factors"))]
+    fn reset_second_factors(&self, actor: UserId, user_id: UserId) -> Result<(), ResetSecondFactorsError> {
+        let mut unit = self.units.begin()?;
+        require_admin(unit.as_mut(), actor, ResetSecondFactorsError::Forbidden)?;
+        if unit.users().find_by_id(user_id)?.is_none() {
+            return Err(ResetSecondFactorsError::NotFound);
+        }
+        unit.second_factors().delete_totp(user_id)?;
+        let ended = unit.sessions().delete_sessions_of_user(user_id)?;
+        unit.commit()?;
+        tracing::info!(%actor, %user_id, sessions_ended = ended, "second factors reset by an administrator");
         Ok(())
     }
 }
