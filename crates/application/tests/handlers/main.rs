@@ -11,6 +11,7 @@ mod logout;
 mod passwords;
 mod provider_sign_in;
 mod refresh;
+mod second_factor;
 mod sessions;
 mod signup;
 mod support;

@@ -18,10 +18,11 @@ use portcullis_application::{
     AdminHandler, ApiKeysHandler, ChangePasswordHandler, ChangePasswordUseCase, DeleteAccountHandler,
     DeleteAccountUseCase, ForgotPasswordHandler, ForgotPasswordUseCase, IdentitiesHandler, IdentitiesUseCase,
     IntrospectHandler, IssuedTokens, LoginCommand, LoginHandler, LoginUseCase, LogoutHandler, LogoutUseCase,
-    ProviderSignInHandler, ProviderSignInUseCase, RefreshCommand, RefreshError, RefreshHandler, RefreshUseCase,
-    ResendVerificationHandler, ResendVerificationUseCase, ResetPasswordHandler, ResetPasswordUseCase, SessionPolicy,
-    SessionsHandler, SignupCommand, SignupHandler, SignupUseCase, UpdateProfileHandler, UpdateProfileUseCase,
-    VerifyAccessTokenHandler, VerifyAccessTokenUseCase, VerifyEmailHandler, VerifyEmailUseCase,
+    MfaVerifyHandler, MfaVerifyUseCase, ProviderSignInHandler, ProviderSignInUseCase, RefreshCommand, RefreshError,
+    RefreshHandler, RefreshUseCase, ResendVerificationHandler, ResendVerificationUseCase, ResetPasswordHandler,
+    ResetPasswordUseCase, SecondFactorHandler, SecondFactorUseCase, SessionPolicy, SessionsHandler, SignupCommand,
+    SignupHandler, SignupUseCase, UpdateProfileHandler, UpdateProfileUseCase, VerifyAccessTokenHandler,
+    VerifyAccessTokenUseCase, VerifyEmailHandler, VerifyEmailUseCase,
 };
 use portcullis_domain::{
     BcryptCost, LinkingPolicy, LockoutPolicy, RefreshTokenSecret, SecretString, SessionMetadata, User, UserId, UserInfo,
@@ -38,7 +39,8 @@ module! {
             SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, VerifyAccessTokenHandler, UpdateProfileHandler,
             SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler, VerifyEmailHandler,
             ResendVerificationHandler, ChangePasswordHandler, ForgotPasswordHandler, ResetPasswordHandler,
-            DeleteAccountHandler, FakeUpstreams, ProviderSignInHandler, IdentitiesHandler,
+            DeleteAccountHandler, FakeUpstreams, ProviderSignInHandler, IdentitiesHandler, SecondFactorHandler,
+            MfaVerifyHandler,
         ],
         providers = []
     }
@@ -188,6 +190,14 @@ impl Bench {
     }
 
     pub fn identities_handler(&self) -> Arc<dyn IdentitiesUseCase> {
+        self.module.resolve()
+    }
+
+    pub fn second_factor_handler(&self) -> Arc<dyn SecondFactorUseCase> {
+        self.module.resolve()
+    }
+
+    pub fn mfa_verify_handler(&self) -> Arc<dyn MfaVerifyUseCase> {
         self.module.resolve()
     }
 
