@@ -218,7 +218,18 @@ pub async fn update_current_user(
 }
 
 fn session_response(state: &AppState, issued: &IssuedTokens) -> HttpResponse {
+    session_response_with(state, issued, |_| {})
+}
+
+/// `200 {user, expires_in}` with the three session cookies, as login answers; `more` adds to
+/// the answer (another cookie).
+pub(crate) fn session_response_with(
+    state: &AppState,
+    issued: &IssuedTokens,
+    more: impl FnOnce(&mut actix_web::HttpResponseBuilder),
+) -> HttpResponse {
     let mut response = HttpResponse::Ok();
+    more(&mut response);
     cookies::set_session(
         &mut response,
         &state.settings,

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::body::JsonObject;
 use crate::client_ip::session_metadata;
 use crate::cookies::{self, MFA_COOKIE};
-use crate::dto::{SessionBody, UserInfoBody};
+use crate::dto::SessionBody;
 use crate::extractors::Authenticated;
 use crate::problem::ApiError;
 use crate::state::AppState;
@@ -204,14 +204,5 @@ pub async fn verify(req: HttpRequest, state: web::Data<AppState>, body: JsonObje
     let handler = Arc::clone(&state.use_cases.mfa_verify);
     let issued = crate::blocking::run(move || handler.verify(command)).await??;
     state.metrics.login(true);
-    let mut response = HttpResponse::Ok();
-    cookies::set_session(
-        &mut response,
-        &state.settings,
-        issued.access_token.token.expose(),
-        issued.refresh_token.expose(),
-    );
-    cookies::clear_mfa(&mut response, &state.settings);
-    Ok(response
-        .json(SessionBody { user: UserInfoBody::from(&issued.user), expires_in: issued.access_token.expires_in }))
+    Ok(super::auth::session_response_with(&state, &issued, |response| cookies::clear_mfa(response, &state.settings)))
 }
