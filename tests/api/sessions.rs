@@ -39,6 +39,19 @@ backend_tests!(each_login_is_a_session_and_the_current_one_is_marked, |app| asyn
     let from_phone = items(&phone.get("/api/auth/sessions").await);
     let current_on_phone = from_phone.iter().find(|s| s["current"] == true).expect("one is current");
     assert_eq!(current_on_phone["user_agent"], "PhoneBrowser/1.0");
+    assert_eq!(current_on_phone["device"], "PhoneBrowser/1.0", "an unknown browser: the header itself");
+
+    // A browser woothee knows is named in words.
+    let firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0";
+    let request = app
+        .request(Method::POST, "/api/auth/login")
+        .header("User-Agent", firefox)
+        .json(&serde_json::json!({"email": "ada@example.com", "password": PASSWORD}));
+    let mut desktop = app.browser();
+    desktop.send(request).await.assert_status(200);
+    let from_desktop = items(&desktop.get("/api/auth/sessions").await);
+    let current = from_desktop.iter().find(|s| s["current"] == true).expect("one is current");
+    assert_eq!(current["device"], "Firefox 133 on Windows 10");
 
     // Another user's list does not show Ada's sessions.
     let (_, mut other) = app.signed_in("Bob", "bob@example.com").await;

@@ -364,7 +364,7 @@
     const list = byId('sessions-list');
     list.textContent = '';
     for (const session of result.data) {
-      const device = session.user_agent || 'Unknown device';
+      const device = session.device || session.user_agent || 'Unknown device';
       const meta = (session.ip ? session.ip + ' · ' : '') + 'last active ' + when(session.last_used_at);
       const item = listItem('session', 'sessionId', session.session_id, device, meta);
       if (session.current) {

@@ -25,6 +25,9 @@ pub struct SessionItem {
     pub expires_at: String,
     /// The `User-Agent` of the login.
     pub user_agent: Option<String>,
+    /// The browser and system in words, from the `User-Agent` ("Chrome 156 on Linux"); the
+    /// raw header when it names no known browser; `null` without one.
+    pub device: Option<String>,
     /// The client IP of the login.
     pub ip: Option<String>,
     /// Whether this is the session of the calling access token.
@@ -50,6 +53,7 @@ pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<Htt
             created_at: rfc3339(view.session.created_at),
             last_used_at: rfc3339(view.session.last_used_at),
             expires_at: rfc3339(view.session.expires_at),
+            device: view.session.user_agent.as_deref().map(device_name),
             user_agent: view.session.user_agent,
             ip: view.session.ip,
             current: view.current,
@@ -97,4 +101,38 @@ pub async fn logout_all(state: web::Data<AppState>, auth: Authenticated) -> Resu
     let mut response = HttpResponse::NoContent();
     cookies::clear_session(&mut response, &state.settings);
     Ok(response.finish())
+}
+
+/// "Chrome 156 on Linux" from a `User-Agent` (woothee's browser and OS names, the major
+/// version); the header itself when it names no browser woothee knows (a crawler, an HTTP
+/// library such as curl).
+pub fn device_name(user_agent: &str) -> String {
+    const UNKNOWN: &str = "UNKNOWN";
+    let browser = |parsed: &woothee::parser::WootheeResult<'_>| {
+        parsed.name != UNKNOWN && ["pc", "smartphone", "mobilephone", "appliance"].contains(&parsed.category)
+    };
+    let Some(parsed) = woothee::parser::Parser::new().parse(user_agent).filter(browser) else {
+        return user_agent.to_owned();
+    };
+    let major = parsed.version.split('.').next().filter(|major| !major.is_empty() && *major != UNKNOWN);
+    let browser = match major {
+        Some(major) => format!("{} {major}", parsed.name),
+        None => parsed.name.to_owned(),
+    };
+    if parsed.os == UNKNOWN { browser } else { format!("{browser} on {}", parsed.os) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_name;
+
+    #[test]
+    fn browsers_and_systems_are_named_in_words() {
+        let chrome =
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+        assert_eq!(device_name(chrome), "Chrome 156 on Linux");
+        let firefox = "Mozilla/5.0 (Macintosh; Intel Mac OS X 14.5; rv:133.0) Gecko/20100101 Firefox/133.0";
+        assert_eq!(device_name(firefox), "Firefox 133 on Mac OSX");
+        assert_eq!(device_name("curl/8.5.0"), "curl/8.5.0", "no browser: the header as it is");
+    }
 }
