@@ -65,7 +65,8 @@ default ./portcullis.toml). Passwords in URLs print as ***.")]
 /// `portcullis user …`
 #[derive(Subcommand, Debug)]
 pub enum UserCommand {
-    /// Create a user; the password is the first line of standard input. Same rules as signup,
+    /// Create a user; the password is asked for (no echo) on a terminal, else it is the first
+    /// line of standard input. Same rules as signup,
     /// the password policy included (PORTCULLIS_MIN_PASSWORD_SCORE).
     #[command(after_help = "Variables: PORTCULLIS_DATABASE_URL, PORTCULLIS_BCRYPT_COST, \
 PORTCULLIS_MIN_PASSWORD_SCORE, and for the verification mail PORTCULLIS_PUBLIC_URL, \
@@ -140,9 +141,7 @@ pub fn run_offline(command: Command, config: &Config) -> anyhow::Result<()> {
 }
 
 fn create_user(config: &Config, email: String, name: String, admin: bool) -> anyhow::Result<()> {
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
-    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    let password = read_password()?;
     // Built like the server's: the same rules, and the verification mail goes out like a
     // signup's (the queue is drained before exiting).
     let service = Service::start(config)?;
@@ -168,6 +167,19 @@ fn create_user(config: &Config, email: String, name: String, admin: bool) -> any
         Err(SignupError::EmailTaken) => bail!("a user with this email already exists"),
         Err(SignupError::Port(error)) => Err(error.into()),
     }
+}
+
+/// The new user's password: asked for without echo when standard input is a terminal, else
+/// the first line of standard input (its line ending stripped).
+fn read_password() -> anyhow::Result<String> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("Password for the new user: ")
+            .context("reading the password from the terminal");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
 }
 
 fn list_users(config: &Config, search: Option<String>) -> anyhow::Result<()> {

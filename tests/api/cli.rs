@@ -219,3 +219,29 @@ async fn config_check_lists_each_bad_provider_and_hides_client_secrets() {
     assert_problem(&app.get("/api/auth/oauth/corp/authorize").await, 404, "not_found");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn user_create_asks_for_the_password_without_echo_on_a_terminal() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite) else { return };
+    // `script` (util-linux, on every Debian) gives the command a terminal of its own.
+    let inner = command(&db, &["user", "create", "--email", "tty@example.com", "--name", "Tty"]);
+    let program = inner.get_program().to_string_lossy().into_owned();
+    let args: Vec<String> = inner.get_args().map(|arg| format!("'{}'", arg.to_string_lossy())).collect();
+    // The password is typed once the prompt can be showing (typed earlier, a terminal echoes
+    // it before the program turns echo off).
+    let pipeline =
+        format!("(sleep 2; printf '%s\\r' '{PASSWORD}') | script -qec \"{program} {}\" /dev/null", args.join(" "));
+    let mut outer = std::process::Command::new("sh");
+    outer.args(["-c", &pipeline]).current_dir(db.dir());
+    for (key, value) in inner.get_envs() {
+        match value {
+            Some(value) => outer.env(key, value),
+            None => outer.env_remove(key),
+        };
+    }
+    let output = run(outer, "").await;
+    let transcript = String::from_utf8_lossy(&output.stdout);
+    assert!(transcript.contains("Password for the new user:"), "it asks: {transcript}");
+    assert!(transcript.contains("created user"), "{}", describe(&output));
+    assert!(!transcript.contains(PASSWORD), "the password is not echoed: {transcript}");
+}
