@@ -57,6 +57,19 @@ impl Chromium {
         let (Some(binary), Some(chromedriver)) = (chromium, chromedriver) else {
             let message = "Chromium or chromedriver is missing (apt-get install chromium chromium-driver)";
             assert!(!ci(), "{message}, and CI=true");
+            static BANNER: std::sync::Once = std::sync::Once::new();
+            BANNER.call_once(|| {
+                // Straight to stderr, once per run: the test harness captures `eprintln!`.
+                use std::io::Write;
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
+                     !! WARNING: {message}.\n\
+                     !! Every browser test is SKIPPED (it passes without running).\n\
+                     !! With CI=true these tests fail instead.\n\
+                     !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
+                );
+            });
             eprintln!("SKIPPED: {message}; the browser tests did not run");
             return None;
         };
