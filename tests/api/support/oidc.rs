@@ -96,25 +96,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 static SKIP_BANNER: Once = Once::new();
 
-/// Whether `dir` has its npm packages, running `npm ci` there once per test process when it
-/// has not (so a fresh checkout's `cargo test` needs only Node.js and the npm registry).
-fn install_once(dir: &Path) -> bool {
-    static INSTALLED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *INSTALLED.get_or_init(|| {
-        if dir.join("node_modules/oidc-provider").is_dir() {
-            return true;
-        }
-        let _ = writeln!(std::io::stderr(), "installing the OpenID Connect test provider: {INSTALL}");
-        let ran = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund", "--prefix"])
-            .arg(dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status();
-        ran.is_ok_and(|status| status.success()) && dir.join("node_modules/oidc-provider").is_dir()
-    })
-}
-
 /// The provider cannot run: `None` with a loud warning, or a panic under `CI=true`.
 fn unavailable(reason: &str) -> Option<OidcProvider> {
     if in_ci() {
@@ -181,12 +162,9 @@ impl OidcProvider {
     /// are missing; under `CI=true` that panics instead.
     pub async fn start(clients: &[OidcClient], accounts: &[OidcAccount]) -> Option<OidcProvider> {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/oidc-provider");
-        let installed = {
-            let dir = dir.clone();
-            tokio::task::spawn_blocking(move || install_once(&dir)).await.expect("the install check ran")
-        };
-        if !installed {
-            return unavailable(&format!("{} has no node_modules/oidc-provider and `{INSTALL}` failed", dir.display()));
+        // Installing is `.ci/run`'s job (or the developer's): a test installs nothing.
+        if !dir.join("node_modules/oidc-provider").is_dir() {
+            return unavailable(&format!("{} has no node_modules/oidc-provider", dir.display()));
         }
         let clients: Vec<Value> = clients
             .iter()
