@@ -1,14 +1,13 @@
-//! The mailers end to end: `.eml` files in a folder, delivery to a real SMTP server
-//! (Python's `aiosmtpd`, started by the test), and retries against a server that is not there.
-//!
-//! The SMTP test needs `python3` with `aiosmtpd`; it installs the package with pip once if
-//! missing. Without it the test is skipped loudly, or fails under `CI=true`.
+//! The mailers end to end: `.eml` files in a folder, delivery to an SMTP server in this
+//! process (the `mailin` crate's SMTP state machine over TCP: nothing to install), and
+//! retries against a server that is not there. Python's standard `email` package parses the
+//! `.eml` files independently when `python3` is there.
 
 use std::io::{BufRead, BufReader};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use portcullis_application::ports::{MailError, Mailer, OutgoingMail};
@@ -203,111 +202,106 @@ print(sys.argv[2] in plain, ('href="' + sys.argv[2] + '"') in html)
     assert_eq!(stdout.lines().collect::<Vec<_>>(), [name, to, subject, "True True"]);
 }
 
-/// Whether `python3` can import `aiosmtpd`, installing it with pip once if not.
-fn aiosmtpd_available() -> bool {
-    static AVAILABLE: OnceLock<bool> = OnceLock::new();
-    *AVAILABLE.get_or_init(|| {
-        let imports = || {
-            Command::new("python3")
-                .args(["-c", "import aiosmtpd"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|status| status.success())
-        };
-        if imports() {
-            return true;
-        }
-        eprintln!("aiosmtpd is missing: trying `python3 -m pip install --quiet aiosmtpd`");
-        let _ = Command::new("python3").args(["-m", "pip", "install", "--quiet", "aiosmtpd"]).status();
-        imports()
-    })
-}
-
 /// A port nothing listens on (it was free a moment ago).
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").expect("binds").local_addr().expect("an address").port()
 }
 
-/// An SMTP server on 127.0.0.1 that writes each message it accepts to `<folder>/<id>.eml`,
-/// preceded by `X-Envelope-To:`; killed on drop.
-struct SmtpSink {
-    child: Child,
-    port: u16,
-    folder: TempDir,
+/// What the sink accepted: per message, `X-Envelope-To: <recipients>\r\n` and the message.
+type Received = Arc<Mutex<Vec<String>>>;
+
+/// One SMTP session's handler: collects DATA with its envelope recipients.
+struct SinkSession {
+    received: Received,
+    to: Vec<String>,
+    data: Vec<u8>,
 }
 
-const SINK_SCRIPT: &str = r#"
-import os, sys, time, uuid
-from aiosmtpd.controller import Controller
+impl mailin::Handler for SinkSession {
+    fn data_start(&mut self, _domain: &str, _from: &str, _is8bit: bool, to: &[String]) -> mailin::Response {
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin::response::OK
+    }
 
-port, folder = int(sys.argv[1]), sys.argv[2]
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
 
-class Sink:
-    async def handle_DATA(self, server, session, envelope):
-        name = uuid.uuid4().hex
-        temporary = os.path.join(folder, "." + name + ".tmp")
-        with open(temporary, "wb") as f:
-            f.write(("X-Envelope-To: " + ",".join(envelope.rcpt_tos) + "\r\n").encode())
-            f.write(envelope.original_content)
-        os.rename(temporary, os.path.join(folder, name + ".eml"))
-        return "250 OK"
+    fn data_end(&mut self) -> mailin::Response {
+        let message = format!("X-Envelope-To: {}\r\n{}", self.to.join(","), String::from_utf8_lossy(&self.data));
+        self.received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(message);
+        mailin::response::OK
+    }
+}
 
-controller = Controller(Sink(), hostname="127.0.0.1", port=port)
-controller.start()
-print("ready", flush=True)
-while True:
-    time.sleep(3600)
-"#;
+/// An SMTP server on 127.0.0.1 in this process: the `mailin` crate's protocol state machine
+/// over TCP, one thread per connection, keeping each message it accepts. It offers no
+/// STARTTLS. It lives until the test process ends.
+struct SmtpSink {
+    port: u16,
+    received: Received,
+}
 
 impl SmtpSink {
-    /// `None` (loudly) when aiosmtpd cannot be had outside CI.
     fn start() -> Option<Self> {
-        if !aiosmtpd_available() {
-            assert!(!in_ci(), "python3 with aiosmtpd is needed for the SMTP test and CI=true");
-            eprintln!("\n*** SKIPPED: the SMTP test needs python3 with aiosmtpd (pip install aiosmtpd) ***\n");
-            return None;
-        }
-        let folder = TempDir::new("smtp");
-        let port = free_port();
-        let mut child = Command::new("python3")
-            .arg("-c")
-            .arg(SINK_SCRIPT)
-            .arg(port.to_string())
-            .arg(&folder.0)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("starts python3");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut ready = String::new();
-        let _ = BufReader::new(stdout).read_line(&mut ready);
-        let sink = Self { child, port, folder };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the SMTP sink did not start listening (said {ready:?})");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Some(sink)
+        let listener = TcpListener::bind("127.0.0.1:0").expect("binds");
+        let port = listener.local_addr().expect("an address").port();
+        let received = Received::default();
+        let shared = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let received = Arc::clone(&shared);
+                std::thread::spawn(move || serve_smtp(stream, received));
+            }
+        });
+        Some(Self { port, received })
     }
 
     /// The messages received so far, waiting up to `timeout` for `count` of them.
     fn messages(&self, count: usize, timeout: Duration) -> Vec<String> {
         let deadline = Instant::now() + timeout;
         loop {
-            let files = eml_files(&self.folder.0);
-            if files.len() >= count || Instant::now() >= deadline {
-                return files.iter().map(|file| std::fs::read_to_string(file).expect("reads")).collect();
+            let messages = self.received.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+            if messages.len() >= count || Instant::now() >= deadline {
+                return messages;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
 }
 
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// One connection: the greeting, then each line through the session, its answer written back.
+fn serve_smtp(stream: TcpStream, received: Received) {
+    let peer = stream.peer_addr().map(|addr| addr.ip()).unwrap_or(std::net::Ipv4Addr::LOCALHOST.into());
+    let handler = SinkSession { received, to: Vec::new(), data: Vec::new() };
+    let mut session = mailin::SessionBuilder::new("sink.example").build(peer, handler);
+    let Ok(mut writer) = stream.try_clone() else { return };
+    if session.greeting().write_to(&mut writer).is_err() {
+        return;
+    }
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let response = session.process(&line);
+        match response.action {
+            mailin::Action::NoReply => {}
+            mailin::Action::Close => {
+                let _ = response.write_to(&mut writer);
+                return;
+            }
+            _ => {
+                if response.write_to(&mut writer).is_err() {
+                    return;
+                }
+            }
+        }
     }
 }
 
