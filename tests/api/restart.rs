@@ -23,3 +23,30 @@ backend_tests!(a_token_issued_before_a_restart_still_verifies_after_it, |app| as
     browser.current_user().await.assert_status(200);
     app.login("ada@example.com", PASSWORD).await;
 });
+
+backend_tests!(
+    instances_started_together_on_a_fresh_database_all_come_up_with_one_key,
+    database_only,
+    |database| async move {
+        let config = database.config();
+        let start = || TestApp::start(config.clone(), std::sync::Arc::clone(&database));
+        let (a, b, c, d) = tokio::join!(start(), start(), start(), start());
+        let apps = [a, b, c, d];
+        let mut documents = Vec::new();
+        for app in &apps {
+            let jwks = app.get("/.well-known/jwks.json").await;
+            jwks.assert_status(200);
+            documents.push(jwks.json());
+        }
+        assert_eq!(documents[0]["keys"].as_array().map(Vec::len), Some(1), "exactly one signing key: {}", documents[0]);
+        assert!(documents.iter().all(|document| *document == documents[0]), "every instance publishes the same JWKS");
+        // A token from one instance verifies on every other.
+        let (_, browser) = apps[0].signed_in("Ada", "ada@example.com").await;
+        for app in &apps[1..] {
+            app.get_bearer("/api/auth/current-user", &browser.access_token()).await.assert_status(200);
+        }
+        for app in &apps {
+            app.stop().await;
+        }
+    }
+);

@@ -210,8 +210,21 @@ pub fn connect(url: &str, settings: PoolSettings) -> Result<DbPool, ConnectError
         Backend::Sqlite => url.trim_start_matches("sqlite://").to_owned(),
     };
     let manager = DbConnectionManager { backend, target };
-    // Fail fast with the database's own message rather than r2d2's generic timeout.
-    r2d2::ManageConnection::connect(&manager).map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+    // Fail fast with the database's own message rather than r2d2's generic timeout — but on
+    // SQLite, wait out another instance that is making the database right now (switching a
+    // fresh file to WAL needs the file to itself, and SQLite reports that at once as locked).
+    let deadline = Instant::now() + MIGRATION_PATIENCE;
+    loop {
+        match r2d2::ManageConnection::connect(&manager) {
+            Ok(_) => break,
+            Err(error)
+                if backend == Backend::Sqlite && error.to_string().contains("locked") && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(error) => return Err(ConnectError::Unreachable(error.to_string())),
+        }
+    }
     let max_size = match backend {
         Backend::Postgres => settings.max_size,
         // SQLite serialises writers anyway; a few connections serve concurrent readers.
@@ -233,12 +246,48 @@ pub fn connect(url: &str, settings: PoolSettings) -> Result<DbPool, ConnectError
 /// [`ConnectError`] when no connection can be had or a migration fails.
 pub fn run_migrations(pool: &DbPool) -> Result<usize, ConnectError> {
     let mut conn = pool.get().map_err(|e| ConnectError::Unreachable(e.to_string()))?;
-    let applied = match &mut **conn {
-        DbConnection::Pg(pg) => pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
-        DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-    };
-    applied.map_err(|e| ConnectError::Migration(e.to_string()))
+    match &mut **conn {
+        // Instances starting together take turns: a session advisory lock around the run.
+        DbConnection::Pg(pg) => {
+            let lock = |pg: &mut PgConnection, sql: &str| {
+                pg.batch_execute(sql).map_err(|e| ConnectError::Migration(format!("the migration lock: {e}")))
+            };
+            lock(pg, &format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+            let applied = pg.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len());
+            lock(pg, &format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+            applied.map_err(|e| ConnectError::Migration(e.to_string()))
+        }
+        // SQLite has no lock to wait on across processes but the database's own: an instance
+        // that loses a race to another one's migration (the table exists, the database is
+        // locked) waits and runs again, finding it applied.
+        DbConnection::Sqlite(sqlite) => {
+            let deadline = Instant::now() + MIGRATION_PATIENCE;
+            loop {
+                let outcome =
+                    sqlite.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()).map_err(|e| e.to_string());
+                if outcome.is_err() {
+                    // A migration that opens its own transaction (the users rebuild) leaves it
+                    // open when a statement fails; close it before the connection is used again.
+                    let _ = sqlite.batch_execute("ROLLBACK");
+                }
+                match outcome {
+                    Ok(applied) => return Ok(applied),
+                    Err(error) if Instant::now() < deadline => {
+                        tracing::debug!(%error, "migrations raced another instance; trying again");
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    Err(error) => return Err(ConnectError::Migration(error)),
+                }
+            }
+        }
+    }
 }
+
+/// The PostgreSQL advisory-lock key that serializes migrations ("portmig1").
+const MIGRATION_LOCK: i64 = 0x706f_7274_6d69_6731;
+
+/// How long a SQLite instance keeps retrying migrations another instance is running.
+const MIGRATION_PATIENCE: Duration = Duration::from_secs(30);
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@ use std::sync::{Arc, RwLock};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use ed25519_dalek::SigningKey;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey};
@@ -10,7 +11,7 @@ use portcullis_jwt::VerifyingKeys;
 use sha2::{Digest, Sha256};
 
 use crate::persistence::schema::signing_keys;
-use crate::persistence::{DbPool, database_failure};
+use crate::persistence::{DbConnection, DbPool, database_failure};
 
 const ALGORITHM: &str = "EdDSA";
 
@@ -106,12 +107,44 @@ fn insert_row(pool: &DbPool, row: &SigningKeyRow) -> Result<(), KeyStoreError> {
 /// # Errors
 /// [`KeyStoreError`] when the database or key generation fails.
 pub fn ensure_signing_key(pool: &DbPool, now: DateTime<Utc>) -> Result<(), KeyStoreError> {
-    if read_rows(pool)?.is_empty() {
-        insert_row(pool, &new_key_row(now)?)?;
-        tracing::info!("generated the first signing key");
+    let row = new_key_row(now)?;
+    let mut conn = pool.get().map_err(|e| KeyStoreError::Database(e.to_string()))?;
+    let conn: &mut DbConnection = &mut conn;
+    // "None yet? Then this one", in a transaction that instances starting together cannot
+    // run at once: PostgreSQL serializes it with a transaction-scoped advisory lock, SQLite
+    // with BEGIN IMMEDIATE (the database's write lock, taken at once).
+    let begin = match conn {
+        DbConnection::Pg(_) => format!("BEGIN; SELECT pg_advisory_xact_lock({FIRST_KEY_LOCK})"),
+        DbConnection::Sqlite(_) => "BEGIN IMMEDIATE".to_owned(),
+    };
+    let failed =
+        |e: diesel::result::Error| KeyStoreError::Database(database_failure("signing_keys.ensure", e).detail());
+    conn.batch_execute(&begin).map_err(failed)?;
+    let added = (|| -> Result<bool, diesel::result::Error> {
+        let existing: i64 = signing_keys::table.count().get_result(conn)?;
+        if existing > 0 {
+            return Ok(false);
+        }
+        diesel::insert_into(signing_keys::table).values(&row).execute(conn)?;
+        Ok(true)
+    })();
+    match added {
+        Ok(added) => {
+            conn.batch_execute("COMMIT").map_err(failed)?;
+            if added {
+                tracing::info!("generated the first signing key");
+            }
+            Ok(())
+        }
+        Err(error) => {
+            let _ = conn.batch_execute("ROLLBACK");
+            Err(failed(error))
+        }
     }
-    Ok(())
 }
+
+/// The PostgreSQL advisory-lock key that serializes making the first signing key ("portkey1").
+const FIRST_KEY_LOCK: i64 = 0x706f_7274_6b65_7931;
 
 /// Adds a new key and makes it current. Returns its `kid`.
 ///
