@@ -266,6 +266,7 @@ pub fn describe_config(config: &Config) -> String {
         ("PORTCULLIS_MAIL_FROM", config.mail_sender()),
         ("PORTCULLIS_COOKIE_SECURE", config.cookie_secure.to_string()),
         ("PORTCULLIS_ADMIN_REQUIRES_MFA", config.admin_requires_mfa.to_string()),
+        ("PORTCULLIS_BODY_TIMEOUT_SECS", config.body_timeout_secs.to_string()),
         ("PORTCULLIS_LOG", config.log.clone()),
         ("PORTCULLIS_LOG_FORMAT", if config.log_format == LogFormat::Json { "json" } else { "text" }.to_owned()),
         ("PORTCULLIS_HASH_WORKERS", config.hash_workers.to_string()),

@@ -106,6 +106,7 @@ pub async fn spawn_with(config: Config, customize: Customize) -> anyhow::Result<
         settings: ApiSettings {
             cookie_secure: config.cookie_secure,
             admin_requires_mfa: config.admin_requires_mfa,
+            body_timeout_secs: config.body_timeout_secs,
             access_ttl_secs: config.access_ttl_secs,
             refresh_ttl_secs: config.refresh_ttl_secs,
             issuer: issuer(&config),

@@ -148,3 +148,35 @@ backend_tests!(
         assert!(hsts.starts_with("max-age="), "{hsts}");
     }
 );
+
+backend_tests!(
+    a_stalled_body_gets_408_after_the_deadline,
+    config = |c| portcullis::config::Config { body_timeout_secs: 1, ..c },
+    |app| async move {
+        let address = app.url().trim_start_matches("http://").to_owned();
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut stream = std::net::TcpStream::connect(&address).expect("connects");
+            stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).expect("a timeout");
+            let started = std::time::Instant::now();
+            stream
+                .write_all(
+                    b"POST /api/auth/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n\
+                  Content-Length: 100\r\n\r\n{\"email\":",
+                )
+                .expect("writes");
+            let mut buffer = [0u8; 1024];
+            let read = stream.read(&mut buffer).unwrap_or(0);
+            (String::from_utf8_lossy(&buffer[..read]).into_owned(), started.elapsed())
+        })
+        .await
+        .expect("the client ran");
+        let (response, waited) = answer;
+        assert!(response.starts_with("HTTP/1.1 408"), "408 for a stalled body: {response:?}");
+        assert!(response.contains("request_timeout"), "{response}");
+        assert!(
+            waited >= std::time::Duration::from_millis(900) && waited < std::time::Duration::from_secs(8),
+            "{waited:?}"
+        );
+    }
+);

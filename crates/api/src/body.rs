@@ -43,6 +43,24 @@ pub enum BodyReadError {
     TooLarge,
     /// The connection failed mid-body.
     Unreadable,
+    /// The body did not arrive within the deadline (`PORTCULLIS_BODY_TIMEOUT_SECS`).
+    TimedOut,
+}
+
+/// How long a request body may take to arrive when no settings say (seconds).
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 10;
+
+/// The body deadline of the app serving `req`.
+pub fn body_deadline(req: &HttpRequest) -> std::time::Duration {
+    let secs = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map_or(DEFAULT_BODY_TIMEOUT_SECS, |state| state.settings.body_timeout_secs);
+    std::time::Duration::from_secs(secs)
+}
+
+/// `408 request_timeout`: the body was too slow.
+pub fn body_timed_out() -> ApiError {
+    ApiError::new(StatusCode::REQUEST_TIMEOUT, "request_timeout", "The request body did not arrive in time.")
 }
 
 /// The `Content-Length` a request declares, if any.
@@ -50,12 +68,20 @@ pub fn declared_length(req: &HttpRequest) -> Option<usize> {
     req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok())
 }
 
-/// Reads the whole body, refusing more than [`MAX_BODY_BYTES`] (declared or actual) without
-/// buffering past the limit.
+/// Reads the whole body within `deadline`, refusing more than [`MAX_BODY_BYTES`] (declared or
+/// actual) without buffering past the limit.
 ///
 /// # Errors
 /// [`BodyReadError`] naming why.
-pub async fn read_limited(declared: Option<usize>, mut payload: Payload) -> Result<Vec<u8>, BodyReadError> {
+pub async fn read_limited(
+    declared: Option<usize>,
+    payload: Payload,
+    deadline: std::time::Duration,
+) -> Result<Vec<u8>, BodyReadError> {
+    actix_web::rt::time::timeout(deadline, read_all(declared, payload)).await.unwrap_or(Err(BodyReadError::TimedOut))
+}
+
+async fn read_all(declared: Option<usize>, mut payload: Payload) -> Result<Vec<u8>, BodyReadError> {
     if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
         return Err(BodyReadError::TooLarge);
     }
@@ -77,6 +103,7 @@ impl FromRequest for JsonObject {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let json = is_json(req);
         let declared = declared_length(req);
+        let deadline = body_deadline(req);
         let payload = payload.take();
         Box::pin(async move {
             if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
@@ -89,9 +116,10 @@ impl FromRequest for JsonObject {
                     "Send the body as application/json.",
                 ));
             }
-            let body = read_limited(declared, payload).await.map_err(|error| match error {
+            let body = read_limited(declared, payload, deadline).await.map_err(|error| match error {
                 BodyReadError::TooLarge => payload_too_large(),
                 BodyReadError::Unreadable => ApiError::malformed_body("The body could not be read."),
+                BodyReadError::TimedOut => body_timed_out(),
             })?;
             let value: Value = serde_json::from_slice(&body).map_err(|e| {
                 ApiError::malformed_body(format!("The body is not valid JSON ({}).", e.classify_name()))

@@ -6,6 +6,8 @@ pub struct ApiSettings {
     /// `PORTCULLIS_ADMIN_REQUIRES_MFA`: the admin API answers `403 mfa_required` to a session
     /// whose `amr` lacks `mfa` (API keys are not affected).
     pub admin_requires_mfa: bool,
+    /// `PORTCULLIS_BODY_TIMEOUT_SECS`: how long a request body may take to arrive (`408` after).
+    pub body_timeout_secs: u64,
     /// Access-token lifetime in seconds (the access cookie's `Max-Age`, `expires_in`).
     pub access_ttl_secs: u64,
     /// Refresh-token lifetime in seconds (the refresh and CSRF cookies' `Max-Age`).

@@ -77,6 +77,8 @@ pub struct Config {
     pub cookie_secure: bool,
     /// `PORTCULLIS_ADMIN_REQUIRES_MFA`: the admin API only for sessions signed in with two factors.
     pub admin_requires_mfa: bool,
+    /// `PORTCULLIS_BODY_TIMEOUT_SECS`: how long a request body may take to arrive (1..=300).
+    pub body_timeout_secs: u64,
     /// `PORTCULLIS_LOG`: log filter.
     pub log: String,
     /// `PORTCULLIS_LOG_FORMAT`: `text` or `json`.
@@ -133,6 +135,7 @@ impl Default for Config {
             mail_from: None,
             cookie_secure: true,
             admin_requires_mfa: false,
+            body_timeout_secs: 10,
             log: "info".into(),
             log_format: LogFormat::Text,
             hash_workers: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
@@ -190,6 +193,7 @@ pub const VARIABLES: &[&str] = &[
     "PORTCULLIS_MAIL_FROM",
     "PORTCULLIS_COOKIE_SECURE",
     "PORTCULLIS_ADMIN_REQUIRES_MFA",
+    "PORTCULLIS_BODY_TIMEOUT_SECS",
     "PORTCULLIS_LOG",
     "PORTCULLIS_LOG_FORMAT",
     "PORTCULLIS_HASH_WORKERS",
@@ -320,6 +324,7 @@ impl Config {
         config.hash_workers = number(values, "PORTCULLIS_HASH_WORKERS", config.hash_workers, 1..=256)?;
         config.hash_queue = number(values, "PORTCULLIS_HASH_QUEUE", config.hash_queue, 1..=100_000)?;
         config.db_pool_size = number(values, "PORTCULLIS_DB_POOL_SIZE", config.db_pool_size, 1..=1000)?;
+        config.body_timeout_secs = number(values, "PORTCULLIS_BODY_TIMEOUT_SECS", config.body_timeout_secs, 1..=300)?;
         if let Some(dir) = get("PORTCULLIS_MAIL_DIR") {
             config.mail_dir = dir.to_owned();
         }
@@ -490,6 +495,7 @@ impl fmt::Debug for Config {
             .field("mail_from", &self.mail_from)
             .field("cookie_secure", &self.cookie_secure)
             .field("admin_requires_mfa", &self.admin_requires_mfa)
+            .field("body_timeout_secs", &self.body_timeout_secs)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .field("hash_workers", &self.hash_workers)

@@ -9,7 +9,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest};
 use serde_json::Value;
 
-use crate::body::{BodyReadError, MAX_BODY_BYTES, declared_length, read_limited};
+use crate::body::{BodyReadError, MAX_BODY_BYTES, body_deadline, declared_length, read_limited};
 
 use super::error::OAuthError;
 
@@ -113,6 +113,7 @@ impl FromRequest for OAuthParams {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let kind = body_kind(req);
         let declared = declared_length(req);
+        let deadline = body_deadline(req);
         let payload = payload.take();
         Box::pin(async move {
             if declared.is_some_and(|length| length > MAX_BODY_BYTES) {
@@ -123,9 +124,14 @@ impl FromRequest for OAuthParams {
                     "Send the parameters as application/x-www-form-urlencoded or application/json.",
                 ));
             };
-            let body = read_limited(declared, payload).await.map_err(|error| match error {
+            let body = read_limited(declared, payload, deadline).await.map_err(|error| match error {
                 BodyReadError::TooLarge => too_large(),
                 BodyReadError::Unreadable => OAuthError::invalid_request("The body could not be read."),
+                BodyReadError::TimedOut => OAuthError::new(
+                    actix_web::http::StatusCode::REQUEST_TIMEOUT,
+                    "invalid_request",
+                    "The request body did not arrive in time.",
+                ),
             })?;
             match kind {
                 BodyKind::Form => Ok(OAuthParams::from_form(&body)),
