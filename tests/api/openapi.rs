@@ -145,6 +145,7 @@ backend_tests!(error_responses_are_problems_and_every_body_documents_its_limits,
                 operation["responses"]["413"].is_object()
             };
             assert!(documented, "{method} {path} documents what a body over the limit gets");
+            assert!(operation["responses"]["408"].is_object(), "{method} {path} documents what a stalled body gets");
         }
     }
 });

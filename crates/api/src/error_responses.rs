@@ -34,6 +34,14 @@ pub struct NotFound(pub Problem);
 #[response(description = "not_found: the account no longer exists", content_type = "application/problem+json")]
 pub struct AccountGone(pub Problem);
 
+/// `408 request_timeout`.
+#[derive(ToResponse)]
+#[response(
+    description = "request_timeout: the body did not arrive within PORTCULLIS_BODY_TIMEOUT_SECS (default 10 s)",
+    content_type = "application/problem+json"
+)]
+pub struct RequestTimeout(pub Problem);
+
 /// `413 payload_too_large`.
 #[derive(ToResponse)]
 #[response(description = "payload_too_large: the body is over 64 KiB", content_type = "application/problem+json")]

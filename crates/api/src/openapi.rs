@@ -10,8 +10,8 @@ use crate::dto::{
     Problem, ResetPasswordRequest, SessionBody, UserInfoBody, UserPageBody, VerifyEmailRequest,
 };
 use crate::error_responses::{
-    AccountDisabled, AccountGone, MalformedBody, NotFound, PayloadTooLarge, RateLimited, Unauthorized, Unavailable,
-    UnsupportedMediaType, ValidationFailed,
+    AccountDisabled, AccountGone, MalformedBody, NotFound, PayloadTooLarge, RateLimited, RequestTimeout, Unauthorized,
+    Unavailable, UnsupportedMediaType, ValidationFailed,
 };
 use crate::routes::discovery::OpenIdConfiguration;
 use crate::routes::mfa::{CodeRequest, MfaVerifyRequest, RecoveryCodesBody, TotpEnrollmentBody};
@@ -44,7 +44,7 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         AdminUpdateUserRequest, CreateApiKeyRequest, ApiKeyBody, CreatedApiKeyBody, IntrospectRequest,
         IntrospectionBody, ProviderBody, IdentityBody, MethodsBody, AuthorizeUrlBody, LinkRequest, TotpEnrollmentBody,
         RecoveryCodesBody, CodeRequest, MfaVerifyRequest),
-        responses(MalformedBody, Unauthorized, AccountDisabled, NotFound, AccountGone, PayloadTooLarge,
+        responses(MalformedBody, Unauthorized, AccountDisabled, NotFound, AccountGone, PayloadTooLarge, RequestTimeout,
             UnsupportedMediaType, ValidationFailed, RateLimited, Unavailable)),
     modifiers(&SecuritySchemes),
     tags((name = "auth"), (name = "account"), (name = "sessions"), (name = "api-keys"), (name = "admin"), (name = "oauth"), (name = "providers"), (name = "mfa"), (name = "discovery"), (name = "health"), (name = "meta"))

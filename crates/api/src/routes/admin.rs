@@ -129,6 +129,7 @@ pub async fn get(
         (status = 404, response = crate::error_responses::NotFound),
         (status = 409, description = "conflict: an admin cannot disable or demote themself, and the last active admin cannot be disabled or demoted", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 408, response = crate::error_responses::RequestTimeout),
         (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 422, description = "validation_failed (`roles`, `disabled`)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, response = crate::error_responses::Unavailable),

@@ -39,6 +39,7 @@ impl From<&ApiKey> for ApiKeyBody {
         (status = 401, response = crate::error_responses::Unauthorized),
         (status = 403, description = "csrf_failed, or forbidden (an API key cannot manage keys)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 408, response = crate::error_responses::RequestTimeout),
         (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 422, description = "validation_failed (`name`, `scopes`, `expires_at` — which must be a future RFC 3339 time)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, response = crate::error_responses::Unavailable),

@@ -58,6 +58,7 @@ impl From<ActiveToken> for IntrospectionBody {
         (status = 401, description = "unauthorized: the caller must authenticate", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 403, description = "forbidden: the caller needs an API key with scope `introspect` or role `admin`", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 415, response = crate::error_responses::UnsupportedMediaType),
+        (status = 408, response = crate::error_responses::RequestTimeout),
         (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 422, description = "validation_failed: `token` is missing", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, response = crate::error_responses::Unavailable),

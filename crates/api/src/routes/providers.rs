@@ -217,6 +217,7 @@ pub async fn callback(
         (status = 403, description = "csrf_failed, or forbidden (an API key: people only)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 404, response = crate::error_responses::NotFound),
         (status = 409, description = "conflict: the account already has an identity of this provider", body = crate::dto::Problem, content_type = "application/problem+json"),
+        (status = 408, response = crate::error_responses::RequestTimeout),
         (status = 413, response = crate::error_responses::PayloadTooLarge),
         (status = 415, response = crate::error_responses::UnsupportedMediaType),
         (status = 422, response = crate::error_responses::ValidationFailed),
