@@ -68,3 +68,24 @@ fn assert_retry_after(response: &TestResponse) {
         response.header("retry-after").unwrap_or_else(|| panic!("{} carries Retry-After", response.status));
     assert!(retry_after.trim().parse::<u64>().is_ok(), "Retry-After is in seconds: {retry_after:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_when_the_sqlite_file_is_deleted_while_serving() {
+    let Some(database) = TestDatabase::create(Backend::Sqlite) else { return };
+    let database = std::sync::Arc::new(database);
+    let app = TestApp::start(database.config(), std::sync::Arc::clone(&database)).await;
+    app.get("/health/ready").await.assert_status(200);
+    let file = database.url().trim_start_matches("sqlite://").to_owned();
+    std::fs::remove_file(&file).expect("the database file is there to delete");
+    let started = std::time::Instant::now();
+    let ready = loop {
+        let ready = app.get("/health/ready").await;
+        if ready.code() == 503 || started.elapsed() > std::time::Duration::from_secs(10) {
+            break ready;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    assert_problem(&ready, 503, "unavailable");
+    app.stop().await;
+    database.remove();
+}

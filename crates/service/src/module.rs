@@ -26,8 +26,9 @@ use portcullis_domain::{LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
 use portcullis_infrastructure::mail::{MailQueue, QueuedMailer, QueuedMailerParameters};
 use portcullis_infrastructure::persistence::{
-    DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselLockoutStore, DieselLockoutStoreParameters,
-    DieselRateLimiter, DieselRateLimiterParameters, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters,
+    DatabaseFile, DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselLockoutStore,
+    DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters, DieselUnitOfWorkFactory,
+    DieselUnitOfWorkFactoryParameters,
 };
 use portcullis_infrastructure::resources::{ProcessResources, ProcessResourcesParameters};
 use portcullis_infrastructure::tokens::{
@@ -82,6 +83,8 @@ pub struct Infrastructure {
     pub public_url: String,
     /// The upstream sign-in providers (`PORTCULLIS_PROVIDERS`).
     pub providers: ConfiguredProviders,
+    /// The SQLite file served from, as opened (readiness fails when it is deleted or replaced).
+    pub database_file: DatabaseFile,
 }
 
 /// Builds the module. Every parameter of every component is set here; a test builds it.
@@ -110,10 +113,14 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         mail,
         public_url,
         providers,
+        database_file,
     } = infrastructure;
     AppModule::builder()
         .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters { pool: pool.clone() })
-        .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters { pool: pool.clone() })
+        .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters {
+            pool: pool.clone(),
+            file: database_file,
+        })
         .with_component_parameters::<DieselRateLimiter>(DieselRateLimiterParameters {
             pool: pool.clone(),
             quota: rate_limit,

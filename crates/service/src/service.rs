@@ -10,6 +10,7 @@ use portcullis_application::{ReauthWindow, ServicePorts, SessionPolicy, UseCases
 use portcullis_domain::{LockoutPolicy, RateQuota, SecretString};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::mail::{MailQueue, MailSettings, MailTransport, build_mailer};
+use portcullis_infrastructure::persistence::DatabaseFile;
 use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_key_ring};
 use portcullis_infrastructure::upstream::{ConfiguredProviders, UpstreamHttp};
 use shaku::HasComponent;
@@ -103,6 +104,7 @@ impl Service {
             mail: mail.clone(),
             public_url: issuer(config),
             providers: upstream_providers(config),
+            database_file: DatabaseFile::of_url(&config.database_url),
         }))
         .build();
         Ok(Self::over(Arc::new(module), housekeeper, mail))

@@ -54,6 +54,7 @@ fn production_module_builds_and_resolves_every_component() {
         .expect("mail folder"),
         public_url: "http://localhost:8080".into(),
         providers: portcullis_infrastructure::upstream::ConfiguredProviders::default(),
+        database_file: portcullis_infrastructure::persistence::DatabaseFile::default(),
     });
 
     let _: Arc<dyn UnitOfWorkFactory> = module.resolve();

@@ -28,5 +28,5 @@ pub use connection::{
 pub(crate) use errors::{database_failure, db_error};
 pub use limits::{DieselLockoutStore, DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters};
 pub use maintenance::{SweepReport, sweep_expired};
-pub use probe::{DieselDatabaseProbe, DieselDatabaseProbeParameters};
+pub use probe::{DatabaseFile, DieselDatabaseProbe, DieselDatabaseProbeParameters};
 pub use unit_of_work::{DieselUnitOfWork, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters};
