@@ -15,6 +15,14 @@ use crate::config::Config;
 /// # Errors
 /// When the database is unreachable or a migration fails; the message says which.
 pub fn open_database(config: &Config) -> anyhow::Result<DbPool> {
+    if let Some(path) = config.database_url.strip_prefix("sqlite://")
+        && !path.contains(":memory:")
+        && !std::path::Path::new(path).exists()
+    {
+        // Loud on purpose: a database that was expected (and deleted, or a wrong path) would
+        // otherwise be replaced by an empty one without a word.
+        tracing::warn!(path, "no database file here: creating a new, empty database");
+    }
     let settings = PoolSettings { max_size: config.db_pool_size, ..PoolSettings::default() };
     let pool = connect(&config.database_url, settings).context("opening the database (PORTCULLIS_DATABASE_URL)")?;
     let applied = run_migrations(&pool)?;

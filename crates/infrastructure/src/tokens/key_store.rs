@@ -132,7 +132,7 @@ pub fn ensure_signing_key(pool: &DbPool, now: DateTime<Utc>) -> Result<(), KeySt
         Ok(added) => {
             conn.batch_execute("COMMIT").map_err(failed)?;
             if added {
-                tracing::info!("generated the first signing key");
+                tracing::warn!("no signing key in the database: generated the first one");
             }
             Ok(())
         }
