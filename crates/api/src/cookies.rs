@@ -24,15 +24,28 @@ pub const OAUTH_FLOW_PATH: &str = "/api/auth/oauth";
 /// The cookie of the second step of a sign-in (an `mfa_token`).
 pub const MFA_COOKIE: &str = "mfa_token";
 
-/// The second-step cookie (`HttpOnly; SameSite=Strict; Path=/api/auth; Max-Age=300`).
-pub fn mfa_cookie(settings: &ApiSettings, mfa_token: &str) -> Cookie<'static> {
-    Cookie::build(MFA_COOKIE, mfa_token.to_owned())
+/// An `HttpOnly` cookie scoped to `path`, `Secure` as configured; `Max-Age=0` expires it.
+fn http_only_cookie(
+    settings: &ApiSettings,
+    name: &'static str,
+    value: &str,
+    path: &'static str,
+    same_site: SameSite,
+    max_age: Duration,
+) -> Cookie<'static> {
+    Cookie::build(name, value.to_owned())
         .http_only(true)
         .secure(settings.cookie_secure)
-        .same_site(SameSite::Strict)
-        .path(REFRESH_PATH)
-        .max_age(Duration::seconds(portcullis_domain::MFA_CHALLENGE_SECONDS))
+        .same_site(same_site)
+        .path(path)
+        .max_age(max_age)
         .finish()
+}
+
+/// The second-step cookie (`HttpOnly; SameSite=Strict; Path=/api/auth; Max-Age=300`).
+pub fn mfa_cookie(settings: &ApiSettings, mfa_token: &str) -> Cookie<'static> {
+    let max_age = Duration::seconds(portcullis_domain::MFA_CHALLENGE_SECONDS);
+    http_only_cookie(settings, MFA_COOKIE, mfa_token, REFRESH_PATH, SameSite::Strict, max_age)
 }
 
 /// Sets the second-step cookie.
@@ -42,55 +55,25 @@ pub fn set_mfa(response: &mut HttpResponseBuilder, settings: &ApiSettings, mfa_t
 
 /// Expires the second-step cookie.
 pub fn clear_mfa(response: &mut HttpResponseBuilder, settings: &ApiSettings) {
-    response.cookie(
-        Cookie::build(MFA_COOKIE, "")
-            .http_only(true)
-            .secure(settings.cookie_secure)
-            .same_site(SameSite::Strict)
-            .path(REFRESH_PATH)
-            .max_age(Duration::ZERO)
-            .finish(),
-    );
+    response.cookie(http_only_cookie(settings, MFA_COOKIE, "", REFRESH_PATH, SameSite::Strict, Duration::ZERO));
 }
 
 /// Sets the flow cookie (`SameSite=Lax`: the provider's redirect back is a top-level GET from
 /// another site, which must carry it).
 pub fn set_oauth_flow(response: &mut HttpResponseBuilder, settings: &ApiSettings, binding: &str) {
-    response.cookie(
-        Cookie::build(OAUTH_FLOW_COOKIE, binding.to_owned())
-            .http_only(true)
-            .secure(settings.cookie_secure)
-            .same_site(SameSite::Lax)
-            .path(OAUTH_FLOW_PATH)
-            .max_age(Duration::seconds(portcullis_domain::FLOW_LIFETIME_SECONDS))
-            .finish(),
-    );
+    let max_age = Duration::seconds(portcullis_domain::FLOW_LIFETIME_SECONDS);
+    response.cookie(http_only_cookie(settings, OAUTH_FLOW_COOKIE, binding, OAUTH_FLOW_PATH, SameSite::Lax, max_age));
 }
 
 /// Expires the flow cookie.
 pub fn clear_oauth_flow(response: &mut HttpResponseBuilder, settings: &ApiSettings) {
-    response.cookie(
-        Cookie::build(OAUTH_FLOW_COOKIE, "")
-            .http_only(true)
-            .secure(settings.cookie_secure)
-            .same_site(SameSite::Lax)
-            .path(OAUTH_FLOW_PATH)
-            .max_age(Duration::ZERO)
-            .finish(),
-    );
+    response.cookie(http_only_cookie(settings, OAUTH_FLOW_COOKIE, "", OAUTH_FLOW_PATH, SameSite::Lax, Duration::ZERO));
 }
 
 /// Sets the access cookie only (after a profile change re-issues the token).
 pub fn set_access(response: &mut HttpResponseBuilder, settings: &ApiSettings, access_token: &str) {
-    response.cookie(
-        Cookie::build(ACCESS_COOKIE, access_token.to_owned())
-            .http_only(true)
-            .secure(settings.cookie_secure)
-            .same_site(SameSite::Lax)
-            .path("/")
-            .max_age(seconds(settings.access_ttl_secs))
-            .finish(),
-    );
+    let max_age = seconds(settings.access_ttl_secs);
+    response.cookie(http_only_cookie(settings, ACCESS_COOKIE, access_token, "/", SameSite::Lax, max_age));
 }
 
 /// Sets all three cookies of a fresh or refreshed session, with a new CSRF token.
@@ -101,15 +84,8 @@ pub fn set_session(
     refresh_token: &str,
 ) {
     set_access(response, settings, access_token);
-    response.cookie(
-        Cookie::build(REFRESH_COOKIE, refresh_token.to_owned())
-            .http_only(true)
-            .secure(settings.cookie_secure)
-            .same_site(SameSite::Strict)
-            .path(REFRESH_PATH)
-            .max_age(seconds(settings.refresh_ttl_secs))
-            .finish(),
-    );
+    let max_age = seconds(settings.refresh_ttl_secs);
+    response.cookie(http_only_cookie(settings, REFRESH_COOKIE, refresh_token, REFRESH_PATH, SameSite::Strict, max_age));
     response.cookie(
         Cookie::build(CSRF_COOKIE, new_csrf_token())
             .http_only(false)

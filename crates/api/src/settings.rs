@@ -21,3 +21,12 @@ pub struct ApiSettings {
     /// (CORS) and state changes carrying an `Origin` header (`PORTCULLIS_ALLOWED_ORIGINS`).
     pub allowed_origins: Vec<String>,
 }
+
+impl ApiSettings {
+    /// `raw` when it is a path on this site (under the public URL); see
+    /// [`SameSitePath`](portcullis_domain::SameSitePath).
+    pub fn same_site_path(&self, raw: &str) -> Option<portcullis_domain::SameSitePath> {
+        let public_url = url::Url::parse(&self.issuer).ok()?;
+        portcullis_domain::SameSitePath::parse(raw, &public_url)
+    }
+}

@@ -2,7 +2,6 @@
 //! each `/login?error=` code a provider callback can end with.
 
 use maud::{Markup, html};
-use portcullis_domain::SameSitePath;
 
 use crate::state::AppState;
 
@@ -30,9 +29,7 @@ pub fn error_message(code: &str) -> Option<&'static str> {
 /// flow and coming back to `next`; nothing when none is configured.
 pub fn provider_buttons(state: &AppState, next: Option<&str>, verb: &str) -> Markup {
     let providers = state.use_cases.provider_sign_in.providers();
-    let next = url::Url::parse(&state.settings.issuer)
-        .ok()
-        .and_then(|public_url| next.and_then(|next| SameSitePath::parse(next, &public_url)));
+    let next = next.and_then(|next| state.settings.same_site_path(next));
     let query = next.map(|next| format!("?next={}", super::urlencode(next.as_str()))).unwrap_or_default();
     html! {
         @if !providers.is_empty() {

@@ -318,10 +318,7 @@ pub async fn methods(state: web::Data<AppState>, auth: Authenticated) -> Result<
 
 /// `next` when it is a path on this site, else the default.
 fn same_site_next(state: &AppState, next: Option<&str>) -> SameSitePath {
-    match url::Url::parse(&state.settings.issuer) {
-        Ok(public_url) => SameSitePath::parse_or_default(next, &public_url),
-        Err(_) => SameSitePath::default_next(),
-    }
+    next.and_then(|next| state.settings.same_site_path(next)).unwrap_or_else(SameSitePath::default_next)
 }
 
 fn login_error_path(code: &str) -> String {

@@ -12,7 +12,7 @@ mod settings;
 
 use std::sync::Arc;
 
-use portcullis_application::ports::{ProviderInfo, UpstreamProvider, UpstreamProviders};
+use portcullis_application::ports::{ProviderInfo, UpstreamError, UpstreamProvider, UpstreamProviders, error_chain};
 use portcullis_domain::ProviderId;
 use shaku::Component;
 
@@ -96,4 +96,15 @@ impl UpstreamProviders for ConfiguredProviders {
 /// `{public_url}/api/auth/oauth/{id}/callback`.
 pub fn callback_url(public_url: &url::Url, id: &ProviderId) -> String {
     format!("{}/api/auth/oauth/{id}/callback", public_url.as_str().trim_end_matches('/'))
+}
+
+/// A failed token request: unreachable when no answer came, refused when the provider said no.
+fn token_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
+    error: &oauth2::RequestTokenError<RE, T>,
+) -> UpstreamError {
+    match error {
+        oauth2::RequestTokenError::Request(_) => UpstreamError::Unreachable(format!("token: {}", error_chain(error))),
+        oauth2::RequestTokenError::ServerResponse(response) => UpstreamError::Refused(format!("token: {}", response)),
+        other => UpstreamError::Refused(format!("token: {}", error_chain(other))),
+    }
 }

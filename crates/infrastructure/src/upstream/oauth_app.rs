@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::http::UpstreamHttp;
 use super::settings::{ProviderKind, ProviderSettings};
+use super::token_error;
 
 /// Where GitHub's endpoints are unless configured otherwise.
 const GITHUB_AUTHORIZE: &str = "https://github.com/login/oauth/authorize";
@@ -149,12 +150,7 @@ impl UpstreamProvider for OAuthAppProvider {
             .exchange_code(AuthorizationCode::new(exchange.code.to_owned()))
             .set_pkce_verifier(PkceCodeVerifier::new(exchange.pkce_verifier.expose().to_owned()))
             .request(&self.http)
-            .map_err(|error| match &error {
-                oauth2::RequestTokenError::Request(_) => {
-                    UpstreamError::Unreachable(format!("token: {}", error_chain(&error)))
-                }
-                _ => UpstreamError::Refused(format!("token: {}", error_chain(&error))),
-            })?;
+            .map_err(|error| token_error(&error))?;
         let access_token = response.access_token().secret();
         match self.kind {
             ProviderKind::GitHub => self.github_identity(access_token),

@@ -21,6 +21,7 @@ use portcullis_domain::{Email, ProviderIdentity};
 
 use super::http::UpstreamHttp;
 use super::settings::ProviderSettings;
+use super::token_error;
 
 /// One OpenID Connect provider.
 pub struct OidcProvider {
@@ -211,16 +212,5 @@ fn identity(
         email_verified: email_verified.unwrap_or(false),
         name: name.map(|name| name.as_str().to_owned()),
         picture: picture.map(|picture| picture.as_str().to_owned()),
-    }
-}
-
-/// A failed token request: unreachable when no answer came, refused when the provider said no.
-fn token_error<RE: std::error::Error + 'static, T: oauth2::ErrorResponse + 'static>(
-    error: &oauth2::RequestTokenError<RE, T>,
-) -> UpstreamError {
-    match error {
-        oauth2::RequestTokenError::Request(_) => UpstreamError::Unreachable(format!("token: {}", error_chain(error))),
-        oauth2::RequestTokenError::ServerResponse(response) => UpstreamError::Refused(format!("token: {}", response)),
-        other => UpstreamError::Refused(format!("token: {}", error_chain(other))),
     }
 }
