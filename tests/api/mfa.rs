@@ -163,18 +163,8 @@ backend_tests!(totp_endpoints_need_a_person_with_csrf_and_verify_needs_a_token, 
     assert_validation(&app.post_json("/api/auth/mfa/verify", &json!({})).await, &[("code", "required")]);
 });
 
-/// Makes `root@example.com` an admin on the command line.
-async fn make_admin(database: &TestDatabase) {
-    let output = cli::run(
-        cli::command(database, &["user", "create", "--email", "root@example.com", "--name", "Root", "--admin"]),
-        &format!("{PASSWORD}\n"),
-    )
-    .await;
-    assert!(output.status.success(), "{}", cli::describe(&output));
-}
-
 backend_tests!(an_admin_resets_a_user_who_lost_every_factor, database_only, |database| async move {
-    make_admin(&database).await;
+    cli::make_admin(&database).await;
     let app = TestApp::start(database.config(), database).await;
     let (user, mut browser) = app.signed_in("Lost", "lost@example.com").await;
     turn_on(&mut browser, -1).await;
@@ -195,7 +185,7 @@ backend_tests!(an_admin_resets_a_user_who_lost_every_factor, database_only, |dat
 });
 
 backend_tests!(admin_requires_mfa_refuses_a_one_factor_session, database_only, |database| async move {
-    make_admin(&database).await;
+    cli::make_admin(&database).await;
     let app =
         TestApp::start(portcullis::config::Config { admin_requires_mfa: true, ..database.config() }, database).await;
     let mut admin = app.login("root@example.com", PASSWORD).await;

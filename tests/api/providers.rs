@@ -303,12 +303,7 @@ async fn provider_sign_in(app: &TestApp, provider: &OidcProvider, login: &str) -
 
 backend_tests!(every_refusal_of_account_resolution_through_a_real_provider, database_only, |database| async move {
     // An admin, made on the command line, to disable a user later.
-    let output = cli::run(
-        cli::command(&database, &["user", "create", "--email", "root@example.com", "--name", "Root", "--admin"]),
-        &format!("{PASSWORD}\n"),
-    )
-    .await;
-    assert!(output.status.success(), "{}", cli::describe(&output));
+    cli::make_admin(&database).await;
     let Some((app, provider)) = corp_app(database).await else { return };
     provider
         .add_account(&OidcAccount {

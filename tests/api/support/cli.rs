@@ -76,3 +76,14 @@ impl Drop for KillOnDrop {
         let _ = self.0.wait();
     }
 }
+
+/// Makes `root@example.com` (password [`PASSWORD`](super::PASSWORD)) an admin with
+/// `portcullis user create --admin`, as an operator's first step.
+pub async fn make_admin(database: &TestDatabase) {
+    let output = run(
+        command(database, &["user", "create", "--email", "root@example.com", "--name", "Root", "--admin"]),
+        &format!("{}\n", super::PASSWORD),
+    )
+    .await;
+    assert!(output.status.success(), "portcullis user create --admin: {}", describe(&output));
+}
