@@ -130,6 +130,13 @@ pub fn run_offline(command: Command, config: &Config) -> anyhow::Result<()> {
         Command::User(UserCommand::SetRoles { email, roles }) => set_roles(config, &email, &roles),
         Command::Config(ConfigCommand::Check) => {
             println!("{}", describe_config(config));
+            match portcullis_service::passkeys_status(config) {
+                Ok(rp_id) => println!(
+                    "# passkeys: on, relying party id {rp_id}, origin {}",
+                    config.public_url.origin().ascii_serialization()
+                ),
+                Err(off) => println!("# {off}"),
+            }
             Ok(())
         }
         Command::Keys(KeysCommand::Rotate) => {

@@ -156,6 +156,7 @@ async fn sweep_periodically(housekeeper: Housekeeper) {
                 account_tokens = report.account_tokens,
                 oauth_flows = report.oauth_flows,
                 mfa_challenges = report.mfa_challenges,
+                passkey_ceremonies = report.passkey_ceremonies,
                 signing_keys = report.signing_keys,
                 "expired rows swept"
             ),

@@ -47,6 +47,8 @@ mod openapi;
 mod operations;
 #[path = "api/pages.rs"]
 mod pages;
+#[path = "api/passkeys.rs"]
+mod passkeys;
 #[path = "api/password_policy.rs"]
 mod password_policy;
 #[path = "api/passwords.rs"]

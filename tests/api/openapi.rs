@@ -50,6 +50,13 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/api/auth/mfa/recovery-codes"),
     ("post", "/api/auth/mfa/verify"),
     ("delete", "/api/admin/users/{id}/mfa"),
+    ("get", "/api/auth/passkeys"),
+    ("post", "/api/auth/passkeys/register/start"),
+    ("post", "/api/auth/passkeys/register/finish"),
+    ("post", "/api/auth/passkeys/login/start"),
+    ("post", "/api/auth/passkeys/login/finish"),
+    ("patch", "/api/auth/passkeys/{id}"),
+    ("delete", "/api/auth/passkeys/{id}"),
 ];
 
 backend_tests!(document_lists_exactly_the_served_routes, |app| async move {

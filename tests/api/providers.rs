@@ -108,7 +108,7 @@ fn assert_refused(response: &TestResponse, code: &str) {
 
 /// Asserts a good sign-in callback: `303` to `next`, the three session cookies, the flow
 /// cookie cleared. Returns the current user.
-async fn assert_signed_in(browser: &mut Browser, response: &TestResponse, next: &str) -> Value {
+pub(crate) async fn assert_signed_in(browser: &mut Browser, response: &TestResponse, next: &str) -> Value {
     response.assert_status(303);
     assert_eq!(response.header("location"), Some(next));
     let mut names = response.set_cookie_names();
@@ -462,7 +462,7 @@ backend_tests!(an_unreachable_provider_sends_people_back_to_login, database_only
 });
 
 /// A server signing in through the GitHub-shaped stub (id `github`).
-async fn github_app(database: Arc<TestDatabase>) -> (TestApp, GitHubStub) {
+pub(crate) async fn github_app(database: Arc<TestDatabase>) -> (TestApp, GitHubStub) {
     github_app_with(database, |config| config).await
 }
 
@@ -485,7 +485,7 @@ async fn github_app_with(
     (TestApp::start(configure(config), database).await, stub)
 }
 
-async fn github_sign_in(browser: &mut Browser) -> TestResponse {
+pub(crate) async fn github_sign_in(browser: &mut Browser) -> TestResponse {
     let location = authorize(browser, "github", None).await;
     let query: BTreeMap<String, String> =
         url::Url::parse(&location).expect("a URL").query_pairs().into_owned().collect();

@@ -14,7 +14,9 @@ use crate::metrics;
 use crate::openapi;
 use crate::problem::ApiError;
 use crate::rate_limit;
-use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, mfa, oauth, providers, sessions};
+use crate::routes::{
+    account, admin, api_keys, auth, discovery, health, introspect, mfa, oauth, passkeys, providers, sessions,
+};
 use crate::state::AppState;
 
 async fn no_store_on_api(
@@ -106,6 +108,12 @@ pub fn build_app(
         .service(endpoint("/api/auth/mfa/totp/confirm").post(mfa::confirm_totp).build())
         .service(endpoint("/api/auth/mfa/recovery-codes").post(mfa::new_recovery_codes).build())
         .service(endpoint("/api/auth/mfa/verify").post(mfa::verify).build())
+        .service(endpoint("/api/auth/passkeys").get(passkeys::list).build())
+        .service(endpoint("/api/auth/passkeys/register/start").post(passkeys::register_start).build())
+        .service(endpoint("/api/auth/passkeys/register/finish").post(passkeys::register_finish).build())
+        .service(endpoint("/api/auth/passkeys/login/start").post(passkeys::login_start).build())
+        .service(endpoint("/api/auth/passkeys/login/finish").post(passkeys::login_finish).build())
+        .service(endpoint("/api/auth/passkeys/{id}").patch(passkeys::rename).delete(passkeys::delete).build())
         .service(endpoint("/.well-known/openid-configuration").get(discovery::openid_configuration).build())
         .service(endpoint("/docs").get(openapi::docs_page).build())
         .service(openapi::swagger_ui())

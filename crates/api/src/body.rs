@@ -181,6 +181,21 @@ impl JsonObject {
         }
     }
 
+    /// A required JSON object field; records `required` or `invalid_type` against it otherwise.
+    pub fn required_object(&self, field: &str, errors: &mut ValidationErrors) -> Option<Value> {
+        match self.0.get(field) {
+            None | Some(Value::Null) => {
+                errors.add(field, "required", format!("{field} is required"));
+                None
+            }
+            Some(object @ Value::Object(_)) => Some(object.clone()),
+            Some(_) => {
+                errors.add(field, "invalid_type", format!("{field} must be an object"));
+                None
+            }
+        }
+    }
+
     /// An optional boolean field: `None` when absent or on error (recorded as `invalid_type`).
     pub fn optional_bool(&self, field: &str, errors: &mut ValidationErrors) -> Option<bool> {
         match self.0.get(field) {

@@ -5,15 +5,16 @@ use portcullis_application::ValidationErrors;
 use portcullis_application::ports::PortError;
 use portcullis_application::{
     ChangePasswordError, DeleteAccountError, ListIdentitiesError, ListSessionsError, LoginError, LogoutAllError,
-    LogoutError, MfaVerifyError, RefreshError, ResendVerificationError, ResetPasswordError, RevokeSessionError,
-    SecondFactorError, SignupError, StartFlowError, UnlinkIdentityError, UpdateProfileError, VerifyAccessTokenError,
-    VerifyEmailError,
+    LogoutError, MfaVerifyError, PasskeySignInError, RefreshError, ResendVerificationError, ResetPasswordError,
+    RevokeSessionError, SecondFactorError, SignupError, StartFlowError, UnlinkIdentityError, UpdateProfileError,
+    VerifyAccessTokenError, VerifyEmailError,
 };
 
 use portcullis_application::commands::admin::{
     DeleteUserError, GetUserError, ListUsersError, ResetSecondFactorsError, UpdateUserError,
 };
 use portcullis_application::commands::api_keys::{CreateApiKeyError, DeleteApiKeyError, ListApiKeysError};
+use portcullis_application::commands::passkeys::{ChangePasskeyError, RegisterPasskeyError, StartRegistrationError};
 
 use crate::problem::ApiError;
 
@@ -308,11 +309,7 @@ impl From<UnlinkIdentityError> for ApiError {
     fn from(error: UnlinkIdentityError) -> Self {
         match error {
             UnlinkIdentityError::NotFound => ApiError::not_found(),
-            UnlinkIdentityError::LastSignInMethod => ApiError::new(
-                StatusCode::CONFLICT,
-                "last_sign_in_method",
-                "This is the account's only way to sign in; add a password or another provider first.",
-            ),
+            UnlinkIdentityError::LastSignInMethod => last_sign_in_method(),
             UnlinkIdentityError::Port(port) => port.into(),
         }
     }
@@ -354,6 +351,70 @@ impl From<ResetSecondFactorsError> for ApiError {
             ResetSecondFactorsError::Forbidden => forbidden_not_admin(),
             ResetSecondFactorsError::NotFound => ApiError::not_found(),
             ResetSecondFactorsError::Port(port) => port.into(),
+        }
+    }
+}
+
+/// `422 validation_failed` for a passkey name that breaks a rule.
+fn invalid_passkey_name(error: &portcullis_domain::PasskeyNameError) -> ApiError {
+    use portcullis_domain::FieldRule;
+    let mut errors = ValidationErrors::new();
+    errors.add("name", error.code(), error.to_string());
+    ApiError::validation(errors)
+}
+
+fn last_sign_in_method() -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "last_sign_in_method",
+        "This is the account's only way to sign in; add a password, a provider or another passkey first.",
+    )
+}
+
+impl From<StartRegistrationError> for ApiError {
+    fn from(error: StartRegistrationError) -> Self {
+        match error {
+            StartRegistrationError::Disabled | StartRegistrationError::UserGone => ApiError::not_found(),
+            StartRegistrationError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<RegisterPasskeyError> for ApiError {
+    fn from(error: RegisterPasskeyError) -> Self {
+        match error {
+            RegisterPasskeyError::Disabled | RegisterPasskeyError::UserGone => ApiError::not_found(),
+            RegisterPasskeyError::InvalidName(rule) => invalid_passkey_name(&rule),
+            RegisterPasskeyError::Refused => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_token",
+                "The passkey could not be registered: the ceremony is spent, expired or unknown, or the authenticator's answer failed a check. Start again.",
+            ),
+            RegisterPasskeyError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<ChangePasskeyError> for ApiError {
+    fn from(error: ChangePasskeyError) -> Self {
+        match error {
+            ChangePasskeyError::Disabled | ChangePasskeyError::NotFound => ApiError::not_found(),
+            ChangePasskeyError::InvalidName(rule) => invalid_passkey_name(&rule),
+            ChangePasskeyError::LastSignInMethod => last_sign_in_method(),
+            ChangePasskeyError::Port(port) => port.into(),
+        }
+    }
+}
+
+impl From<PasskeySignInError> for ApiError {
+    fn from(error: PasskeySignInError) -> Self {
+        match error {
+            PasskeySignInError::Disabled => ApiError::not_found(),
+            PasskeySignInError::InvalidCredentials => {
+                ApiError::invalid_credentials_saying("The passkey was not accepted.")
+            }
+            PasskeySignInError::AccountDisabled => account_disabled(),
+            PasskeySignInError::Port(port) => port.into(),
         }
     }
 }

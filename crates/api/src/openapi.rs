@@ -16,9 +16,14 @@ use crate::error_responses::{
 use crate::routes::discovery::OpenIdConfiguration;
 use crate::routes::mfa::{CodeRequest, MfaVerifyRequest, RecoveryCodesBody, TotpEnrollmentBody};
 use crate::routes::oauth::{OAuthErrorBody, RevokeRequest, TokenRequest, TokenResponse};
+use crate::routes::passkeys::{
+    CeremonyBody, LoginFinishRequest, PasskeyBody, RegisterFinishRequest, RenamePasskeyRequest,
+};
 use crate::routes::providers::{AuthorizeUrlBody, IdentityBody, LinkRequest, MethodsBody, ProviderBody};
 use crate::routes::sessions::SessionItem;
-use crate::routes::{account, admin, api_keys, auth, discovery, health, introspect, mfa, oauth, providers, sessions};
+use crate::routes::{
+    account, admin, api_keys, auth, discovery, health, introspect, mfa, oauth, passkeys, providers, sessions,
+};
 
 /// Every endpoint of the service.
 #[derive(OpenApi)]
@@ -35,6 +40,8 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         providers::list_providers, providers::authorize, providers::callback, providers::link,
         providers::list_identities, providers::unlink, providers::methods,
         mfa::begin_totp, mfa::confirm_totp, mfa::disable_totp, mfa::new_recovery_codes, mfa::verify,
+        passkeys::register_start, passkeys::register_finish, passkeys::list, passkeys::rename, passkeys::delete,
+        passkeys::login_start, passkeys::login_finish,
         discovery::jwks, discovery::openid_configuration, health::live, health::ready, openapi_json,
         crate::metrics::metrics, docs_page,
     ),
@@ -43,11 +50,12 @@ use crate::routes::{account, admin, api_keys, auth, discovery, health, introspec
         ResetPasswordRequest, VerifyEmailRequest, DeleteAccountRequest, AdminUserBody, UserPageBody,
         AdminUpdateUserRequest, CreateApiKeyRequest, ApiKeyBody, CreatedApiKeyBody, IntrospectRequest,
         IntrospectionBody, ProviderBody, IdentityBody, MethodsBody, AuthorizeUrlBody, LinkRequest, TotpEnrollmentBody,
-        RecoveryCodesBody, CodeRequest, MfaVerifyRequest),
+        RecoveryCodesBody, CodeRequest, MfaVerifyRequest, CeremonyBody, PasskeyBody, RegisterFinishRequest,
+        RenamePasskeyRequest, LoginFinishRequest),
         responses(MalformedBody, Unauthorized, AccountDisabled, NotFound, AccountGone, PayloadTooLarge, RequestTimeout,
             UnsupportedMediaType, ValidationFailed, RateLimited, Unavailable)),
     modifiers(&SecuritySchemes),
-    tags((name = "auth"), (name = "account"), (name = "sessions"), (name = "api-keys"), (name = "admin"), (name = "oauth"), (name = "providers"), (name = "mfa"), (name = "discovery"), (name = "health"), (name = "meta"))
+    tags((name = "auth"), (name = "account"), (name = "sessions"), (name = "api-keys"), (name = "admin"), (name = "oauth"), (name = "providers"), (name = "mfa"), (name = "passkeys"), (name = "discovery"), (name = "health"), (name = "meta"))
 )]
 pub struct ApiDoc;
 

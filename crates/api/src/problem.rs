@@ -105,8 +105,12 @@ impl ApiError {
 
     /// `401 invalid_credentials` (with the `WWW-Authenticate` challenge every 401 carries).
     pub fn invalid_credentials() -> Self {
-        let mut error =
-            Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", "The email or password is incorrect.");
+        Self::invalid_credentials_saying("The email or password is incorrect.")
+    }
+
+    /// `401 invalid_credentials` with its own sentence (a refused passkey).
+    pub fn invalid_credentials_saying(detail: &str) -> Self {
+        let mut error = Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", detail);
         error.www_authenticate = Some("Bearer");
         error
     }

@@ -25,7 +25,7 @@ use crate::routes::oauth::OAuthError;
 use crate::state::AppState;
 
 /// The limited endpoints (`POST` only): path and bucket. Each endpoint is its own bucket.
-pub const LIMITED_ENDPOINTS: [(&str, &str); 7] = [
+pub const LIMITED_ENDPOINTS: [(&str, &str); 8] = [
     ("/api/auth/signup", "signup"),
     ("/api/auth/login", "login"),
     ("/api/auth/token", "token"),
@@ -33,6 +33,7 @@ pub const LIMITED_ENDPOINTS: [(&str, &str); 7] = [
     ("/api/auth/password/reset", "password_reset"),
     ("/api/auth/email/resend", "email_resend"),
     ("/api/auth/mfa/verify", "mfa_verify"),
+    ("/api/auth/passkeys/login/finish", "passkey_login"),
 ];
 
 /// The bucket of the requests that start a provider sign-in flow: `GET
@@ -128,7 +129,16 @@ mod tests {
         let buckets: Vec<_> = LIMITED_ENDPOINTS.iter().filter_map(|(path, _)| bucket_of(&Method::POST, path)).collect();
         assert_eq!(
             buckets,
-            ["signup", "login", "token", "password_forgot", "password_reset", "email_resend", "mfa_verify"]
+            [
+                "signup",
+                "login",
+                "token",
+                "password_forgot",
+                "password_reset",
+                "email_resend",
+                "mfa_verify",
+                "passkey_login"
+            ]
         );
         assert_eq!(bucket_of(&Method::GET, "/api/auth/login"), None);
         assert_eq!(bucket_of(&Method::OPTIONS, "/api/auth/login"), None);

@@ -48,9 +48,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, AuthMethod, AuthMethods, Email, ExternalIdentity,
-    MfaChallenge, OAuthFlow, ProviderId, RefreshToken, RefreshTokenHash, RefreshTokenSecret, SecretHash, SecretString,
-    Session, SessionAuth, SessionId, TotpCredential, User, UserId, UserInfo, whole_seconds,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, AuthMethod, AuthMethods, CeremonyPurpose, Email,
+    ExternalIdentity, MfaChallenge, OAuthFlow, Passkey, PasskeyCeremony, PasskeyId, ProviderId, RefreshToken,
+    RefreshTokenHash, RefreshTokenSecret, SecretHash, SecretString, Session, SessionAuth, SessionId, TotpCredential,
+    User, UserId, UserInfo, whole_seconds,
 };
 use shaku::{Component, HasComponent, Module, ModuleBuildContext};
 use uuid::Uuid;
@@ -72,6 +73,7 @@ macro_rules! shared_fake_component {
 
 mod limits;
 mod mailer;
+mod passkeys;
 mod second_factors;
 mod upstream;
 
@@ -81,8 +83,8 @@ pub use upstream::{FakeUpstream, FakeUpstreams};
 
 use crate::ports::{
     AccessClaims, AccessToken, AccountTokenRepository, AddUserError, ApiKeyRepository, Clock, IdentityRepository,
-    OAuthFlowRepository, PortError, SecondFactorRepository, SessionRepository, TokenIssueError, TokenService,
-    TokenVerifyError, UnitOfWork, UnitOfWorkFactory, UserQuery, UserRepository,
+    OAuthFlowRepository, PasskeyRepository, PortError, SecondFactorRepository, SessionRepository, TokenIssueError,
+    TokenService, TokenVerifyError, UnitOfWork, UnitOfWorkFactory, UserQuery, UserRepository,
 };
 
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it
@@ -110,6 +112,9 @@ struct State {
     recovery_codes: BTreeMap<UserId, std::collections::BTreeSet<String>>,
     /// Keyed by the token hash's text.
     mfa_challenges: BTreeMap<String, MfaChallenge>,
+    passkeys: BTreeMap<PasskeyId, Passkey>,
+    /// Keyed by the challenge id hash's text.
+    passkey_ceremonies: BTreeMap<String, PasskeyCeremony>,
 }
 
 /// How many units of work a store began, of each kind.
@@ -312,6 +317,10 @@ impl UnitOfWork for InMemoryUnitOfWork {
         Box::new(second_factors::InMemorySecondFactors { state: &mut self.state, dirty: &mut self.dirty })
     }
 
+    fn passkeys(&mut self) -> Box<dyn PasskeyRepository + '_> {
+        Box::new(passkeys::InMemoryPasskeys { state: &mut self.state, dirty: &mut self.dirty })
+    }
+
     fn commit(self: Box<Self>) -> Result<(), PortError> {
         let mut shared = lock(&self.shared);
         if shared.failing_commits {
@@ -389,6 +398,8 @@ impl UserRepository for InMemoryUsers<'_> {
         self.state.totp.remove(&id);
         self.state.recovery_codes.remove(&id);
         self.state.mfa_challenges.retain(|_, challenge| challenge.user_id != id);
+        self.state.passkeys.retain(|_, passkey| passkey.user_id != id);
+        self.state.passkey_ceremonies.retain(|_, ceremony| ceremony.purpose != CeremonyPurpose::Registration(id));
         *self.dirty = true;
         Ok(true)
     }

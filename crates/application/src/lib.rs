@@ -53,6 +53,13 @@ pub use commands::introspect::{
 pub use commands::login::{LoginCommand, LoginError, LoginHandler, LoginOutcome, LoginUseCase};
 pub use commands::logout::{LogoutCommand, LogoutError, LogoutHandler, LogoutUseCase};
 pub use commands::mfa::{MfaVerifyCommand, MfaVerifyError, MfaVerifyHandler, MfaVerifyUseCase};
+pub use commands::passkey_sign_in::{
+    PasskeySignInCommand, PasskeySignInError, PasskeySignInHandler, PasskeySignInUseCase,
+};
+pub use commands::passkeys::{
+    ChangePasskeyError, PasskeysHandler, PasskeysUseCase, RegisterPasskeyCommand, RegisterPasskeyError,
+    StartRegistrationError, StartedCeremony,
+};
 pub use commands::passwords::{
     ChangePasswordCommand, ChangePasswordError, ChangePasswordHandler, ChangePasswordUseCase, ForgotPasswordCommand,
     ForgotPasswordError, ForgotPasswordHandler, ForgotPasswordUseCase, ResetPasswordCommand, ResetPasswordError,

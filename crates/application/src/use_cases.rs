@@ -13,6 +13,8 @@ use crate::commands::introspect::IntrospectUseCase;
 use crate::commands::login::LoginUseCase;
 use crate::commands::logout::LogoutUseCase;
 use crate::commands::mfa::MfaVerifyUseCase;
+use crate::commands::passkey_sign_in::PasskeySignInUseCase;
+use crate::commands::passkeys::PasskeysUseCase;
 use crate::commands::passwords::{ChangePasswordUseCase, ForgotPasswordUseCase, ResetPasswordUseCase};
 use crate::commands::provider_sign_in::ProviderSignInUseCase;
 use crate::commands::refresh::RefreshUseCase;
@@ -68,6 +70,10 @@ pub struct UseCases {
     pub second_factor: Arc<dyn SecondFactorUseCase>,
     /// The second step of a sign-in.
     pub mfa_verify: Arc<dyn MfaVerifyUseCase>,
+    /// Register, list, rename and remove one's passkeys.
+    pub passkeys: Arc<dyn PasskeysUseCase>,
+    /// Sign in with a passkey.
+    pub passkey_sign_in: Arc<dyn PasskeySignInUseCase>,
 }
 
 /// The ports an adapter needs beyond the use cases: rate limits, readiness, key reloads,

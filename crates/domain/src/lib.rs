@@ -26,6 +26,7 @@ mod ids;
 mod lockout;
 mod oauth_flow;
 mod opaque_secret;
+mod passkey;
 mod password;
 mod password_strength;
 mod rate_limit;
@@ -51,6 +52,10 @@ pub use ids::{ApiKeyId, SessionId, UserId};
 pub use lockout::{FailedLogins, LockoutPolicy, LoginAdmission};
 pub use oauth_flow::{DEFAULT_NEXT, FLOW_LIFETIME_SECONDS, FlowMismatch, FlowSecrets, OAuthFlow, SameSitePath};
 pub use opaque_secret::{OpaqueSecret, RefreshTokenHash, RefreshTokenSecret, SecretHash};
+pub use passkey::{
+    CeremonyPurpose, CredentialId, DEFAULT_PASSKEY_NAME, MAX_PASSKEY_NAME_CHARS, PASSKEY_CEREMONY_SECONDS, Passkey,
+    PasskeyCeremony, PasskeyId, PasskeyName, PasskeyNameError, PasskeyRecord,
+};
 pub use password::{BcryptCost, BcryptCostError, PasswordError, PasswordHash, PasswordHashError, PlainPassword};
 pub use password_strength::{
     MinPasswordScore, MinPasswordScoreError, PasswordStrengthRule, PersonalWords, WeakPassword, is_common_password,

@@ -7,10 +7,12 @@
 //! - [`hashing`]: a bounded pool of password-hashing threads.
 //! - [`mail`]: mail as `.eml` files in a folder or over SMTP, delivered from a bounded
 //!   queue by a background thread with retries.
+//! - [`passkeys`]: the WebAuthn relying party (webauthn-rs) for passkeys.
 //! - [`resources`]: the gauges of the pools and queues, for metrics.
 
 pub mod hashing;
 pub mod mail;
+pub mod passkeys;
 pub mod persistence;
 pub mod resources;
 pub mod tokens;

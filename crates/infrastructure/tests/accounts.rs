@@ -359,7 +359,14 @@ fn expired_rows_are_swept_and_live_ones_kept(db: &TestDb) {
     let report = sweep_expired(&db.pool(), start).expect("sweeps");
     assert_eq!(
         report,
-        SweepReport { sessions: 1, refresh_tokens: 1, account_tokens: 1, oauth_flows: 0, mfa_challenges: 0 }
+        SweepReport {
+            sessions: 1,
+            refresh_tokens: 1,
+            account_tokens: 1,
+            oauth_flows: 0,
+            mfa_challenges: 0,
+            passkey_ceremonies: 0
+        }
     );
     db.with_unit(|unit| {
         assert!(unit.sessions().find_session(old.id).expect("reads").is_none());

@@ -24,6 +24,8 @@ pub struct HousekeepingReport {
     pub oauth_flows: usize,
     /// Second-step challenges past their five minutes.
     pub mfa_challenges: usize,
+    /// Passkey ceremonies past their five minutes.
+    pub passkey_ceremonies: usize,
     /// Signing keys no live token can name.
     pub signing_keys: usize,
 }
@@ -67,6 +69,7 @@ impl Housekeeper {
             account_tokens: swept.account_tokens,
             oauth_flows: swept.oauth_flows,
             mfa_challenges: swept.mfa_challenges,
+            passkey_ceremonies: swept.passkey_ceremonies,
             signing_keys,
         })
     }

@@ -27,5 +27,5 @@ mod storage;
 
 pub use housekeeping::{Housekeeper, HousekeepingError, HousekeepingReport, KEY_RETIREMENT_MARGIN};
 pub use module::{AppModule, Customize, Infrastructure, build_module, module_builder};
-pub use service::{Service, issuer, mail_settings, provider_problems};
+pub use service::{Service, issuer, mail_settings, passkeys_status, provider_problems};
 pub use storage::{migrate, open_database, rotate_signing_key, units};

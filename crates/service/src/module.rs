@@ -8,6 +8,7 @@ use portcullis_application::account_mail::TemplatedAccountMailParameters;
 use portcullis_application::commands::delete_account::DeleteAccountHandlerParameters;
 use portcullis_application::commands::login::LoginHandlerParameters;
 use portcullis_application::commands::mfa::MfaVerifyHandlerParameters;
+use portcullis_application::commands::passkey_sign_in::PasskeySignInHandlerParameters;
 use portcullis_application::commands::passwords::ChangePasswordHandlerParameters;
 use portcullis_application::commands::provider_sign_in::ProviderSignInHandlerParameters;
 use portcullis_application::commands::refresh::RefreshHandlerParameters;
@@ -17,14 +18,15 @@ use portcullis_application::defaults::{
 };
 use portcullis_application::{
     AdminHandler, ApiKeysHandler, ChangePasswordHandler, DeleteAccountHandler, ForgotPasswordHandler,
-    IdentitiesHandler, IntrospectHandler, LoginHandler, LogoutHandler, MfaVerifyHandler, ProviderSignInHandler,
-    ReauthWindow, RefreshHandler, ResendVerificationHandler, ResetPasswordHandler, SecondFactorHandler, SessionPolicy,
-    SessionsHandler, SignupHandler, TemplatedAccountMail, UpdateProfileHandler, VerifyAccessTokenHandler,
-    VerifyEmailHandler,
+    IdentitiesHandler, IntrospectHandler, LoginHandler, LogoutHandler, MfaVerifyHandler, PasskeySignInHandler,
+    PasskeysHandler, ProviderSignInHandler, ReauthWindow, RefreshHandler, ResendVerificationHandler,
+    ResetPasswordHandler, SecondFactorHandler, SessionPolicy, SessionsHandler, SignupHandler, TemplatedAccountMail,
+    UpdateProfileHandler, VerifyAccessTokenHandler, VerifyEmailHandler,
 };
 use portcullis_domain::{LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
 use portcullis_infrastructure::mail::{MailQueue, QueuedMailer, QueuedMailerParameters};
+use portcullis_infrastructure::passkeys::{RelyingPartyConfig, WebauthnRelyingParty, WebauthnRelyingPartyParameters};
 use portcullis_infrastructure::persistence::{
     DatabaseFile, DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselLockoutStore,
     DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters, DieselUnitOfWorkFactory,
@@ -51,6 +53,7 @@ module! {
             ForgotPasswordHandler, ResetPasswordHandler, DeleteAccountHandler, OpenSignup, NoExtraClaims,
             DieselRateLimiter, DieselLockoutStore, ProcessResources,
             ConfiguredProviders, ProviderSignInHandler, IdentitiesHandler, SecondFactorHandler, MfaVerifyHandler,
+            WebauthnRelyingParty, PasskeysHandler, PasskeySignInHandler,
         ],
         providers = []
     }
@@ -85,6 +88,8 @@ pub struct Infrastructure {
     pub providers: ConfiguredProviders,
     /// The SQLite file served from, as opened (readiness fails when it is deleted or replaced).
     pub database_file: DatabaseFile,
+    /// The WebAuthn relying party of the public URL (off when its host is an IP address).
+    pub passkeys: RelyingPartyConfig,
 }
 
 /// Builds the module. Every parameter of every component is set here; a test builds it.
@@ -114,6 +119,7 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         public_url,
         providers,
         database_file,
+        passkeys,
     } = infrastructure;
     AppModule::builder()
         .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters { pool: pool.clone() })
@@ -148,6 +154,8 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         .with_component_parameters::<SecondFactorHandler>(SecondFactorHandlerParameters {
             issuer: totp_issuer(&public_url),
         })
+        .with_component_parameters::<WebauthnRelyingParty>(WebauthnRelyingPartyParameters { config: passkeys })
+        .with_component_parameters::<PasskeySignInHandler>(PasskeySignInHandlerParameters { policy: session_policy })
         .with_component_parameters::<RefreshHandler>(RefreshHandlerParameters { policy: session_policy })
         .with_component_parameters::<ProviderSignInHandler>(ProviderSignInHandlerParameters { policy: session_policy })
         .with_component_parameters::<ConfiguredProviders>(ConfiguredProvidersParameters {

@@ -10,6 +10,7 @@ use portcullis_application::{ReauthWindow, ServicePorts, SessionPolicy, UseCases
 use portcullis_domain::{LockoutPolicy, RateQuota, SecretString};
 use portcullis_infrastructure::hashing::HashingPool;
 use portcullis_infrastructure::mail::{MailQueue, MailSettings, MailTransport, build_mailer};
+use portcullis_infrastructure::passkeys::{PasskeysOff, RelyingPartyConfig};
 use portcullis_infrastructure::persistence::DatabaseFile;
 use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_key_ring};
 use portcullis_infrastructure::upstream::{ConfiguredProviders, UpstreamHttp};
@@ -105,6 +106,7 @@ impl Service {
             public_url: issuer(config),
             providers: upstream_providers(config),
             database_file: DatabaseFile::of_url(&config.database_url),
+            passkeys: relying_party(config),
         }))
         .build();
         Ok(Self::over(Arc::new(module), housekeeper, mail))
@@ -133,6 +135,8 @@ impl Service {
             identities: m.resolve(),
             second_factor: m.resolve(),
             mfa_verify: m.resolve(),
+            passkeys: m.resolve(),
+            passkey_sign_in: m.resolve(),
         };
         let ports = ServicePorts {
             clock: m.resolve(),
@@ -173,6 +177,25 @@ impl Service {
     pub fn shutdown(self, timeout: Duration) -> bool {
         self.mail.shutdown(timeout)
     }
+}
+
+/// The WebAuthn relying party of `config`'s public URL; off (logged once) when its host is
+/// an IP address.
+fn relying_party(config: &Config) -> RelyingPartyConfig {
+    RelyingPartyConfig::for_public_url(&config.public_url).unwrap_or_else(|off| {
+        tracing::warn!(reason = %off, "passkeys are off");
+        RelyingPartyConfig::off()
+    })
+}
+
+/// Whether passkeys are on for `config`, as `portcullis config check` says it: the relying
+/// party id, or why they are off.
+///
+/// # Errors
+/// [`PasskeysOff`] naming the reason.
+pub fn passkeys_status(config: &Config) -> Result<String, PasskeysOff> {
+    RelyingPartyConfig::for_public_url(&config.public_url)?;
+    Ok(config.public_url.host_str().unwrap_or_default().to_owned())
 }
 
 /// The upstream providers of `config`: those configured well are built; each one left out

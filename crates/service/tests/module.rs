@@ -55,6 +55,10 @@ fn production_module_builds_and_resolves_every_component() {
         public_url: "http://localhost:8080".into(),
         providers: portcullis_infrastructure::upstream::ConfiguredProviders::default(),
         database_file: portcullis_infrastructure::persistence::DatabaseFile::default(),
+        passkeys: portcullis_infrastructure::passkeys::RelyingPartyConfig::for_public_url(
+            &url::Url::parse("http://localhost:8080").expect("a URL"),
+        )
+        .expect("localhost is a name"),
     });
 
     let _: Arc<dyn UnitOfWorkFactory> = module.resolve();
@@ -68,6 +72,9 @@ fn production_module_builds_and_resolves_every_component() {
     let _: Arc<dyn SignupUseCase> = module.resolve();
     let _: Arc<dyn LoginUseCase> = module.resolve();
     let _: Arc<dyn RefreshUseCase> = module.resolve();
+    let passkeys: Arc<dyn portcullis_application::PasskeysUseCase> = module.resolve();
+    assert!(passkeys.enabled(), "the relying party of the public URL is wired in");
+    let _: Arc<dyn portcullis_application::PasskeySignInUseCase> = module.resolve();
     let _: Arc<dyn LogoutUseCase> = module.resolve();
     let _: Arc<dyn UpdateProfileUseCase> = module.resolve();
     let _: Arc<dyn VerifyAccessTokenUseCase> = module.resolve();

@@ -9,5 +9,6 @@ pub mod health;
 pub mod introspect;
 pub mod mfa;
 pub mod oauth;
+pub mod passkeys;
 pub mod providers;
 pub mod sessions;

@@ -60,8 +60,8 @@ pub struct MethodsBody {
     pub password: bool,
     /// Linked provider identities.
     pub identities: Vec<IdentityBody>,
-    /// Registered passkeys (none yet: passkeys are not built).
-    pub passkeys: Vec<serde_json::Value>,
+    /// Registered passkeys, oldest first.
+    pub passkeys: Vec<super::passkeys::PasskeyBody>,
     /// Whether TOTP is active.
     pub totp: bool,
     /// Unused recovery codes.
@@ -310,7 +310,7 @@ pub async fn methods(state: web::Data<AppState>, auth: Authenticated) -> Result<
     Ok(HttpResponse::Ok().json(MethodsBody {
         password: methods.password,
         identities: methods.identities.iter().map(IdentityBody::from).collect(),
-        passkeys: Vec::new(),
+        passkeys: methods.passkeys.iter().map(super::passkeys::PasskeyBody::from).collect(),
         totp,
         recovery_codes_left,
     }))

@@ -175,8 +175,8 @@ pub trait AdminUseCase: shaku::Interface {
     /// See [`DeleteUserError`].
     fn delete_user(&self, actor: UserId, user_id: UserId) -> Result<(), DeleteUserError>;
 
-    /// For a user who lost every second factor: removes their TOTP and recovery codes (and,
-    /// once there are passkeys, those) and ends every session of theirs.
+    /// For a user who lost every second factor: removes their TOTP, recovery codes and
+    /// passkeys, and ends every session of theirs.
     ///
     /// # Errors
     /// See [`ResetSecondFactorsError`].
@@ -310,9 +310,10 @@ impl AdminUseCase for AdminHandler {
             return Err(ResetSecondFactorsError::NotFound);
         }
         unit.second_factors().delete_totp(user_id)?;
+        let passkeys = unit.passkeys().delete_all_of_user(user_id)?;
         let ended = unit.sessions().delete_sessions_of_user(user_id)?;
         unit.commit()?;
-        tracing::info!(%actor, %user_id, sessions_ended = ended, "second factors reset by an administrator");
+        tracing::info!(%actor, %user_id, passkeys, sessions_ended = ended, "second factors reset by an administrator");
         Ok(())
     }
 }

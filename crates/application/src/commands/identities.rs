@@ -3,9 +3,10 @@
 
 use std::sync::Arc;
 
-use portcullis_domain::{ExternalIdentity, ProviderId, SignInMethod, SignInMethods, UserId};
+use portcullis_domain::{ExternalIdentity, Passkey, ProviderId, SignInMethod, UserId};
 use shaku::Component;
 
+use super::passkeys::sign_in_methods;
 use crate::ports::{PortError, UnitOfWorkFactory};
 
 /// A user's sign-in methods (`GET /api/auth/methods`).
@@ -15,6 +16,8 @@ pub struct SignInMethodsView {
     pub password: bool,
     /// Their linked provider identities, by provider id.
     pub identities: Vec<ExternalIdentity>,
+    /// Their passkeys, oldest first.
+    pub passkeys: Vec<Passkey>,
 }
 
 /// Why the methods could not be listed.
@@ -72,8 +75,9 @@ impl IdentitiesUseCase for IdentitiesHandler {
         let mut unit = self.units.begin_read()?;
         let user = unit.users().find_by_id(user_id)?.ok_or(ListIdentitiesError::UserGone)?;
         let identities = unit.identities().identities_of_user(user_id)?;
+        let passkeys = unit.passkeys().of_user(user_id)?;
         unit.commit()?;
-        Ok(SignInMethodsView { password: user.has_password(), identities })
+        Ok(SignInMethodsView { password: user.has_password(), identities, passkeys })
     }
 
     fn unlink(&self, user_id: UserId, provider: &str) -> Result<(), UnlinkIdentityError> {
@@ -86,8 +90,7 @@ impl IdentitiesUseCase for IdentitiesHandler {
         if !identities.iter().any(|identity| identity.provider == provider) {
             return Err(UnlinkIdentityError::NotFound);
         }
-        let methods = SignInMethods { password: user.has_password(), identities: identities.len(), passkeys: 0 };
-        if !methods.may_remove(SignInMethod::Identity) {
+        if !sign_in_methods(unit.as_mut(), &user)?.may_remove(SignInMethod::Identity) {
             return Err(UnlinkIdentityError::LastSignInMethod);
         }
         unit.identities().unlink(user_id, &provider)?;

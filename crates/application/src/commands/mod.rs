@@ -9,6 +9,8 @@ pub mod introspect;
 pub mod login;
 pub mod logout;
 pub mod mfa;
+pub mod passkey_sign_in;
+pub mod passkeys;
 pub mod passwords;
 pub mod provider_sign_in;
 pub mod refresh;

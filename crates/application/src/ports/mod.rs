@@ -10,6 +10,7 @@ mod mailer;
 mod password_hasher;
 mod password_policy;
 mod probe;
+mod relying_party;
 mod repositories;
 mod resources;
 mod signing_keys;
@@ -25,9 +26,12 @@ pub use mailer::{MailError, Mailer, OutgoingMail};
 pub use password_hasher::PasswordHasher;
 pub use password_policy::PasswordPolicy;
 pub use probe::DatabaseProbe;
+pub use relying_party::{
+    CeremonyRefusal, CeremonyStart, PasskeyHolder, PasskeyRelyingParty, RegisteredKey, VerifiedAssertion,
+};
 pub use repositories::{
-    AccountTokenRepository, AddUserError, ApiKeyRepository, IdentityRepository, OAuthFlowRepository,
-    SecondFactorRepository, SessionRepository, UserQuery, UserRepository,
+    AccountTokenRepository, AddUserError, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PasskeyRepository,
+    PasskeyUse, SecondFactorRepository, SessionRepository, UserQuery, UserRepository,
 };
 pub use resources::{ResourceMonitor, ResourceReading};
 pub use signing_keys::{JwksSource, KeyRingReloader};

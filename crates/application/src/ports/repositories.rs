@@ -1,7 +1,8 @@
 use chrono::{DateTime, Utc};
 use portcullis_domain::{
-    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, Email, ExternalIdentity, MfaChallenge, OAuthFlow, ProviderId,
-    RefreshToken, RefreshTokenHash, SecretHash, Session, SessionId, TotpCredential, User, UserId,
+    AccountToken, AccountTokenPurpose, ApiKey, ApiKeyId, CredentialId, Email, ExternalIdentity, MfaChallenge,
+    OAuthFlow, Passkey, PasskeyCeremony, PasskeyId, PasskeyName, PasskeyRecord, ProviderId, RefreshToken,
+    RefreshTokenHash, SecretHash, Session, SessionId, TotpCredential, User, UserId,
 };
 
 use super::PortError;
@@ -255,6 +256,81 @@ pub trait SecondFactorRepository {
     /// # Errors
     /// [`PortError`] when storage fails.
     fn take_challenge(&mut self, token_hash: &SecretHash) -> Result<bool, PortError>;
+}
+
+/// A counter and record change after a passkey signed in.
+#[derive(Clone, Debug)]
+pub struct PasskeyUse<'a> {
+    /// The passkey.
+    pub id: PasskeyId,
+    /// The counter it had when the sign-in read it (compare-and-set).
+    pub previous_count: u32,
+    /// The counter presented.
+    pub sign_count: u32,
+    /// The record to store, when it changed.
+    pub record: Option<&'a PasskeyRecord>,
+    /// When it signed in.
+    pub at: DateTime<Utc>,
+}
+
+/// Passkeys and the ceremonies that add them or sign in with them.
+pub trait PasskeyRepository {
+    /// Stores a new passkey: `false` when its credential id is registered already (to
+    /// anyone), and nothing was stored.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn add(&mut self, passkey: &Passkey) -> Result<bool, PortError>;
+
+    /// The user's passkeys, oldest first.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn of_user(&mut self, user_id: UserId) -> Result<Vec<Passkey>, PortError>;
+
+    /// The passkey with this credential id.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn by_credential_id(&mut self, credential_id: &CredentialId) -> Result<Option<Passkey>, PortError>;
+
+    /// Records a sign-in when the counter is still `previous_count`: `false` when another
+    /// sign-in with the same key came first.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn record_use(&mut self, change: &PasskeyUse<'_>) -> Result<bool, PortError>;
+
+    /// Renames the user's passkey: `false` when they have none with that id.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn rename(&mut self, user_id: UserId, id: PasskeyId, name: &PasskeyName) -> Result<bool, PortError>;
+
+    /// Removes the user's passkey: `false` when they have none with that id.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn delete(&mut self, user_id: UserId, id: PasskeyId) -> Result<bool, PortError>;
+
+    /// Removes every passkey of the user; how many there were.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn delete_all_of_user(&mut self, user_id: UserId) -> Result<usize, PortError>;
+
+    /// Stores a started ceremony.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn add_ceremony(&mut self, ceremony: &PasskeyCeremony) -> Result<(), PortError>;
+
+    /// Removes and answers the ceremony whose `challenge_id` hashes to `id_hash` (dead or
+    /// alive: the caller checks); `None` when it is unknown or another caller took it.
+    ///
+    /// # Errors
+    /// [`PortError`] when storage fails.
+    fn take_ceremony(&mut self, id_hash: &SecretHash) -> Result<Option<PasskeyCeremony>, PortError>;
 }
 
 /// Sessions and their refresh-token families (the article's `IRefreshTokenRepository`).

@@ -4,7 +4,7 @@ use shaku::Interface;
 use portcullis_domain::{ApiKey, RefreshToken, RefreshTokenHash, Session, SessionId, User};
 
 use super::{
-    AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PortError,
+    AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PasskeyRepository, PortError,
     SecondFactorRepository, SessionRepository, UserRepository,
 };
 
@@ -79,6 +79,9 @@ pub trait UnitOfWork {
 
     /// The second factors and second-step challenges in this transaction.
     fn second_factors(&mut self) -> Box<dyn SecondFactorRepository + '_>;
+
+    /// The passkeys and passkey ceremonies in this transaction.
+    fn passkeys(&mut self) -> Box<dyn PasskeyRepository + '_>;
 
     /// The refresh token with this hash, its session and the session's user; `None` when
     /// any of the three is missing. By default three reads through the repositories; a

@@ -350,10 +350,13 @@ mod tests {
         .expect("rows");
         assert!(!password_is_required(conn));
 
-        // Back past the second factors and oauth_flows migrations, then past the rebuild.
-        conn.revert_last_migration(SQLITE_MIGRATIONS).expect("reverts second factors");
-        conn.revert_last_migration(SQLITE_MIGRATIONS).expect("reverts oauth_flows");
-        conn.revert_last_migration(SQLITE_MIGRATIONS).expect("reverts the rebuild");
+        // Back past every later migration, then past the rebuild (the sign-in-methods one).
+        loop {
+            let reverted = conn.revert_last_migration(SQLITE_MIGRATIONS).expect("reverts a migration");
+            if reverted.to_string().ends_with("000005") {
+                break;
+            }
+        }
         assert!(password_is_required(conn));
         for table in ["users", "sessions", "refresh_tokens", "external_identities"] {
             assert_eq!(count(conn, table), 1, "{table} kept on the way down");

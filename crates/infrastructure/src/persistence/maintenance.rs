@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use portcullis_application::ports::PortError;
 
-use super::schema::{account_tokens, mfa_challenges, oauth_flows, refresh_tokens, sessions};
+use super::schema::{account_tokens, mfa_challenges, oauth_flows, passkey_ceremonies, refresh_tokens, sessions};
 use super::{DbPool, db_error};
 
 /// How many rows one sweep deleted.
@@ -23,9 +23,11 @@ pub struct SweepReport {
     pub oauth_flows: usize,
     /// Second-step challenges past their five minutes.
     pub mfa_challenges: usize,
+    /// Passkey ceremonies past their five minutes.
+    pub passkey_ceremonies: usize,
 }
 
-/// Deletes sessions, refresh tokens, mailed tokens and unfinished sign-in flows whose end is before `now`. An expired
+/// Deletes sessions, refresh tokens, mailed tokens, unfinished sign-in flows, second-step challenges and passkey ceremonies whose end is before `now`. An expired
 /// refresh token is refused whether it is stored or not, so nothing observable changes.
 ///
 /// # Errors
@@ -48,5 +50,8 @@ pub fn sweep_expired(pool: &DbPool, now: DateTime<Utc>) -> Result<SweepReport, P
     let mfa_challenges = diesel::delete(mfa_challenges::table.filter(mfa_challenges::expires_at.lt(now)))
         .execute(&mut **conn)
         .map_err(db_error("housekeeping.sweep_expired"))?;
-    Ok(SweepReport { sessions, refresh_tokens, account_tokens, oauth_flows, mfa_challenges })
+    let passkey_ceremonies = diesel::delete(passkey_ceremonies::table.filter(passkey_ceremonies::expires_at.lt(now)))
+        .execute(&mut **conn)
+        .map_err(db_error("housekeeping.sweep_expired"))?;
+    Ok(SweepReport { sessions, refresh_tokens, account_tokens, oauth_flows, mfa_challenges, passkey_ceremonies })
 }

@@ -14,6 +14,7 @@ mod limits;
 mod maintenance;
 mod models;
 mod oauth_flow_repository;
+mod passkey_repository;
 mod probe;
 pub mod schema;
 mod second_factor_repository;

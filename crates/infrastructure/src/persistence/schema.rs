@@ -141,6 +141,29 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    passkeys (id) {
+        id -> Text,
+        user_id -> Text,
+        credential_id -> Text,
+        name -> Text,
+        record -> Text,
+        sign_count -> BigInt,
+        created_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    passkey_ceremonies (id_hash) {
+        id_hash -> Text,
+        user_id -> Nullable<Text>,
+        state -> Text,
+        created_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(external_identities -> users (user_id));
 diesel::joinable!(account_tokens -> users (user_id));
@@ -160,5 +183,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     oauth_flows,
     totp_credentials,
     recovery_codes,
-    mfa_challenges
+    mfa_challenges,
+    passkeys,
+    passkey_ceremonies
 );

@@ -1,8 +1,9 @@
 use diesel::connection::SimpleConnection;
 use portcullis_application::ports::{
-    AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PortError, RefreshContext,
-    RefreshRotation, RotationOutcome, SecondFactorRepository, SessionRepository, UnitOfWork, UnitOfWorkFactory,
-    UserRepository, api_key_with_owner_by_reads, refresh_context_by_reads, rotate_refresh_token_by_steps,
+    AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PasskeyRepository, PortError,
+    RefreshContext, RefreshRotation, RotationOutcome, SecondFactorRepository, SessionRepository, UnitOfWork,
+    UnitOfWorkFactory, UserRepository, api_key_with_owner_by_reads, refresh_context_by_reads,
+    rotate_refresh_token_by_steps,
 };
 use portcullis_domain::{ApiKey, RefreshTokenHash, User};
 use r2d2::PooledConnection;
@@ -12,6 +13,7 @@ use super::account_token_repository::DieselAccountTokenRepository;
 use super::api_key_repository::DieselApiKeyRepository;
 use super::identity_repository::DieselIdentityRepository;
 use super::oauth_flow_repository::DieselOAuthFlowRepository;
+use super::passkey_repository::DieselPasskeyRepository;
 use super::second_factor_repository::DieselSecondFactorRepository;
 use super::session_repository::DieselSessionRepository;
 use super::user_repository::DieselUserRepository;
@@ -122,6 +124,10 @@ impl UnitOfWork for DieselUnitOfWork {
 
     fn second_factors(&mut self) -> Box<dyn SecondFactorRepository + '_> {
         Box::new(DieselSecondFactorRepository::new(&mut self.conn))
+    }
+
+    fn passkeys(&mut self) -> Box<dyn PasskeyRepository + '_> {
+        Box::new(DieselPasskeyRepository::new(&mut self.conn))
     }
 
     fn api_key_with_owner(&mut self, prefix: &str) -> Result<Option<(ApiKey, User)>, PortError> {
