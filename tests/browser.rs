@@ -16,6 +16,10 @@ mod support;
 #[path = "browser/driver.rs"]
 mod driver;
 
+#[path = "browser/virtual_authenticator.rs"]
+#[allow(dead_code)]
+mod virtual_authenticator;
+
 use std::sync::Arc;
 
 use driver::{Browser, Chromium};
@@ -455,6 +459,15 @@ async fn turning_on_two_step_sign_in_from_the_account_page() {
     browser.wait_for_count("#recovery-codes-list li", 10).await;
     browser.wait_for_text("#recovery-codes-left", "10").await;
     let recovery = browser.text("#recovery-codes-list li:first-child").await;
+    // To keep them: a download of the ten as text.
+    let download = browser.attr("#recovery-codes-download", "href").await.unwrap_or_default();
+    let encoded =
+        download.strip_prefix("data:text/plain;charset=utf-8,").unwrap_or_else(|| panic!("a text file: {download}"));
+    let saved: String = url::form_urlencoded::parse(format!("codes={encoded}").as_bytes())
+        .map(|(_, value)| value.into_owned())
+        .collect();
+    assert_eq!(saved.lines().count(), 10, "{saved}");
+    assert!(saved.lines().any(|line| line == recovery), "{saved}");
     browser.screenshot("totp-2-recovery-codes").await;
 
     // Log out and in: the password leads to the code.
@@ -478,6 +491,84 @@ async fn turning_on_two_step_sign_in_from_the_account_page() {
     browser.fill("#totp-disable-form-code", &recovery).await;
     browser.click("#totp-disable-form button[type=submit]").await;
     browser.wait_visible("#totp-begin").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+/// A server whose public URL is `http://localhost:PORT` (WebAuthn needs a name, not an IP
+/// address), and a browser addressing it so.
+async fn start_passkey_app() -> Option<(TestApp, Chromium, String)> {
+    let chromium = Chromium::start().await?;
+    let database = Arc::new(TestDatabase::create(Backend::Sqlite)?);
+    let port = support::cli::free_port();
+    let base = format!("http://localhost:{port}");
+    let public_url = url::Url::parse(&base).expect("a URL");
+    let config = portcullis::config::Config {
+        bind: format!("127.0.0.1:{port}"),
+        allowed_origins: portcullis::config::default_origins(&public_url),
+        public_url,
+        ..database.config()
+    };
+    Some((TestApp::start(config, database).await, chromium, base))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_made_on_the_account_page_signs_in_on_the_login_page() {
+    let Some((app, chromium, base)) = start_passkey_app().await else { return };
+    let browser = chromium.browser_at(base, 1280, 900).await;
+    let authenticator = virtual_authenticator::add_virtual_authenticator(browser.client()).await;
+    let email = unique_email("passkey");
+    sign_up(&browser, "Pass Key", &email, PASSWORD).await;
+    browser.wait_for_text("#signup-form-status", "verification link").await;
+    log_in(&browser, &email, PASSWORD, "/login", "/account").await;
+
+    // Add one, named; it is listed; rename it.
+    browser.wait_for_text("#passkeys-list", "No passkeys yet").await;
+    browser.fill("#passkey-form-name", "Work laptop").await;
+    browser.click("#passkey-form button[type=submit]").await;
+    browser.wait_for_text("#passkey-form-status", "Passkey added: Work laptop").await;
+    browser.wait_for_count("#passkeys-list li.passkey", 1).await;
+    let held = virtual_authenticator::credentials(browser.client(), &authenticator).await;
+    assert_eq!(held.len(), 1, "the authenticator holds one credential: {held:?}");
+    assert_eq!(held[0]["rpId"], "localhost");
+    assert_eq!(held[0]["isResidentCredential"], true, "a discoverable credential");
+    browser.click("#passkeys-list .passkey-rename").await;
+    browser.fill(".passkey-rename-input", "Laptop").await;
+    browser.click(".passkey-rename-save").await;
+    browser.wait_for_text("#passkeys-list li.passkey", "Laptop").await;
+    // This device has a passkey already: a second one is refused by the browser, explained.
+    browser.click("#passkey-form button[type=submit]").await;
+    browser.wait_for_text("#passkey-form-error", "already holds a passkey").await;
+    browser.screenshot("passkey-1-account").await;
+
+    // Log out. With the authenticator refusing to verify the user, the autofill offer fails
+    // quietly and the button explains; once it verifies again, the button signs in.
+    browser.click("#logout").await;
+    browser.wait_for_path("/").await;
+    virtual_authenticator::set_user_verified(browser.client(), &authenticator, false).await;
+    browser.goto("/login?next=/account").await;
+    browser.wait_visible("#passkey-login").await;
+    assert_eq!(browser.url().await.split('?').next().map(|url| url.ends_with("/login")), Some(true));
+    browser.click("#passkey-login").await;
+    browser.wait_for_text("#passkey-login-error", "No passkey was used").await;
+    browser.screenshot("passkey-2-login-refused").await;
+    virtual_authenticator::set_user_verified(browser.client(), &authenticator, true).await;
+    browser.click("#passkey-login").await;
+    browser.wait_for_path("/account").await;
+    browser.wait_for_text("#account-email", &email).await;
+    browser.wait_for_text("#passkeys-list li.passkey", "last used").await;
+
+    // Conditional mediation: on a fresh visit to /login the browser's autofill offer signs in
+    // by itself with the passkey this device holds (no email typed, no button pressed).
+    browser.click("#logout").await;
+    browser.wait_for_path("/").await;
+    browser.goto("/login").await;
+    browser.wait_for_path("/account").await;
+    browser.wait_for_text("#account-email", &email).await;
+
+    // With a password left, the passkey may go.
+    browser.click("#passkeys-list .passkey-delete").await;
+    browser.wait_for_text("#passkeys-list", "No passkeys yet").await;
     browser.close().await;
     stop(app, chromium).await;
 }

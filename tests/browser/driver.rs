@@ -93,6 +93,12 @@ impl Chromium {
 
     /// A new headless browser window of `width`×`height` with its own profile, on `app`.
     pub async fn browser(&self, app: &TestApp, width: u32, height: u32) -> Browser {
+        self.browser_at(app.url(), width, height).await
+    }
+
+    /// As [`Chromium::browser`], addressing the server as `base` (`http://localhost:PORT`
+    /// where WebAuthn needs a name rather than an IP address).
+    pub async fn browser_at(&self, base: String, width: u32, height: u32) -> Browser {
         let profile = std::env::temp_dir().join(format!("portcullis-chromium-{}", uuid::Uuid::new_v4().simple()));
         let mut capabilities = serde_json::Map::new();
         capabilities.insert(
@@ -116,7 +122,7 @@ impl Chromium {
             .expect("a Chromium session");
         client.set_window_size(width, height).await.expect("sizes the window");
         self.profiles.lock().unwrap_or_else(PoisonError::into_inner).push(tempdir::Profile(profile));
-        Browser { client, base: app.url() }
+        Browser { client, base }
     }
 
     /// Stops chromedriver (and with it every browser it started).
@@ -143,6 +149,11 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// The WebDriver session, for commands this wrapper does not have (the WebAuthn ones).
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
     /// Opens `path` on the server.
     pub async fn goto(&self, path: &str) {
         self.client.goto(&format!("{}{path}", self.base)).await.unwrap_or_else(|e| panic!("open {path}: {e}"));

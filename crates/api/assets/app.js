@@ -433,6 +433,9 @@
       item.appendChild(text);
       list.appendChild(item);
     }
+    // A data: URL (the page's CSP lets nothing else be fetched); `download` saves it as a file.
+    byId('recovery-codes-download').href = 'data:text/plain;charset=utf-8,' + encodeURIComponent(codes.join('\n') + '\n');
+    hide('recovery-codes-copied');
     byId('recovery-codes-shown').hidden = false;
   }
 
@@ -473,12 +476,138 @@
       }
       return result;
     });
+    onClick(byId('recovery-codes-copy'), async () => {
+      const codes = Array.from(byId('recovery-codes-list').querySelectorAll('code'), (code) => code.textContent);
+      try {
+        await navigator.clipboard.writeText(codes.join('\n') + '\n');
+        byId('recovery-codes-copied').hidden = false;
+      } catch (error) {
+        show('recovery-codes-copied', 'Copying is not allowed here: use Download, or select the codes.');
+      }
+    });
     onSubmit(byId('totp-disable-form'), async (fields) => {
       const result = await api('DELETE', '/api/auth/mfa/totp', { code: fields.code });
       if (result.ok) {
         byId('totp-disable-form').reset();
         byId('recovery-codes-shown').hidden = true;
         await reloadMethods();
+      }
+      return result;
+    });
+  }
+
+  // ---- passkeys (WebAuthn) ------------------------------------------------------------------
+  // The server sends the WebAuthn JSON forms of the options; the browser parses them and its
+  // answer goes back as toJSON().
+  function passkeysSupported() {
+    return Boolean(
+      window.PublicKeyCredential &&
+        PublicKeyCredential.parseCreationOptionsFromJSON &&
+        PublicKeyCredential.parseRequestOptionsFromJSON,
+    );
+  }
+
+  function passkeyTrouble(error) {
+    const name = error && error.name;
+    if (name === 'NotAllowedError') return 'No passkey was used: the request was cancelled or timed out.';
+    if (name === 'InvalidStateError') return 'This device already holds a passkey for your account.';
+    if (name === 'SecurityError') return 'Passkeys do not work on this address.';
+    return 'The passkey could not be used' + (error && error.message ? ': ' + error.message : '.');
+  }
+
+  // Asks the browser for a passkey for the started ceremony; resolves the body of the finish.
+  async function requestPasskey(started, mediation, signal) {
+    const publicKey = PublicKeyCredential.parseRequestOptionsFromJSON(started.publicKey);
+    const options = { publicKey, signal };
+    if (mediation) options.mediation = mediation;
+    const credential = await navigator.credentials.get(options);
+    return { challenge_id: started.challenge_id, credential: credential.toJSON() };
+  }
+
+  // The caller's passkeys on /account: each with Rename and Remove (never the last way in).
+  async function loadPasskeys() {
+    const list = byId('passkeys-list');
+    if (!list) return;
+    const result = await api('GET', '/api/auth/passkeys');
+    if (!result.ok) {
+      show('passkeys-error', detail(result, 'The passkeys could not be loaded.'));
+      return;
+    }
+    hide('passkeys-error');
+    list.textContent = '';
+    if (result.data.length === 0) {
+      const empty = document.createElement('li');
+      empty.className = 'empty';
+      empty.textContent = 'No passkeys yet.';
+      list.appendChild(empty);
+    }
+    for (const passkey of result.data) {
+      const used = passkey.last_used_at ? 'last used ' + when(passkey.last_used_at) : 'never used';
+      const meta = 'added ' + when(passkey.created_at) + ' · ' + used;
+      const item = listItem('passkey', 'passkeyId', passkey.passkey_id, passkey.name, meta);
+      const path = '/api/auth/passkeys/' + encodeURIComponent(passkey.passkey_id);
+      const rename = button('Rename', 'passkey-rename secondary', 'Rename the passkey ' + passkey.name);
+      onClick(rename, async () => {
+        const input = document.createElement('input');
+        input.type = 'text';
+        input.className = 'passkey-rename-input';
+        input.value = passkey.name;
+        input.maxLength = 64;
+        input.setAttribute('aria-label', 'New name for the passkey ' + passkey.name);
+        const save = button('Save', 'passkey-rename-save', 'Save the new name');
+        onClick(save, async () => {
+          const answer = await api('PATCH', path, { name: input.value });
+          if (!answer.ok) {
+            const field = answer.data && Array.isArray(answer.data.errors) && answer.data.errors[0];
+            show('passkeys-error', (field && field.message) || detail(answer, 'The passkey could not be renamed.'));
+            return;
+          }
+          await loadPasskeys();
+        });
+        rename.replaceWith(input, save);
+        input.focus();
+      });
+      const remove = button('Remove', 'passkey-delete danger', 'Remove the passkey ' + passkey.name);
+      onClick(remove, async () => {
+        const answer = await api('DELETE', path);
+        if (!answer.ok && answer.status !== 404) {
+          show('passkeys-error', detail(answer, 'The passkey could not be removed.'));
+          return;
+        }
+        await loadPasskeys();
+      });
+      const actions = document.createElement('div');
+      actions.className = 'row-actions';
+      actions.append(rename, remove);
+      item.appendChild(actions);
+      list.appendChild(item);
+    }
+  }
+
+  function setUpPasskeys() {
+    const form = byId('passkey-form');
+    if (!form) return; // passkeys are off on this server
+    if (!passkeysSupported()) {
+      form.hidden = true;
+      byId('passkeys-unsupported').hidden = false;
+    }
+    onSubmit(form, async (fields) => {
+      const started = await api('POST', '/api/auth/passkeys/register/start');
+      if (!started.ok) return started;
+      let credential;
+      try {
+        const publicKey = PublicKeyCredential.parseCreationOptionsFromJSON(started.data.publicKey);
+        credential = (await navigator.credentials.create({ publicKey })).toJSON();
+      } catch (error) {
+        return { ok: false, status: 400, data: { detail: passkeyTrouble(error) } };
+      }
+      const payload = { challenge_id: started.data.challenge_id, credential };
+      if (fields.name && fields.name.trim()) payload.name = fields.name;
+      const result = await api('POST', '/api/auth/passkeys/register/finish', payload);
+      if (result.ok) {
+        form.reset();
+        show('passkey-form-status', 'Passkey added: ' + result.data.name);
+        await loadPasskeys();
       }
       return result;
     });
@@ -544,6 +673,57 @@
     }
   }
 
+  // Passkey sign-in on /login: offered in the email field's autofill (conditional mediation,
+  // where the browser has it) and by the "Sign in with a passkey" button, which first cancels
+  // the autofill request (a browser runs one request at a time).
+  function setUpPasskeyLogin(next) {
+    const start = byId('passkey-login');
+    if (!start || !passkeysSupported()) return;
+    let pending = null;
+    const finish = async (payload) => {
+      const result = await api('POST', '/api/auth/passkeys/login/finish', payload);
+      if (result.ok) {
+        noteExpiry(result.data.expires_in);
+        location.assign(next);
+      } else {
+        show('passkey-login-error', detail(result, 'That passkey was not accepted.'));
+      }
+    };
+    const offerInAutofill = async () => {
+      const available =
+        PublicKeyCredential.isConditionalMediationAvailable && (await PublicKeyCredential.isConditionalMediationAvailable());
+      if (!available) return;
+      const started = await api('POST', '/api/auth/passkeys/login/start');
+      if (!started.ok) return;
+      const controller = new AbortController();
+      pending = controller;
+      try {
+        await finish(await requestPasskey(started.data, 'conditional', controller.signal));
+      } catch (error) {
+        // Cancelled for the button, dismissed, or no passkey here: nothing to say.
+      } finally {
+        if (pending === controller) pending = null;
+      }
+    };
+    start.hidden = false;
+    onClick(start, async () => {
+      hide('passkey-login-error');
+      if (pending) pending.abort();
+      const started = await api('POST', '/api/auth/passkeys/login/start');
+      if (!started.ok) {
+        show('passkey-login-error', detail(started, 'Passkey sign-in could not start. Please try again.'));
+        return;
+      }
+      try {
+        await finish(await requestPasskey(started.data));
+      } catch (error) {
+        show('passkey-login-error', passkeyTrouble(error));
+        offerInAutofill();
+      }
+    });
+    offerInAutofill();
+  }
+
   // ---- pages --------------------------------------------------------------------------------
   const pages = {
     signup() {
@@ -585,6 +765,7 @@
         }
         return result;
       });
+      setUpPasskeyLogin(next);
       // The second step: the mfa_token cookie holds the sign-in so far.
       onSubmit(byId('mfa-form'), async (fields) => {
         const result = await api('POST', '/api/auth/mfa/verify', { code: fields.code });
@@ -722,7 +903,8 @@
         return;
       }
       setUpTotp();
-      await Promise.all([loadSessions(), loadKeys(), loadIdentities()]);
+      setUpPasskeys();
+      await Promise.all([loadSessions(), loadKeys(), loadIdentities(), loadPasskeys()]);
     },
 
     async admin() {

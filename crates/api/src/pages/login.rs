@@ -9,7 +9,9 @@ use super::providers::{error_message, provider_buttons};
 use super::{html as respond, visitor};
 use crate::state::AppState;
 
-/// The login page: a button per provider, then `form#login-form` → `POST /api/auth/login`.
+/// The login page: a button per provider, "Sign in with a passkey" (`#passkey-login`, with
+/// passkeys also offered in the email field's autofill where the browser has conditional
+/// mediation), then `form#login-form` → `POST /api/auth/login`.
 /// A provider's `?error=` is explained in `#login-provider-error`. On load its script tries a
 /// silent refresh first, and goes to `next` at once when that works.
 pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -24,6 +26,10 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     let problem =
         error.as_deref().map(|code| error_message(code).unwrap_or("Signing in did not work. Please try again."));
     let second_step = error.as_deref() == Some("mfa_required");
+    // With passkeys on, the email field also offers them (conditional mediation) and a
+    // button asks for one outright.
+    let passkeys = state.use_cases.passkeys.enabled();
+    let email_autocomplete = if passkeys { "username webauthn" } else { "username" };
     let main = html! {
         section.card {
             h1 { "Log in" }
@@ -31,9 +37,15 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
                 p #login-provider-error .error role="alert" data-code=[error.as_deref()] { (problem) }
             }
             (provider_buttons(&state, next.as_deref(), "Log in"))
+            @if passkeys {
+                div #passkey-login-part hidden[second_step] {
+                    button #passkey-login type="button" .secondary hidden { "Sign in with a passkey" }
+                    p #passkey-login-error .error role="alert" hidden {}
+                }
+            }
             form #(form) novalidate hidden[second_step] {
                 (form_error(form))
-                (field(form, Input::new("email", "Email", "email", "username")))
+                (field(form, Input::new("email", "Email", "email", email_autocomplete)))
                 (field(form, Input::new("password", "Password", "password", "current-password")))
                 button type="submit" { "Log in" }
             }
