@@ -245,3 +245,19 @@ async fn user_create_asks_for_the_password_without_echo_on_a_terminal() {
     assert!(transcript.contains("created user"), "{}", describe(&output));
     assert!(!transcript.contains(PASSWORD), "the password is not echoed: {transcript}");
 }
+
+#[tokio::test]
+async fn config_check_says_whether_passkeys_are_on_and_why_not() {
+    let Some(db) = TestDatabase::create(Backend::Sqlite) else { return };
+    let on = run(command(&db, &["config", "check"]), "").await;
+    assert_eq!(on.status.code(), Some(0), "{}", describe(&on));
+    let stdout = String::from_utf8_lossy(&on.stdout);
+    assert!(stdout.contains("# passkeys: on, relying party id localhost, origin http://localhost:8080"), "{stdout}");
+
+    let mut ip = command(&db, &["config", "check"]);
+    ip.env("PORTCULLIS_PUBLIC_URL", "http://127.0.0.1:8080");
+    let off = run(ip, "").await;
+    assert_eq!(off.status.code(), Some(0), "passkeys off is a choice, not an error: {}", describe(&off));
+    let stdout = String::from_utf8_lossy(&off.stdout);
+    assert!(stdout.contains("# passkeys are off: the public URL's host 127.0.0.1 is an IP address"), "{stdout}");
+}
