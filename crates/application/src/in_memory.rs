@@ -13,6 +13,10 @@
 //! - [`InMemoryRateLimiter`] and [`InMemoryLockoutStore`] keep request counts and failed-login
 //!   records in memory, with the domain's rules.
 //! - [`InMemoryMailer`] keeps every message it is given, and can be told to fail.
+//! - [`FakeRelyingParty`] is a [`crate::ports::PasskeyRelyingParty`] without cryptography:
+//!   the authenticator's answers are plain JSON a test writes, checked for the ceremony's
+//!   challenge, user verification and a signature counter that goes up. It can be switched
+//!   off ([`FakeRelyingParty::disabled`]).
 //!
 //! Password hashing needs no fake: use [`crate::defaults::InlinePasswordHasher`] with
 //! `BcryptCost::new(4)`, the cheapest cost.
@@ -74,11 +78,13 @@ macro_rules! shared_fake_component {
 mod limits;
 mod mailer;
 mod passkeys;
+mod relying_party;
 mod second_factors;
 mod upstream;
 
 pub use limits::{InMemoryLockoutStore, InMemoryRateLimiter};
 pub use mailer::InMemoryMailer;
+pub use relying_party::FakeRelyingParty;
 pub use upstream::{FakeUpstream, FakeUpstreams};
 
 use crate::ports::{

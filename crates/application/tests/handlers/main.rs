@@ -8,6 +8,7 @@ mod introspect;
 mod lockout;
 mod login;
 mod logout;
+mod passkeys;
 mod passwords;
 mod provider_sign_in;
 mod refresh;
