@@ -61,6 +61,8 @@ mod rate_limits;
 mod refresh;
 #[path = "api/restart.rs"]
 mod restart;
+#[path = "api/secrets_at_rest.rs"]
+mod secrets_at_rest;
 #[path = "api/sessions.rs"]
 mod sessions;
 #[path = "api/signup.rs"]

@@ -8,6 +8,7 @@
 //! - [`mail`]: mail as `.eml` files in a folder or over SMTP, delivered from a bounded
 //!   queue by a background thread with retries.
 //! - [`passkeys`]: the WebAuthn relying party (webauthn-rs) for passkeys.
+//! - [`sealing`]: secrets at rest (signing keys, TOTP secrets) sealed with XChaCha20-Poly1305.
 //! - [`resources`]: the gauges of the pools and queues, for metrics.
 
 pub mod hashing;
@@ -15,5 +16,6 @@ pub mod mail;
 pub mod passkeys;
 pub mod persistence;
 pub mod resources;
+pub mod sealing;
 pub mod tokens;
 pub mod upstream;

@@ -31,7 +31,7 @@ use portcullis_infrastructure::tokens::{ensure_signing_key, load_key_ring, prune
 
 impl TestDb {
     fn units(&self) -> DieselUnitOfWorkFactory {
-        DieselUnitOfWorkFactory::new(self.pool())
+        DieselUnitOfWorkFactory::new(self.pool(), portcullis_infrastructure::sealing::SecretSealer::cleartext())
     }
 
     /// Runs `work` in one unit of work and commits it.
@@ -383,20 +383,31 @@ fn expired_rows_are_swept_and_live_ones_kept(db: &TestDb) {
 fn retired_signing_keys_are_pruned_once_their_tokens_have_expired(db: &TestDb) {
     let pool = db.pool();
     let start = Utc::now() - Duration::hours(3);
-    ensure_signing_key(&pool, start).expect("first key");
-    let first = load_key_ring(&pool).expect("ring").current.kid().to_owned();
-    let second = rotate_signing_key(&pool, start + Duration::hours(1)).expect("rotates");
+    ensure_signing_key(&pool, &portcullis_infrastructure::sealing::SecretSealer::cleartext(), start)
+        .expect("first key");
+    let first = load_key_ring(&pool, &portcullis_infrastructure::sealing::SecretSealer::cleartext())
+        .expect("ring")
+        .current
+        .kid()
+        .to_owned();
+    let second = rotate_signing_key(
+        &pool,
+        &portcullis_infrastructure::sealing::SecretSealer::cleartext(),
+        start + Duration::hours(1),
+    )
+    .expect("rotates");
     let keep_for = Duration::minutes(20);
     // The second key is two hours old: the first one's tokens are long expired.
-    let third = rotate_signing_key(&pool, Utc::now()).expect("rotates again");
+    let third = rotate_signing_key(&pool, &portcullis_infrastructure::sealing::SecretSealer::cleartext(), Utc::now())
+        .expect("rotates again");
     assert_eq!(prune_retired_keys(&pool, Utc::now(), keep_for).expect("prunes"), 1);
-    let ring = load_key_ring(&pool).expect("ring");
+    let ring = load_key_ring(&pool, &portcullis_infrastructure::sealing::SecretSealer::cleartext()).expect("ring");
     assert_eq!(ring.current.kid(), third, "the newest key signs");
     assert!(!ring.verifying.contains(&first), "the first key is gone");
     assert!(ring.verifying.contains(&second), "retired a moment ago: tokens it signed may still be valid");
     assert_eq!(prune_retired_keys(&pool, Utc::now(), keep_for).expect("prunes"), 0);
     assert_eq!(prune_retired_keys(&pool, Utc::now() + Duration::hours(1), keep_for).expect("prunes"), 1);
-    let ring = load_key_ring(&pool).expect("ring");
+    let ring = load_key_ring(&pool, &portcullis_infrastructure::sealing::SecretSealer::cleartext()).expect("ring");
     assert_eq!(ring.verifying.len(), 1, "the newest key is never pruned");
     assert_eq!(ring.current.kid(), third);
 }

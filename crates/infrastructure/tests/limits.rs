@@ -38,7 +38,8 @@ impl TestDb {
             },
             Utc::now(),
         );
-        let units = DieselUnitOfWorkFactory::new(self.pool());
+        let units =
+            DieselUnitOfWorkFactory::new(self.pool(), portcullis_infrastructure::sealing::SecretSealer::cleartext());
         let mut unit = units.begin().expect("begins");
         unit.users().add(&user).expect("adds");
         unit.commit().expect("commits");

@@ -13,6 +13,7 @@ use std::path::Path;
 use figment::providers::{Data, Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
+use portcullis_domain::SecretString;
 use url::Url;
 
 /// The types of [`Config::bcrypt_cost`] and [`Config::min_password_score`], here for callers
@@ -79,6 +80,13 @@ pub struct Config {
     pub admin_requires_mfa: bool,
     /// `PORTCULLIS_BODY_TIMEOUT_SECS`: how long a request body may take to arrive (1..=300).
     pub body_timeout_secs: u64,
+    /// `PORTCULLIS_ENCRYPTION_KEY` (or the content of `PORTCULLIS_ENCRYPTION_KEY_FILE`): 32
+    /// random bytes in base64 that seal the secrets kept in the database (signing keys, TOTP
+    /// secrets); `None`: they are stored in the clear (warned at start).
+    pub encryption_key: Option<SecretString>,
+    /// `PORTCULLIS_ENCRYPTION_KEYS_OLD`: comma-separated earlier keys, which still open what
+    /// they sealed (at start it is sealed again with the current key).
+    pub encryption_keys_old: Vec<SecretString>,
     /// `PORTCULLIS_LOG`: log filter.
     pub log: String,
     /// `PORTCULLIS_LOG_FORMAT`: `text` or `json`.
@@ -136,6 +144,8 @@ impl Default for Config {
             cookie_secure: true,
             admin_requires_mfa: false,
             body_timeout_secs: 10,
+            encryption_key: None,
+            encryption_keys_old: Vec::new(),
             log: "info".into(),
             log_format: LogFormat::Text,
             hash_workers: std::thread::available_parallelism().map(usize::from).unwrap_or(1),
@@ -194,6 +204,9 @@ pub const VARIABLES: &[&str] = &[
     "PORTCULLIS_COOKIE_SECURE",
     "PORTCULLIS_ADMIN_REQUIRES_MFA",
     "PORTCULLIS_BODY_TIMEOUT_SECS",
+    "PORTCULLIS_ENCRYPTION_KEY",
+    "PORTCULLIS_ENCRYPTION_KEY_FILE",
+    "PORTCULLIS_ENCRYPTION_KEYS_OLD",
     "PORTCULLIS_LOG",
     "PORTCULLIS_LOG_FORMAT",
     "PORTCULLIS_HASH_WORKERS",
@@ -344,6 +357,7 @@ impl Config {
         if let Some(raw) = get("PORTCULLIS_ADMIN_REQUIRES_MFA") {
             config.admin_requires_mfa = flag(raw, "PORTCULLIS_ADMIN_REQUIRES_MFA")?;
         }
+        read_encryption_keys(&mut config, &get)?;
         if let Some(log) = get("PORTCULLIS_LOG") {
             config.log = log.to_owned();
         }
@@ -496,6 +510,8 @@ impl fmt::Debug for Config {
             .field("cookie_secure", &self.cookie_secure)
             .field("admin_requires_mfa", &self.admin_requires_mfa)
             .field("body_timeout_secs", &self.body_timeout_secs)
+            .field("encryption_key", &self.encryption_key)
+            .field("encryption_keys_old", &self.encryption_keys_old.len())
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .field("hash_workers", &self.hash_workers)
@@ -504,6 +520,44 @@ impl fmt::Debug for Config {
             .field("providers", &self.providers)
             .finish()
     }
+}
+
+/// The encryption keys: `PORTCULLIS_ENCRYPTION_KEY` or the file named by
+/// `PORTCULLIS_ENCRYPTION_KEY_FILE` (not both), and `PORTCULLIS_ENCRYPTION_KEYS_OLD`; each
+/// must be base64 of 32 bytes.
+fn read_encryption_keys<'a>(config: &mut Config, get: &impl Fn(&str) -> Option<&'a str>) -> Result<(), ConfigError> {
+    let check = |variable: &str, key: SecretString| {
+        portcullis_infrastructure::sealing::SecretSealer::new(Some(&key), &[])
+            .map(|_| key)
+            .map_err(|error| ConfigError::new(variable, error.to_string()))
+    };
+    match (get("PORTCULLIS_ENCRYPTION_KEY"), get("PORTCULLIS_ENCRYPTION_KEY_FILE")) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                "PORTCULLIS_ENCRYPTION_KEY_FILE",
+                "set either PORTCULLIS_ENCRYPTION_KEY or PORTCULLIS_ENCRYPTION_KEY_FILE, not both",
+            ));
+        }
+        (Some(key), None) => {
+            config.encryption_key = Some(check("PORTCULLIS_ENCRYPTION_KEY", SecretString::new(key.trim()))?);
+        }
+        (None, Some(path)) => {
+            let key = std::fs::read_to_string(path).map_err(|error| {
+                ConfigError::new("PORTCULLIS_ENCRYPTION_KEY_FILE", format!("cannot read {path}: {error}"))
+            })?;
+            config.encryption_key = Some(check("PORTCULLIS_ENCRYPTION_KEY_FILE", SecretString::new(key.trim()))?);
+        }
+        (None, None) => {}
+    }
+    if let Some(old) = get("PORTCULLIS_ENCRYPTION_KEYS_OLD") {
+        config.encryption_keys_old = old
+            .split(',')
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .map(|key| check("PORTCULLIS_ENCRYPTION_KEYS_OLD", SecretString::new(key)))
+            .collect::<Result<_, _>>()?;
+    }
+    Ok(())
 }
 
 /// A URL with any password replaced by `***`.
@@ -536,6 +590,32 @@ mod tests {
         assert_eq!((config.session_max_secs, config.refresh_grace_secs), (2_592_000, 10));
         assert_eq!((config.bcrypt_cost.get(), config.min_password_score.get()), (12, 3));
         assert!(config.cookie_secure);
+    }
+
+    #[test]
+    fn encryption_keys_are_checked_and_never_shown() {
+        let good = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+        let config = Config::from_sources(None, &env(&[("PORTCULLIS_ENCRYPTION_KEY", good)])).expect("loads");
+        assert_eq!(config.encryption_key.as_ref().map(SecretString::expose), Some(good));
+        assert!(!format!("{config:?}").contains(good), "redacted in Debug");
+        let short = Config::from_sources(None, &env(&[("PORTCULLIS_ENCRYPTION_KEY", "c2hvcnQ=")]));
+        assert_eq!(short.map(|_| ()).map_err(|e| e.variable), Err("PORTCULLIS_ENCRYPTION_KEY".to_owned()));
+        let old = Config::from_sources(None, &env(&[("PORTCULLIS_ENCRYPTION_KEYS_OLD", &format!("{good}, nope"))]));
+        assert_eq!(old.map(|_| ()).map_err(|e| e.variable), Err("PORTCULLIS_ENCRYPTION_KEYS_OLD".to_owned()));
+        let dir = std::env::temp_dir().join(format!("portcullis-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a dir");
+        let file = dir.join("key");
+        std::fs::write(&file, format!("{good}\n")).expect("writes");
+        let path = file.display().to_string();
+        let from_file =
+            Config::from_sources(None, &env(&[("PORTCULLIS_ENCRYPTION_KEY_FILE", &path)])).expect("reads the file");
+        assert_eq!(from_file.encryption_key.as_ref().map(SecretString::expose), Some(good));
+        let both = Config::from_sources(
+            None,
+            &env(&[("PORTCULLIS_ENCRYPTION_KEY_FILE", &path), ("PORTCULLIS_ENCRYPTION_KEY", good)]),
+        );
+        assert!(both.is_err(), "one or the other");
+        let _ = std::fs::remove_dir_all(dir);
     }
 
     #[test]

@@ -33,6 +33,7 @@ use portcullis_infrastructure::persistence::{
     DieselUnitOfWorkFactoryParameters,
 };
 use portcullis_infrastructure::resources::{ProcessResources, ProcessResourcesParameters};
+use portcullis_infrastructure::sealing::SecretSealer;
 use portcullis_infrastructure::tokens::{
     AccessTokenRules, DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters, JwksDocument, JwksDocumentParameters,
     JwtTokenService, JwtTokenServiceParameters, SharedKeyRing, TokenSettings,
@@ -90,6 +91,8 @@ pub struct Infrastructure {
     pub database_file: DatabaseFile,
     /// The WebAuthn relying party of the public URL (off when its host is an IP address).
     pub passkeys: RelyingPartyConfig,
+    /// Seals the secrets kept in the database (`PORTCULLIS_ENCRYPTION_KEY`).
+    pub sealer: SecretSealer,
 }
 
 /// Builds the module. Every parameter of every component is set here; a test builds it.
@@ -120,9 +123,13 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         providers,
         database_file,
         passkeys,
+        sealer,
     } = infrastructure;
     AppModule::builder()
-        .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters { pool: pool.clone() })
+        .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters {
+            pool: pool.clone(),
+            sealer: sealer.clone(),
+        })
         .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters {
             pool: pool.clone(),
             file: database_file,
@@ -140,6 +147,7 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         })
         .with_component_parameters::<DatabaseKeyRingReloader>(DatabaseKeyRingReloaderParameters {
             pool,
+            sealer,
             keys: Arc::clone(&keys),
             last_throttled: Default::default(),
         })

@@ -78,8 +78,14 @@ impl Service {
     /// As [`Service::start`].
     pub fn start_with(config: &Config, customize: Customize) -> anyhow::Result<Self> {
         let pool = open_database(config)?;
-        ensure_signing_key(&pool, Utc::now())?;
-        let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool)?)));
+        let sealer = crate::storage::sealer(config)?;
+        if !sealer.is_enabled() {
+            tracing::warn!(
+                "no PORTCULLIS_ENCRYPTION_KEY: signing keys and TOTP secrets are stored in the database in the clear"
+            );
+        }
+        ensure_signing_key(&pool, &sealer, Utc::now())?;
+        let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool, &sealer)?)));
         let hashing = HashingPool::start(config.hash_workers, config.hash_queue, config.bcrypt_cost)
             .context("starting the password-hashing threads (PORTCULLIS_HASH_WORKERS)")?;
         let mail = build_mailer(&mail_settings(config))?;
@@ -107,6 +113,7 @@ impl Service {
             providers: upstream_providers(config),
             database_file: DatabaseFile::of_url(&config.database_url),
             passkeys: relying_party(config),
+            sealer,
         }))
         .build();
         Ok(Self::over(Arc::new(module), housekeeper, mail))

@@ -6,7 +6,11 @@ use std::sync::Arc;
 use anyhow::Context;
 use chrono::Utc;
 use portcullis_application::ports::UnitOfWorkFactory;
-use portcullis_infrastructure::persistence::{DbPool, DieselUnitOfWorkFactory, PoolSettings, connect, run_migrations};
+use portcullis_infrastructure::persistence::{
+    DbPool, DieselUnitOfWorkFactory, PoolSettings, connect, reseal_totp_secrets, run_migrations,
+};
+use portcullis_infrastructure::sealing::SecretSealer;
+use portcullis_infrastructure::tokens::reseal_signing_keys;
 
 use crate::config::Config;
 
@@ -29,7 +33,34 @@ pub fn open_database(config: &Config) -> anyhow::Result<DbPool> {
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
+    reseal_secrets(&pool, &sealer(config)?)?;
     Ok(pool)
+}
+
+/// The sealer of the secrets kept in the database, from `PORTCULLIS_ENCRYPTION_KEY` and
+/// `PORTCULLIS_ENCRYPTION_KEYS_OLD`.
+///
+/// # Errors
+/// When a key is not base64 of 32 bytes (the configuration checks it first).
+pub fn sealer(config: &Config) -> anyhow::Result<SecretSealer> {
+    SecretSealer::new(config.encryption_key.as_ref(), &config.encryption_keys_old)
+        .context("PORTCULLIS_ENCRYPTION_KEY / PORTCULLIS_ENCRYPTION_KEYS_OLD")
+}
+
+/// Seals with the current key every stored secret not sealed by it: an existing database
+/// moves to encryption at rest (or to a new key) in place, at start.
+fn reseal_secrets(pool: &DbPool, sealer: &SecretSealer) -> anyhow::Result<()> {
+    let signing_keys = reseal_signing_keys(pool, sealer).context("sealing the signing keys")?;
+    let totp_secrets = reseal_totp_secrets(pool, sealer).context("sealing the TOTP secrets")?;
+    if signing_keys + totp_secrets > 0 {
+        tracing::warn!(
+            signing_keys,
+            totp_secrets,
+            key_id = sealer.current_key_id().unwrap_or_default(),
+            "stored secrets sealed with the current encryption key"
+        );
+    }
+    Ok(())
 }
 
 /// Opens the database of `config` and applies pending migrations, then closes it.
@@ -45,7 +76,7 @@ pub fn migrate(config: &Config) -> anyhow::Result<()> {
 /// # Errors
 /// As [`open_database`].
 pub fn units(config: &Config) -> anyhow::Result<Arc<dyn UnitOfWorkFactory>> {
-    Ok(Arc::new(DieselUnitOfWorkFactory::new(open_database(config)?)))
+    Ok(Arc::new(DieselUnitOfWorkFactory::new(open_database(config)?, sealer(config)?)))
 }
 
 /// Adds a new signing key and makes it current; its key id. Running instances on the same
@@ -55,5 +86,5 @@ pub fn units(config: &Config) -> anyhow::Result<Arc<dyn UnitOfWorkFactory>> {
 /// As [`open_database`], or when the key cannot be made or stored.
 pub fn rotate_signing_key(config: &Config) -> anyhow::Result<String> {
     let pool = open_database(config)?;
-    Ok(portcullis_infrastructure::tokens::rotate_signing_key(&pool, Utc::now())?)
+    Ok(portcullis_infrastructure::tokens::rotate_signing_key(&pool, &sealer(config)?, Utc::now())?)
 }

@@ -31,8 +31,10 @@ fn production_module_builds_and_resolves_every_component() {
     let url = format!("sqlite://{}", dir.join("module.db").display());
     let pool = connect(&url, PoolSettings::default()).expect("sqlite opens");
     assert!(run_migrations(&pool).expect("migrates") >= 2, "the foundation and the abuse limits");
-    ensure_signing_key(&pool, Utc::now()).expect("key");
-    let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool).expect("ring"))));
+    ensure_signing_key(&pool, &portcullis_infrastructure::sealing::SecretSealer::cleartext(), Utc::now()).expect("key");
+    let keys = Arc::new(RwLock::new(Arc::new(
+        load_key_ring(&pool, &portcullis_infrastructure::sealing::SecretSealer::cleartext()).expect("ring"),
+    )));
     let module = build_module(Infrastructure {
         pool,
         keys,
@@ -59,6 +61,7 @@ fn production_module_builds_and_resolves_every_component() {
             &url::Url::parse("http://localhost:8080").expect("a URL"),
         )
         .expect("localhost is a name"),
+        sealer: portcullis_infrastructure::sealing::SecretSealer::cleartext(),
     });
 
     let _: Arc<dyn UnitOfWorkFactory> = module.resolve();

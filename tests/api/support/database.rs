@@ -155,6 +155,28 @@ impl TestDatabase {
         }
     }
 
+    /// The text column `value` of every row `sql` selects, read straight from the database
+    /// (to see what is stored, not what the API shows).
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let rows: Vec<Row> = match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.strip_prefix("sqlite://").expect("a sqlite URL");
+                let mut conn = diesel::SqliteConnection::establish(path).expect("opens the SQLite file");
+                diesel::sql_query(sql).load(&mut conn).expect("the query runs")
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).expect("connects to PostgreSQL");
+                diesel::sql_query(sql).load(&mut conn).expect("the query runs")
+            }
+        };
+        rows.into_iter().map(|row| row.value).collect()
+    }
+
     /// PostgreSQL only: drops the database now, with `WITH (FORCE)`, even while a server uses it.
     pub fn drop_database(&self) {
         let Some(postgres) = &self.postgres else {

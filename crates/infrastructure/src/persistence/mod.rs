@@ -30,4 +30,5 @@ pub(crate) use errors::{database_failure, db_error};
 pub use limits::{DieselLockoutStore, DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters};
 pub use maintenance::{SweepReport, sweep_expired};
 pub use probe::{DatabaseFile, DieselDatabaseProbe, DieselDatabaseProbeParameters};
+pub use second_factor_repository::reseal_totp_secrets;
 pub use unit_of_work::{DieselUnitOfWork, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters};

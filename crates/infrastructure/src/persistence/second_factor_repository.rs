@@ -5,19 +5,59 @@ use portcullis_domain::{AuthMethod, AuthMethods, MfaChallenge, SecretHash, TotpC
 use super::models::naive;
 use super::schema::{mfa_challenges, recovery_codes, totp_credentials};
 use super::{DbConnection, db_error};
+use crate::sealing::SecretSealer;
 
 /// TOTP credentials, recovery codes and second-step challenges in the database, inside the
 /// caller's transaction. The single-use rules are single statements: a compare-and-set on the
 /// TOTP step, a `DELETE` of a recovery code or a challenge that only one caller can win.
 pub struct DieselSecondFactorRepository<'c> {
     conn: &'c mut DbConnection,
+    sealer: &'c SecretSealer,
 }
 
 impl<'c> DieselSecondFactorRepository<'c> {
-    /// A repository over a connection that is inside a unit of work.
-    pub fn new(conn: &'c mut DbConnection) -> Self {
-        Self { conn }
+    /// A repository over a connection that is inside a unit of work; TOTP secrets are
+    /// stored as `sealer` seals them.
+    pub fn new(conn: &'c mut DbConnection, sealer: &'c SecretSealer) -> Self {
+        Self { conn, sealer }
     }
+}
+
+/// The associated data that binds a sealed TOTP secret to its user.
+fn sealing_context(user_id: &str) -> String {
+    format!("totp:{user_id}")
+}
+
+/// Seals again, with the current encryption key, every TOTP secret not sealed by it (by a
+/// compare-and-set on the stored value). Returns how many were written.
+///
+/// # Errors
+/// [`PortError`] when the database fails or a stored secret does not open.
+pub fn reseal_totp_secrets(pool: &super::DbPool, sealer: &SecretSealer) -> Result<usize, PortError> {
+    if !sealer.is_enabled() {
+        return Ok(0);
+    }
+    let mut conn = pool.get().map_err(|error| PortError::unavailable("second_factors.reseal", error))?;
+    let rows: Vec<(String, String)> = totp_credentials::table
+        .select((totp_credentials::user_id, totp_credentials::secret))
+        .load(&mut **conn)
+        .map_err(db_error("second_factors.reseal"))?;
+    let mut written = 0;
+    for (user_id, stored) in rows.into_iter().filter(|(_, stored)| sealer.needs_resealing(stored)) {
+        let context = sealing_context(&user_id);
+        let plain = sealer
+            .open(&stored, &context)
+            .map_err(|error| PortError::internal("second_factors.reseal", error.to_string()))?;
+        written += diesel::update(
+            totp_credentials::table
+                .filter(totp_credentials::user_id.eq(&user_id))
+                .filter(totp_credentials::secret.eq(&stored)),
+        )
+        .set(totp_credentials::secret.eq(sealer.seal(plain.expose(), &context)))
+        .execute(&mut **conn)
+        .map_err(db_error("second_factors.reseal"))?;
+    }
+    Ok(written)
 }
 
 #[derive(Queryable, Selectable, Insertable, Debug)]
@@ -45,13 +85,15 @@ fn corrupt(what: &str) -> PortError {
     PortError::internal("second_factors.read", format!("stored second factor has a bad {what}"))
 }
 
-impl TryFrom<TotpRow> for TotpCredential {
-    type Error = PortError;
-
-    fn try_from(row: TotpRow) -> Result<Self, PortError> {
-        Ok(Self {
+impl TotpRow {
+    fn into_credential(self, sealer: &SecretSealer) -> Result<TotpCredential, PortError> {
+        let secret = sealer
+            .open(&self.secret, &sealing_context(&self.user_id))
+            .map_err(|error| PortError::internal("second_factors.read", error.to_string()))?;
+        let row = self;
+        Ok(TotpCredential {
             user_id: row.user_id.parse().map_err(|_| corrupt("user id"))?,
-            secret: TotpSecret::from_base32(&row.secret).ok_or_else(|| corrupt("secret"))?,
+            secret: TotpSecret::from_base32(secret.expose()).ok_or_else(|| corrupt("secret"))?,
             confirmed_at: row.confirmed_at.map(|time| time.and_utc()),
             last_used_step: row
                 .last_used_step
@@ -90,14 +132,16 @@ impl SecondFactorRepository for DieselSecondFactorRepository<'_> {
             .get_result(self.conn)
             .optional()
             .map_err(db_error("second_factors.totp"))?
-            .map(TotpCredential::try_from)
+            .map(|row| row.into_credential(self.sealer))
             .transpose()
     }
 
     fn save_totp(&mut self, credential: &TotpCredential) -> Result<(), PortError> {
         let row = TotpRow {
             user_id: credential.user_id.to_string(),
-            secret: credential.secret.to_base32().expose().to_owned(),
+            secret: self
+                .sealer
+                .seal(credential.secret.to_base32().expose(), &sealing_context(&credential.user_id.to_string())),
             confirmed_at: credential.confirmed_at.map(naive),
             last_used_step: credential.last_used_step.map(step).transpose()?,
             created_at: naive(credential.created_at),

@@ -18,6 +18,7 @@ use super::second_factor_repository::DieselSecondFactorRepository;
 use super::session_repository::DieselSessionRepository;
 use super::user_repository::DieselUserRepository;
 use super::{DbConnection, DbConnectionManager, DbPool, database_failure, db_error};
+use crate::sealing::SecretSealer;
 
 /// Opens one database transaction per command.
 ///
@@ -32,12 +33,15 @@ use super::{DbConnection, DbConnectionManager, DbPool, database_failure, db_erro
 #[shaku(interface = UnitOfWorkFactory)]
 pub struct DieselUnitOfWorkFactory {
     pool: DbPool,
+    /// Seals and opens the TOTP secrets.
+    #[shaku(default)]
+    sealer: SecretSealer,
 }
 
 impl DieselUnitOfWorkFactory {
-    /// A factory over `pool`.
-    pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+    /// A factory over `pool`, storing secrets as `sealer` says.
+    pub fn new(pool: DbPool, sealer: SecretSealer) -> Self {
+        Self { pool, sealer }
     }
 }
 
@@ -81,10 +85,10 @@ impl DieselUnitOfWorkFactory {
     fn open_unit(&self, begin: fn(&DbConnection) -> Option<&'static str>) -> Result<Box<dyn UnitOfWork>, PortError> {
         let mut conn = self.connection()?;
         let Some(statement) = begin(&conn) else {
-            return Ok(Box::new(DieselUnitOfWork { conn, open: false }));
+            return Ok(Box::new(DieselUnitOfWork { conn, open: false, sealer: self.sealer.clone() }));
         };
         conn.batch_execute(statement).map_err(db_error("unit_of_work.open_unit"))?;
-        Ok(Box::new(DieselUnitOfWork { conn, open: true }))
+        Ok(Box::new(DieselUnitOfWork { conn, open: true, sealer: self.sealer.clone() }))
     }
 }
 
@@ -95,6 +99,8 @@ pub struct DieselUnitOfWork {
     conn: PooledConnection<DbConnectionManager>,
     /// Whether a transaction is open (and so must be committed or rolled back).
     open: bool,
+    /// Seals and opens the TOTP secrets.
+    sealer: SecretSealer,
 }
 
 impl UnitOfWork for DieselUnitOfWork {
@@ -123,7 +129,7 @@ impl UnitOfWork for DieselUnitOfWork {
     }
 
     fn second_factors(&mut self) -> Box<dyn SecondFactorRepository + '_> {
-        Box::new(DieselSecondFactorRepository::new(&mut self.conn))
+        Box::new(DieselSecondFactorRepository::new(&mut self.conn, &self.sealer))
     }
 
     fn passkeys(&mut self) -> Box<dyn PasskeyRepository + '_> {

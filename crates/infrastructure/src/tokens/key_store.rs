@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 
 use crate::persistence::schema::signing_keys;
 use crate::persistence::{DbConnection, DbPool, database_failure};
+use crate::sealing::SecretSealer;
 
 const ALGORITHM: &str = "EdDSA";
 
@@ -68,16 +69,22 @@ fn thumbprint(x: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-fn new_key_row(now: DateTime<Utc>) -> Result<SigningKeyRow, KeyStoreError> {
+/// The associated data that binds a sealed private key to its row.
+fn sealing_context(kid: &str) -> String {
+    format!("signing_key:{kid}")
+}
+
+fn new_key_row(now: DateTime<Utc>, sealer: &SecretSealer) -> Result<SigningKeyRow, KeyStoreError> {
     let mut seed = [0u8; 32];
     getrandom::getrandom(&mut seed).map_err(|e| KeyStoreError::Key(format!("no randomness: {e}")))?;
     let key = SigningKey::from_bytes(&seed);
     let der = key.to_pkcs8_der().map_err(|e| KeyStoreError::Key(e.to_string()))?;
     let x = URL_SAFE_NO_PAD.encode(key.verifying_key().to_bytes());
+    let kid = thumbprint(&x);
     Ok(SigningKeyRow {
-        kid: thumbprint(&x),
+        private_key: sealer.seal(&STANDARD.encode(der.as_bytes()), &sealing_context(&kid)),
+        kid,
         algorithm: ALGORITHM.to_owned(),
-        private_key: STANDARD.encode(der.as_bytes()),
         public_key: x,
         created_at: now.naive_utc(),
     })
@@ -106,8 +113,8 @@ fn insert_row(pool: &DbPool, row: &SigningKeyRow) -> Result<(), KeyStoreError> {
 ///
 /// # Errors
 /// [`KeyStoreError`] when the database or key generation fails.
-pub fn ensure_signing_key(pool: &DbPool, now: DateTime<Utc>) -> Result<(), KeyStoreError> {
-    let row = new_key_row(now)?;
+pub fn ensure_signing_key(pool: &DbPool, sealer: &SecretSealer, now: DateTime<Utc>) -> Result<(), KeyStoreError> {
+    let row = new_key_row(now, sealer)?;
     let mut conn = pool.get().map_err(|e| KeyStoreError::Database(e.to_string()))?;
     let conn: &mut DbConnection = &mut conn;
     // "None yet? Then this one", in a transaction that instances starting together cannot
@@ -150,10 +157,39 @@ const FIRST_KEY_LOCK: i64 = 0x706f_7274_6b65_7931;
 ///
 /// # Errors
 /// [`KeyStoreError`] when the database or key generation fails.
-pub fn rotate_signing_key(pool: &DbPool, now: DateTime<Utc>) -> Result<String, KeyStoreError> {
-    let row = new_key_row(now)?;
+pub fn rotate_signing_key(pool: &DbPool, sealer: &SecretSealer, now: DateTime<Utc>) -> Result<String, KeyStoreError> {
+    let row = new_key_row(now, sealer)?;
     insert_row(pool, &row)?;
     Ok(row.kid)
+}
+
+/// Seals again, with the current encryption key, every private key that is not sealed by it
+/// (cleartext from before a key was set, or an older key's), each by a compare-and-set on
+/// the stored value so instances doing it at once do no harm. Returns how many were written.
+///
+/// # Errors
+/// [`KeyStoreError`] when the database fails or a stored key does not open.
+pub fn reseal_signing_keys(pool: &DbPool, sealer: &SecretSealer) -> Result<usize, KeyStoreError> {
+    if !sealer.is_enabled() {
+        return Ok(0);
+    }
+    let mut conn = pool.get().map_err(|e| KeyStoreError::Database(e.to_string()))?;
+    let failed = |e| KeyStoreError::Database(database_failure("signing_keys.reseal", e).detail());
+    let rows: Vec<(String, String)> =
+        signing_keys::table.select((signing_keys::kid, signing_keys::private_key)).load(&mut **conn).map_err(failed)?;
+    let mut written = 0;
+    for (kid, stored) in rows.into_iter().filter(|(_, stored)| sealer.needs_resealing(stored)) {
+        let context = sealing_context(&kid);
+        let plain = sealer.open(&stored, &context).map_err(|e| KeyStoreError::Key(e.to_string()))?;
+        let sealed = sealer.seal(plain.expose(), &context);
+        written += diesel::update(
+            signing_keys::table.filter(signing_keys::kid.eq(&kid)).filter(signing_keys::private_key.eq(&stored)),
+        )
+        .set(signing_keys::private_key.eq(sealed))
+        .execute(&mut **conn)
+        .map_err(failed)?;
+    }
+    Ok(written)
 }
 
 /// Deletes signing keys that can no longer have a valid token: an older key is retired when
@@ -190,10 +226,13 @@ pub fn prune_retired_keys(
 ///
 /// # Errors
 /// [`KeyStoreError`] when there is no key or one cannot be read.
-pub fn load_key_ring(pool: &DbPool) -> Result<KeyRing, KeyStoreError> {
+pub fn load_key_ring(pool: &DbPool, sealer: &SecretSealer) -> Result<KeyRing, KeyStoreError> {
     let rows = read_rows(pool)?;
     let newest = rows.first().ok_or_else(|| KeyStoreError::Key("no signing key in the database".into()))?;
-    let der = STANDARD.decode(&newest.private_key).map_err(|e| KeyStoreError::Key(e.to_string()))?;
+    let private_key = sealer
+        .open(&newest.private_key, &sealing_context(&newest.kid))
+        .map_err(|e| KeyStoreError::Key(e.to_string()))?;
+    let der = STANDARD.decode(private_key.expose()).map_err(|e| KeyStoreError::Key(e.to_string()))?;
     let private =
         SigningKey::from_pkcs8_der(&der).map_err(|e| KeyStoreError::Key(format!("unreadable private key: {e}")))?;
     let current = CurrentKey::new(newest.kid.clone(), private);

@@ -11,6 +11,7 @@ pub use jwt::{
     random_bytes,
 };
 pub use key_store::{
-    KeyRing, KeyStoreError, SharedKeyRing, ensure_signing_key, load_key_ring, prune_retired_keys, rotate_signing_key,
+    KeyRing, KeyStoreError, SharedKeyRing, ensure_signing_key, load_key_ring, prune_retired_keys, reseal_signing_keys,
+    rotate_signing_key,
 };
 pub use reload::{DatabaseKeyRingReloader, DatabaseKeyRingReloaderParameters};

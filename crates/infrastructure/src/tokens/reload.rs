@@ -9,6 +9,7 @@ use shaku::Component;
 
 use super::key_store::{SharedKeyRing, load_key_ring};
 use crate::persistence::DbPool;
+use crate::sealing::SecretSealer;
 
 /// Shortest time between two throttled reloads.
 const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(3);
@@ -19,20 +20,24 @@ const MIN_RELOAD_INTERVAL: Duration = Duration::from_secs(3);
 pub struct DatabaseKeyRingReloader {
     pool: DbPool,
     keys: SharedKeyRing,
+    /// Opens the sealed private keys.
+    #[shaku(default)]
+    sealer: SecretSealer,
     #[shaku(default)]
     last_throttled: Mutex<Option<Instant>>,
 }
 
 impl DatabaseKeyRingReloader {
     /// A reloader filling `keys` from `pool`.
-    pub fn new(pool: DbPool, keys: SharedKeyRing) -> Self {
-        Self { pool, keys, last_throttled: Mutex::new(None) }
+    pub fn new(pool: DbPool, keys: SharedKeyRing, sealer: SecretSealer) -> Self {
+        Self { pool, keys, sealer, last_throttled: Mutex::new(None) }
     }
 }
 
 impl KeyRingReloader for DatabaseKeyRingReloader {
     fn reload(&self) -> Result<(), PortError> {
-        let ring = load_key_ring(&self.pool).map_err(|error| PortError::unavailable("signing_keys.reload", error))?;
+        let ring = load_key_ring(&self.pool, &self.sealer)
+            .map_err(|error| PortError::unavailable("signing_keys.reload", error))?;
         let mut guard = match self.keys.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
