@@ -89,3 +89,30 @@ async fn readiness_fails_when_the_sqlite_file_is_deleted_while_serving() {
     app.stop().await;
     database.remove();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readiness_fails_while_another_process_holds_the_sqlite_database_locked() {
+    use diesel::Connection;
+    use diesel::connection::SimpleConnection;
+    let Some(database) = TestDatabase::create(Backend::Sqlite) else { return };
+    let database = std::sync::Arc::new(database);
+    let app = TestApp::start(database.config(), std::sync::Arc::clone(&database)).await;
+    app.get("/health/ready").await.assert_status(200);
+    // Another program takes the write lock and keeps it: commands would wait, then answer 503.
+    let file = database.url().trim_start_matches("sqlite://").to_owned();
+    let mut holder = diesel::SqliteConnection::establish(&file).expect("opens the file");
+    holder.batch_execute("BEGIN EXCLUSIVE").expect("takes the lock");
+    let started = std::time::Instant::now();
+    let locked = app.get("/health/ready").await;
+    assert_problem(&locked, 503, "unavailable");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5), "answered within the probe's wait");
+    let signup =
+        app.signup_raw(&serde_json::json!({"name": "Lo", "email": "lo@example.com", "password": PASSWORD})).await;
+    assert_eq!(signup.code(), 503, "a command answers 503 too: {}", signup.text());
+    // Released: ready again, and the pooled connections kept their usual busy timeout.
+    holder.batch_execute("ROLLBACK").expect("releases the lock");
+    app.get("/health/ready").await.assert_status(200);
+    app.signup("Lo", "lo@example.com").await;
+    app.stop().await;
+    database.remove();
+}

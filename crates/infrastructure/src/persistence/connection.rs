@@ -16,6 +16,9 @@ const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migration
 /// Migrations for PostgreSQL, compiled into the binary.
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
+/// How long a SQLite statement waits for a lock another connection holds (`busy_timeout`).
+pub(crate) const SQLITE_BUSY_TIMEOUT_MS: u64 = 5000;
+
 /// One connection to either supported database; all repositories are written once against it.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -173,11 +176,11 @@ impl DbConnectionManager {
                 // the WAL holds, and pages written again and again (indexes, hot rows) are
                 // copied once per checkpoint; measured 8 % more refreshes a second (10 000
                 // measured no better). The WAL file stays at its largest size, 16 MiB.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}; PRAGMA journal_mode = WAL; \
                      PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; \
-                     PRAGMA wal_autocheckpoint = 4000;",
-                )
+                     PRAGMA wal_autocheckpoint = 4000;"
+                ))
                 .map_err(diesel::r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }

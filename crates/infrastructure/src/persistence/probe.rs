@@ -6,6 +6,9 @@ use shaku::Component;
 
 use super::DbPool;
 
+/// How long readiness waits for SQLite's write lock.
+const PROBE_LOCK_WAIT_MS: u64 = 2000;
+
 /// The file a SQLite database was opened from, as it was then (device and inode), to notice
 /// when it is deleted or replaced under a running server: SQLite keeps writing to the open,
 /// unlinked file, and everything written is gone at the next start.
@@ -39,7 +42,9 @@ impl DatabaseFile {
 }
 
 /// Answers readiness checks: the SQLite file still the one opened, then a pooled connection
-/// and a `SELECT 1`, within two seconds.
+/// and a `SELECT 1`, within two seconds; on SQLite also the write lock every command takes
+/// (`BEGIN IMMEDIATE`, at once rolled back), waited for at most two seconds — while another
+/// process holds the database locked, commands would answer `503` and so does readiness.
 #[derive(Component)]
 #[shaku(interface = DatabaseProbe)]
 pub struct DieselDatabaseProbe {
@@ -63,6 +68,18 @@ impl DatabaseProbe for DieselDatabaseProbe {
             .pool
             .get_timeout(Duration::from_secs(2))
             .map_err(|e| PortError::unavailable("database_probe.check", e))?;
-        conn.ping().map_err(|e| PortError::unavailable("database_probe.check", e))
+        conn.ping().map_err(|e| PortError::unavailable("database_probe.check", e))?;
+        if let super::DbConnection::Sqlite(sqlite) = &mut **conn {
+            use diesel::connection::SimpleConnection;
+            let unavailable = |e: diesel::result::Error| PortError::unavailable("database_probe.write_lock", e);
+            sqlite.batch_execute(&format!("PRAGMA busy_timeout = {PROBE_LOCK_WAIT_MS}")).map_err(unavailable)?;
+            let locked = sqlite.batch_execute("BEGIN IMMEDIATE");
+            let rolled_back = if locked.is_ok() { sqlite.batch_execute("ROLLBACK") } else { Ok(()) };
+            // The pooled connection goes back with the busy timeout every command expects.
+            let restored =
+                sqlite.batch_execute(&format!("PRAGMA busy_timeout = {}", super::connection::SQLITE_BUSY_TIMEOUT_MS));
+            locked.and(rolled_back).and(restored).map_err(unavailable)?;
+        }
+        Ok(())
     }
 }
