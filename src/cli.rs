@@ -274,7 +274,12 @@ pub fn describe_config(config: &Config) -> String {
         ("PORTCULLIS_COOKIE_SECURE", config.cookie_secure.to_string()),
         ("PORTCULLIS_ADMIN_REQUIRES_MFA", config.admin_requires_mfa.to_string()),
         ("PORTCULLIS_BODY_TIMEOUT_SECS", config.body_timeout_secs.to_string()),
-        ("PORTCULLIS_ENCRYPTION_KEY", if config.encryption_key.is_some() { "[redacted]" } else { "" }.to_owned()),
+        (
+            "PORTCULLIS_ENCRYPTION_KEY",
+            if config.encryption_key.is_some() && config.encryption_key_file.is_none() { "[redacted]" } else { "" }
+                .to_owned(),
+        ),
+        ("PORTCULLIS_ENCRYPTION_KEY_FILE", config.encryption_key_file.clone().unwrap_or_default()),
         (
             "PORTCULLIS_ENCRYPTION_KEYS_OLD",
             if config.encryption_keys_old.is_empty() { String::new() } else { "[redacted]".to_owned() },

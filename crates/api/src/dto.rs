@@ -1,9 +1,19 @@
 //! Response and request bodies as they appear on the wire (and in the OpenAPI document).
+//!
+//! The request schemas state the input rules of the domain's value objects (`UserName`,
+//! `Email`, `PlainPassword`, `AvatarUrl`, `ApiKeyName`, `Scope`, `Role`, `PasskeyName`) as
+//! `minLength`, `maxLength`, `pattern`, `format` and `minItems`/`maxItems`, never stricter
+//! than the server: a limit is one on the value the server keeps, after it trims the
+//! whitespace around a name, email or URL, lower-cases an email or drops repeated scopes.
+//! Fields the server only compares (a login's email and password, tokens, codes) carry no
+//! rule: a bad one is answered as wrong (`401`, `400 invalid_token`, ...), not as invalid.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use portcullis_domain::UserInfo;
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 /// RFC 3339, UTC, whole seconds: `2026-11-22T10:00:00Z`.
 pub fn rfc3339(time: DateTime<Utc>) -> String {
@@ -55,31 +65,41 @@ pub struct SessionBody {
 /// `POST /api/auth/signup` body.
 #[derive(ToSchema)]
 pub struct SignupRequest {
-    /// 1..=100 characters, no control characters.
+    /// 1..=100 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub name: String,
-    /// A valid address, at most 254 characters.
+    /// A valid address (letters of any script), at most 254 characters after trimming;
+    /// stored lower-cased.
+    #[schema(format = IdnEmail, max_length = 254)]
     pub email: String,
-    /// 8..=256 characters.
+    /// 8..=256 characters (Unicode characters, not bytes; not trimmed).
+    #[schema(format = Password, min_length = 8, max_length = 256)]
     pub password: String,
-    /// An http(s) URL of at most 2048 characters.
+    /// An absolute http(s) URL of at most 2048 characters after trimming, or null.
+    #[schema(format = "iri", max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]?:")]
     pub avatar_url: Option<String>,
 }
 
-/// `POST /api/auth/login` body.
+/// `POST /api/auth/login` body. Neither field is checked against the signup rules: a wrong
+/// one is `401 invalid_credentials`.
 #[derive(ToSchema)]
 pub struct LoginRequest {
     /// Login address.
     pub email: String,
     /// Password.
+    #[schema(format = Password)]
     pub password: String,
 }
 
 /// `PATCH /api/auth/current-user` body; absent fields are left as they are, `avatar_url: null` clears it.
 #[derive(ToSchema)]
 pub struct UpdateProfileRequest {
-    /// A new name.
+    /// A new name: 1..=100 characters after trimming, no control characters; not null.
+    #[schema(value_type = String, required = false, min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
-    /// A new avatar URL, or null to remove it.
+    /// A new avatar URL (absolute http(s), at most 2048 characters after trimming), or null
+    /// to remove it.
+    #[schema(format = "iri", max_length = 2048, pattern = "^[Hh][Tt][Tt][Pp][Ss]?:")]
     pub avatar_url: Option<String>,
 }
 
@@ -125,15 +145,18 @@ pub struct ChangePasswordRequest {
     /// The password in use now; required when the account has one. A user without a
     /// password (made through a provider) leaves it out to set a first one, from a session
     /// that signed in within `PORTCULLIS_REAUTH_SECS`.
+    #[schema(format = Password)]
     pub current_password: Option<String>,
-    /// The new password: the same rules as at signup.
+    /// The new password: the same rules as at signup (8..=256 characters).
+    #[schema(format = Password, min_length = 8, max_length = 256)]
     pub new_password: String,
 }
 
 /// `POST /api/auth/password/forgot` body.
 #[derive(ToSchema)]
 pub struct ForgotPasswordRequest {
-    /// The account's address.
+    /// The account's address: a valid one of at most 254 characters after trimming.
+    #[schema(format = IdnEmail, max_length = 254)]
     pub email: String,
 }
 
@@ -142,7 +165,8 @@ pub struct ForgotPasswordRequest {
 pub struct ResetPasswordRequest {
     /// The token from the reset link.
     pub token: String,
-    /// The new password: the same rules as at signup.
+    /// The new password: the same rules as at signup (8..=256 characters).
+    #[schema(format = Password, min_length = 8, max_length = 256)]
     pub new_password: String,
 }
 
@@ -159,6 +183,7 @@ pub struct DeleteAccountRequest {
     /// The account's password, to confirm; required when the account has one. A user
     /// without a password sends `{}` from a session that signed in within
     /// `PORTCULLIS_REAUTH_SECS`.
+    #[schema(format = Password)]
     pub password: Option<String>,
 }
 
@@ -184,21 +209,62 @@ pub struct UserPageBody {
 /// `PATCH /api/admin/users/{id}` body; absent fields stay as they are.
 #[derive(ToSchema)]
 pub struct AdminUpdateUserRequest {
-    /// The complete new role list (at least one role; names of `[a-z0-9_-]`, 1..=32 characters).
+    /// The complete new role list (at least one role; names of `[a-z0-9_-]`, 1..=32
+    /// characters; repeats count once).
+    #[schema(value_type = Option<Vec<RoleItem>>, inline, min_items = 1)]
     pub roles: Option<Vec<String>>,
-    /// Disable (ends every session; login answers `403 account_disabled`) or re-enable.
+    /// Disable (ends every session; login answers `403 account_disabled`) or re-enable; not null.
+    #[schema(value_type = bool, required = false)]
     pub disabled: Option<bool>,
+}
+
+/// One role name of `AdminUpdateUserRequest.roles`, as `Role::parse` takes it: 1..=32
+/// characters of `[a-z0-9_-]`.
+pub struct RoleItem;
+
+impl PartialSchema for RoleItem {
+    fn schema() -> RefOr<Schema> {
+        restricted_string(1, 32, "^[a-z0-9_-]{1,32}$")
+    }
+}
+
+impl ToSchema for RoleItem {}
+
+/// One scope of `CreateApiKeyRequest.scopes`, as `Scope::parse` takes it: 1..=64 characters
+/// of `[a-z0-9:._-]`.
+pub struct ScopeItem;
+
+impl PartialSchema for ScopeItem {
+    fn schema() -> RefOr<Schema> {
+        restricted_string(1, 64, "^[a-z0-9:._-]{1,64}$")
+    }
+}
+
+impl ToSchema for ScopeItem {}
+
+/// A string schema of `min..=max` characters matching `pattern`.
+fn restricted_string(min: usize, max: usize, pattern: &str) -> RefOr<Schema> {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .min_length(Some(min))
+        .max_length(Some(max))
+        .pattern(Some(pattern))
+        .into()
 }
 
 /// `POST /api/auth/api-keys` body.
 #[derive(ToSchema)]
 pub struct CreateApiKeyRequest {
-    /// A label for people, 1..=100 characters.
+    /// A label for people: 1..=100 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 100, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub name: String,
-    /// Up to 20 scopes of `[a-z0-9:._-]` (at most 64 characters each); default `["profile:read"]`.
-    /// Portcullis knows `profile:read`, `profile:write`, `admin` and `introspect`.
+    /// Up to 20 distinct scopes of `[a-z0-9:._-]` (at most 64 characters each; repeats count
+    /// once); absent, null or empty: `["profile:read"]`. Portcullis knows `profile:read`,
+    /// `profile:write`, `admin` and `introspect`.
+    #[schema(value_type = Option<Vec<ScopeItem>>, inline, max_items = 20)]
     pub scopes: Option<Vec<String>>,
-    /// RFC 3339; when the key stops working. Absent or null: never.
+    /// RFC 3339, in the future; when the key stops working. Absent or null: never.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
 }
 
@@ -243,7 +309,8 @@ pub struct CreatedApiKeyBody {
 /// `POST /api/auth/introspect` body (JSON or form).
 #[derive(ToSchema)]
 pub struct IntrospectRequest {
-    /// An API key or an access token.
+    /// An API key or an access token; an empty one counts as missing.
+    #[schema(min_length = 1)]
     pub token: String,
     /// Ignored (RFC 7662 allows it).
     pub token_type_hint: Option<String>,

@@ -84,6 +84,9 @@ pub struct Config {
     /// random bytes in base64 that seal the secrets kept in the database (signing keys, TOTP
     /// secrets); `None`: they are stored in the clear (warned at start).
     pub encryption_key: Option<SecretString>,
+    /// `PORTCULLIS_ENCRYPTION_KEY_FILE`: the file the key was read from, if it came from one
+    /// (a path, not a secret).
+    pub encryption_key_file: Option<String>,
     /// `PORTCULLIS_ENCRYPTION_KEYS_OLD`: comma-separated earlier keys, which still open what
     /// they sealed (at start it is sealed again with the current key).
     pub encryption_keys_old: Vec<SecretString>,
@@ -145,6 +148,7 @@ impl Default for Config {
             admin_requires_mfa: false,
             body_timeout_secs: 10,
             encryption_key: None,
+            encryption_key_file: None,
             encryption_keys_old: Vec::new(),
             log: "info".into(),
             log_format: LogFormat::Text,
@@ -511,6 +515,7 @@ impl fmt::Debug for Config {
             .field("admin_requires_mfa", &self.admin_requires_mfa)
             .field("body_timeout_secs", &self.body_timeout_secs)
             .field("encryption_key", &self.encryption_key)
+            .field("encryption_key_file", &self.encryption_key_file)
             .field("encryption_keys_old", &self.encryption_keys_old.len())
             .field("log", &self.log)
             .field("log_format", &self.log_format)
@@ -546,6 +551,7 @@ fn read_encryption_keys<'a>(config: &mut Config, get: &impl Fn(&str) -> Option<&
                 ConfigError::new("PORTCULLIS_ENCRYPTION_KEY_FILE", format!("cannot read {path}: {error}"))
             })?;
             config.encryption_key = Some(check("PORTCULLIS_ENCRYPTION_KEY_FILE", SecretString::new(key.trim()))?);
+            config.encryption_key_file = Some(path.to_owned());
         }
         (None, None) => {}
     }

@@ -64,8 +64,9 @@ impl From<&Passkey> for PasskeyBody {
 pub struct RegisterFinishRequest {
     /// From the start.
     pub challenge_id: String,
-    /// What to call it (1..=64 characters); "Passkey" when absent.
-    #[schema(min_length = 1, max_length = 64)]
+    /// What to call it: 1..=64 characters after trimming, no control characters; "Passkey"
+    /// when absent, null or blank.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
     /// `PublicKeyCredential.toJSON()` of `navigator.credentials.create`.
     #[schema(value_type = Object)]
@@ -75,8 +76,8 @@ pub struct RegisterFinishRequest {
 /// Body of `PATCH /api/auth/passkeys/{id}`.
 #[derive(Deserialize, ToSchema)]
 pub struct RenamePasskeyRequest {
-    /// The new name (1..=64 characters).
-    #[schema(min_length = 1, max_length = 64)]
+    /// The new name: 1..=64 characters after trimming, no control characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[^\x00-\x1f\x7f-\x9f]*$")]
     pub name: String,
 }
 

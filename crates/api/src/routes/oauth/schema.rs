@@ -7,11 +7,14 @@ use utoipa::ToSchema;
 /// (`client_id`, `scope`, …) are ignored.
 #[derive(ToSchema)]
 pub struct TokenRequest {
-    /// `password`, `refresh_token` or `urn:portcullis:grant-type:mfa-otp`.
+    /// `password`, `refresh_token` or `urn:portcullis:grant-type:mfa-otp`; anything else is
+    /// `400 unsupported_grant_type`.
+    #[schema(pattern = "^(password|refresh_token|urn:portcullis:grant-type:mfa-otp)$")]
     pub grant_type: String,
     /// The email (password grant).
     pub username: Option<String>,
     /// The password (password grant).
+    #[schema(format = Password)]
     pub password: Option<String>,
     /// The refresh token (refresh_token grant).
     pub refresh_token: Option<String>,
@@ -24,7 +27,9 @@ pub struct TokenRequest {
 /// `POST /api/auth/revoke` parameters (form-encoded or JSON), RFC 7009.
 #[derive(ToSchema)]
 pub struct RevokeRequest {
-    /// The refresh token to revoke (an access token ends its session too).
+    /// The refresh token to revoke (an access token ends its session too); an empty one
+    /// counts as missing.
+    #[schema(min_length = 1)]
     pub token: String,
     /// Accepted and ignored.
     pub token_type_hint: Option<String>,
