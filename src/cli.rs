@@ -35,7 +35,7 @@ pub enum Command {
 The ones to set in production: PORTCULLIS_DATABASE_URL, PORTCULLIS_BIND, PORTCULLIS_PUBLIC_URL \
 (the issuer and the base of mailed links), PORTCULLIS_ALLOWED_ORIGINS, PORTCULLIS_TRUSTED_PROXIES, \
 PORTCULLIS_SMTP_URL and PORTCULLIS_MAIL_FROM. Stops gracefully on SIGTERM or SIGINT (in-flight \
-requests get 10 s, queued mail 10 s more).")]
+requests get 10 s, mail due now 10 s more; mail waiting for a retry stays in the database).")]
     Serve,
     /// Apply pending database migrations (PORTCULLIS_DATABASE_URL) and exit.
     #[command(after_help = "Variables: PORTCULLIS_DATABASE_URL. `serve` migrates by itself; this is for \
@@ -150,7 +150,7 @@ pub fn run_offline(command: Command, config: &Config) -> anyhow::Result<()> {
 fn create_user(config: &Config, email: String, name: String, admin: bool) -> anyhow::Result<()> {
     let password = read_password()?;
     // Built like the server's: the same rules, and the verification mail goes out like a
-    // signup's (the queue is drained before exiting).
+    // signup's (the worker delivers what is due before exiting; the rest waits in the outbox).
     let service = Service::start(config)?;
     let mut roles = vec![Role::user()];
     if admin {
@@ -159,7 +159,7 @@ fn create_user(config: &Config, email: String, name: String, admin: bool) -> any
     let command = SignupCommand { name, email, password: SecretString::new(password), avatar_url: None };
     let outcome = service.use_cases().signup.handle_with_roles(command, Roles::new(roles));
     if !service.shutdown(std::time::Duration::from_secs(30)) {
-        eprintln!("warning: the verification mail could not be sent in time");
+        eprintln!("note: the verification mail is not sent yet; it waits in the outbox and a running server sends it");
     }
     match outcome {
         Ok(user) => {
@@ -271,6 +271,7 @@ pub fn describe_config(config: &Config) -> String {
         ("PORTCULLIS_MAIL_DIR", config.mail_dir.clone()),
         ("PORTCULLIS_SMTP_URL", config.smtp_url.as_deref().map(redact_url).unwrap_or_default()),
         ("PORTCULLIS_MAIL_FROM", config.mail_sender()),
+        ("PORTCULLIS_MAIL_RETRY_SECS", config.mail_retry_secs.to_string()),
         ("PORTCULLIS_COOKIE_SECURE", config.cookie_secure.to_string()),
         ("PORTCULLIS_ADMIN_REQUIRES_MFA", config.admin_requires_mfa.to_string()),
         ("PORTCULLIS_BODY_TIMEOUT_SECS", config.body_timeout_secs.to_string()),

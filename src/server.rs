@@ -25,13 +25,13 @@ pub struct RunningServer {
     service: Service,
 }
 
-/// How long a stopping server waits for queued mail to go out.
+/// How long a stopping server lets the mail worker deliver what is due.
 const MAIL_DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 async fn shut_down(service: Service) {
     let drained = tokio::task::spawn_blocking(move || service.shutdown(MAIL_DRAIN_TIMEOUT)).await.unwrap_or(false);
     if !drained {
-        tracing::warn!("stopped with mail still queued; it was not sent");
+        tracing::warn!("stopped while mail was being delivered; what was not sent waits in the outbox");
     }
 }
 
@@ -123,7 +123,7 @@ pub async fn spawn_with(config: Config, customize: Customize) -> anyhow::Result<
     let server = match server {
         Ok(server) => server,
         Err(error) => {
-            // Nothing was served, so no mail waits; the queue ends in the background (an
+            // Nothing was served, so no mail was written; the worker ends in the background (an
             // await here would keep the non-`Send` server builder alive across it).
             key_refresh.abort();
             maintenance.abort();

@@ -46,7 +46,9 @@ pub struct Metrics {
     db_max: IntGauge,
     mail_sent: IntCounter,
     mail_failed: IntCounter,
+    mail_retried: IntCounter,
     mail_queue: IntGauge,
+    mail_oldest: IntGauge,
     resources: Arc<dyn ResourceMonitor>,
     /// Serialises scrapes, so two at once cannot both add the same mail-counter increase.
     render_lock: std::sync::Mutex<()>,
@@ -138,20 +140,34 @@ impl Metrics {
         );
         let mail_sent = register(
             &registry,
-            IntCounter::new("portcullis_mail_sent_total", "Messages handed to the mail folder or SMTP server")
-                .expect("valid metric"),
+            IntCounter::new(
+                "portcullis_mail_sent_total",
+                "Mails this instance handed to the mail folder or SMTP server",
+            )
+            .expect("valid metric"),
         );
         let mail_failed = register(
             &registry,
             IntCounter::new(
                 "portcullis_mail_failed_total",
-                "Messages given up on after every retry, or refused because the queue was full",
+                "Mails this instance gave up on (retried for too long, or impossible to build)",
             )
             .expect("valid metric"),
         );
+        let mail_retried = register(
+            &registry,
+            IntCounter::new("portcullis_mail_retried_total", "Failed delivery attempts this instance scheduled again")
+                .expect("valid metric"),
+        );
         let mail_queue = register(
             &registry,
-            IntGauge::new("portcullis_mail_queue_depth", "Messages waiting for delivery").expect("valid metric"),
+            IntGauge::new("portcullis_mail_queue_depth", "Mails waiting in the outbox (every instance's)")
+                .expect("valid metric"),
+        );
+        let mail_oldest = register(
+            &registry,
+            IntGauge::new("portcullis_mail_oldest_age_seconds", "Age of the oldest mail waiting in the outbox")
+                .expect("valid metric"),
         );
         let build_info = register(
             &registry,
@@ -180,7 +196,9 @@ impl Metrics {
             db_max,
             mail_sent,
             mail_failed,
+            mail_retried,
             mail_queue,
+            mail_oldest,
             resources,
             render_lock: std::sync::Mutex::new(()),
         }
@@ -218,10 +236,12 @@ impl Metrics {
         self.db_idle.set(i64::from(now.db_idle_connections));
         self.db_max.set(i64::from(now.db_max_connections));
         self.hashing_queue.set(i64::try_from(now.hashing_queue_depth).unwrap_or(i64::MAX));
-        // The mail queue counts on its own thread; bring the counters up to its totals.
+        // The mail worker counts on its own thread; bring the counters up to its totals.
         self.mail_sent.inc_by(now.mail_sent.saturating_sub(self.mail_sent.get()));
         self.mail_failed.inc_by(now.mail_failed.saturating_sub(self.mail_failed.get()));
+        self.mail_retried.inc_by(now.mail_retried.saturating_sub(self.mail_retried.get()));
         self.mail_queue.set(i64::try_from(now.mail_queue_depth).unwrap_or(i64::MAX));
+        self.mail_oldest.set(i64::try_from(now.mail_oldest_age_secs).unwrap_or(i64::MAX));
         let mut buffer = Vec::new();
         if let Err(error) = prometheus::TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
             tracing::warn!(%error, "encoding the metrics failed");

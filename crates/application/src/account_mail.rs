@@ -1,16 +1,14 @@
 //! The mails that carry single-use account tokens: email verification and password reset.
 //!
-//! Handlers send them only after their unit of work committed, and a mail that cannot be
-//! sent never fails the command: the failure is logged (without the token) and the person
-//! can ask again (`/api/auth/email/resend`, `/api/auth/password/forgot`).
-
-use std::sync::Arc;
+//! Handlers write them into the [`MailOutbox`](crate::ports::MailOutbox) of the unit of work
+//! that issues the token, so the mail exists exactly when the token was committed; a worker
+//! delivers it afterwards and retries while the mail server is away.
 
 use chrono::{DateTime, Duration, Utc};
-use portcullis_domain::{AccountToken, AccountTokenPurpose, OpaqueSecret, User, UserId};
+use portcullis_domain::{AccountToken, AccountTokenPurpose, OpaqueSecret, User};
 use shaku::{Component, Interface};
 
-use crate::ports::{MailError, Mailer, OutgoingMail, PortError, TokenService, UnitOfWork};
+use crate::ports::{OutgoingMail, PortError, TokenService, UnitOfWork};
 
 /// How long an email-verification token works: 24 hours.
 pub const VERIFICATION_TOKEN_TTL: Duration = Duration::hours(24);
@@ -24,19 +22,13 @@ const VERIFY_EMAIL_PATH: &str = "/verify-email";
 /// The path of the page that redeems a reset token.
 const RESET_PASSWORD_PATH: &str = "/reset-password";
 
-/// Writes and sends the mails carrying account tokens.
+/// Writes the mails carrying account tokens (the handlers put them in the outbox).
 pub trait AccountMail: Interface {
-    /// Sends `user` a link that confirms their current address with `token`.
-    ///
-    /// # Errors
-    /// [`MailError`] when the mail cannot be built or handed over.
-    fn send_verification(&self, user: &User, token: &OpaqueSecret) -> Result<(), MailError>;
+    /// The mail that gives `user` a link confirming their current address with `token`.
+    fn verification(&self, user: &User, token: &OpaqueSecret) -> OutgoingMail;
 
-    /// Sends `user` a link that lets them choose a new password with `token`.
-    ///
-    /// # Errors
-    /// [`MailError`] when the mail cannot be built or handed over.
-    fn send_password_reset(&self, user: &User, token: &OpaqueSecret) -> Result<(), MailError>;
+    /// The mail that gives `user` a link to choose a new password with `token`.
+    fn password_reset(&self, user: &User, token: &OpaqueSecret) -> OutgoingMail;
 }
 
 /// [`AccountMail`] from fixed English templates, each with a plain-text and an HTML body,
@@ -45,15 +37,13 @@ pub trait AccountMail: Interface {
 #[derive(Component)]
 #[shaku(interface = AccountMail)]
 pub struct TemplatedAccountMail {
-    #[shaku(inject)]
-    mailer: Arc<dyn Mailer>,
     public_url: String,
 }
 
 impl TemplatedAccountMail {
-    /// Builds the templates over `mailer`, linking to pages under `public_url`.
-    pub fn new(mailer: Arc<dyn Mailer>, public_url: impl Into<String>) -> Self {
-        Self { mailer, public_url: public_url.into() }
+    /// Builds the templates, linking to pages under `public_url`.
+    pub fn new(public_url: impl Into<String>) -> Self {
+        Self { public_url: public_url.into() }
     }
 
     /// `{public_url}{path}?token={token}`. Tokens are base64url, so they need no escaping.
@@ -110,8 +100,8 @@ impl Template<'_> {
 }
 
 impl AccountMail for TemplatedAccountMail {
-    fn send_verification(&self, user: &User, token: &OpaqueSecret) -> Result<(), MailError> {
-        let mail = Template {
+    fn verification(&self, user: &User, token: &OpaqueSecret) -> OutgoingMail {
+        Template {
             subject: "Confirm your email address",
             action: "confirm this address",
             reason: format!("Please confirm that {} is your email address.", user.email.as_str()),
@@ -119,12 +109,11 @@ impl AccountMail for TemplatedAccountMail {
             link: self.link(VERIFY_EMAIL_PATH, token),
             ttl: VERIFICATION_TOKEN_TTL,
         }
-        .render(user);
-        self.mailer.send(mail)
+        .render(user)
     }
 
-    fn send_password_reset(&self, user: &User, token: &OpaqueSecret) -> Result<(), MailError> {
-        let mail = Template {
+    fn password_reset(&self, user: &User, token: &OpaqueSecret) -> OutgoingMail {
+        Template {
             subject: "Reset your password",
             action: "choose a new password",
             reason: format!("We received a request to reset the password of the account {}.", user.email.as_str()),
@@ -132,13 +121,10 @@ impl AccountMail for TemplatedAccountMail {
             link: self.link(RESET_PASSWORD_PATH, token),
             ttl: RESET_TOKEN_TTL,
         }
-        .render(user);
-        self.mailer.send(mail)
+        .render(user)
     }
 }
 
-/// Logs that the `purpose` mail to `user_id` could not be sent, if it could not. The token
-/// and the mail's bodies are never logged; the command that issued the token still succeeds.
 /// How long a mailed token of `purpose` lasts.
 pub fn token_ttl(purpose: AccountTokenPurpose) -> Duration {
     match purpose {
@@ -147,26 +133,25 @@ pub fn token_ttl(purpose: AccountTokenPurpose) -> Duration {
     }
 }
 
-/// Inside `unit`: replaces `user`'s tokens for `purpose` with a fresh one issued at `now`;
-/// returns its secret, to be mailed after the commit.
+/// Inside `unit`: replaces `user`'s tokens for `purpose` with a fresh one issued at `now`
+/// and puts the mail carrying it in the unit's outbox; both are committed together.
 pub(crate) fn replace_mailed_token(
     unit: &mut dyn UnitOfWork,
     tokens: &dyn TokenService,
+    mail: &dyn AccountMail,
     user: &User,
     purpose: AccountTokenPurpose,
     now: DateTime<Utc>,
-) -> Result<OpaqueSecret, PortError> {
+) -> Result<(), PortError> {
     let secret = tokens.generate_secret();
     let token = AccountToken::issue(&secret, user.id, purpose, user.email.as_str(), now, token_ttl(purpose));
     unit.account_tokens().delete_for_user(user.id, purpose)?;
     unit.account_tokens().add(&token)?;
-    Ok(secret)
-}
-
-pub(crate) fn log_mail_failure(purpose: AccountTokenPurpose, user_id: UserId, sent: Result<(), MailError>) {
-    if let Err(error) = sent {
-        tracing::warn!(%user_id, purpose = purpose.as_str(), %error, "account mail could not be sent");
-    }
+    let message = match purpose {
+        AccountTokenPurpose::VerifyEmail => mail.verification(user, &secret),
+        AccountTokenPurpose::ResetPassword => mail.password_reset(user, &secret),
+    };
+    unit.outbox().add(&message, now)
 }
 
 /// "24 hours", "30 minutes", "1 hour": a lifetime as people say it.

@@ -7,6 +7,8 @@
 //!   back. It keeps the storage rules the handlers rely on: emails are unique, ending a
 //!   session ends its refresh tokens, marking a token used is a compare-and-set, a read-only
 //!   unit may not write. It counts the units it began ([`InMemoryStore::units_begun`]).
+//!   Mail a unit puts in its outbox is kept once the unit commits, and handed at once to the
+//!   mailer of [`InMemoryStore::delivering_to`] (kept while that mailer refuses).
 //! - [`FixedClock`] is a [`Clock`] that only moves when told to.
 //! - [`FakeTokenService`] is a [`TokenService`] whose access tokens are readable, unsigned
 //!   text (`fake.` followed by `|`-separated claims): good for tests, worthless as security.
@@ -89,8 +91,9 @@ pub use upstream::{FakeUpstream, FakeUpstreams};
 
 use crate::ports::{
     AccessClaims, AccessToken, AccountTokenRepository, AddUserError, ApiKeyRepository, Clock, IdentityRepository,
-    OAuthFlowRepository, PasskeyRepository, PortError, SecondFactorRepository, SessionRepository, TokenIssueError,
-    TokenService, TokenVerifyError, UnitOfWork, UnitOfWorkFactory, UserQuery, UserRepository,
+    MailOutbox, Mailer, OAuthFlowRepository, OutgoingMail, PasskeyRepository, PortError, SecondFactorRepository,
+    SessionRepository, TokenIssueError, TokenService, TokenVerifyError, UnitOfWork, UnitOfWorkFactory, UserQuery,
+    UserRepository,
 };
 
 /// Locks a mutex, carrying on with the data if another thread panicked while holding it
@@ -121,6 +124,8 @@ struct State {
     passkeys: BTreeMap<PasskeyId, Passkey>,
     /// Keyed by the challenge id hash's text.
     passkey_ceremonies: BTreeMap<String, PasskeyCeremony>,
+    /// Mail added by the unit holding this copy; moved to the outbox at its commit.
+    new_mail: Vec<OutgoingMail>,
 }
 
 /// How many units of work a store began, of each kind.
@@ -144,6 +149,10 @@ struct Shared {
     unavailable: bool,
     /// While set, `commit` fails with [`PortError::Internal`] and writes nothing.
     failing_commits: bool,
+    /// Committed mail not yet delivered, oldest first.
+    outbox: Vec<OutgoingMail>,
+    /// Where committed mail is delivered, if anywhere.
+    mailer: Option<Arc<dyn Mailer>>,
 }
 
 /// An in-memory database of users, sessions and refresh tokens, shared by its clones.
@@ -168,6 +177,26 @@ impl InMemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that, as a delivery worker would, hands each unit's mail to `mailer`
+    /// right after the unit commits; mail the mailer refuses stays in the outbox (see
+    /// [`pending_mail`](Self::pending_mail)) and is tried again after the next commit or on
+    /// [`deliver_pending`](Self::deliver_pending).
+    pub fn delivering_to(mailer: Arc<dyn Mailer>) -> Self {
+        let store = Self::default();
+        lock(&store.shared).mailer = Some(mailer);
+        store
+    }
+
+    /// Committed mail not delivered yet, oldest first.
+    pub fn pending_mail(&self) -> Vec<OutgoingMail> {
+        lock(&self.shared).outbox.clone()
+    }
+
+    /// Tries to deliver every pending mail once; returns how many went out.
+    pub fn deliver_pending(&self) -> usize {
+        deliver_outbox(&mut lock(&self.shared))
     }
 
     /// Every committed user, ordered by id (that is, by creation for generated ids).
@@ -245,6 +274,7 @@ impl fmt::Debug for InMemoryStore {
             .field("units", &shared.units)
             .field("unavailable", &shared.unavailable)
             .field("failing_commits", &shared.failing_commits)
+            .field("pending_mail", &shared.outbox.len())
             .finish()
     }
 }
@@ -327,6 +357,10 @@ impl UnitOfWork for InMemoryUnitOfWork {
         Box::new(passkeys::InMemoryPasskeys { state: &mut self.state, dirty: &mut self.dirty })
     }
 
+    fn outbox(&mut self) -> Box<dyn MailOutbox + '_> {
+        Box::new(InMemoryOutbox { state: &mut self.state, dirty: &mut self.dirty })
+    }
+
     fn commit(self: Box<Self>) -> Result<(), PortError> {
         let mut shared = lock(&self.shared);
         if shared.failing_commits {
@@ -344,8 +378,33 @@ impl UnitOfWork for InMemoryUnitOfWork {
                 "write conflict: the store changed since this unit began",
             ));
         }
-        shared.state = self.state;
+        let mut state = self.state;
+        shared.outbox.append(&mut state.new_mail);
+        shared.state = state;
         shared.version += 1;
+        deliver_outbox(&mut shared);
+        Ok(())
+    }
+}
+
+/// Hands every mail of the outbox to the store's mailer, keeping those it refuses.
+fn deliver_outbox(shared: &mut Shared) -> usize {
+    let Some(mailer) = shared.mailer.clone() else { return 0 };
+    let before = shared.outbox.len();
+    shared.outbox.retain(|mail| mailer.send(mail.clone()).is_err());
+    before - shared.outbox.len()
+}
+
+/// The mail of one unit of work.
+struct InMemoryOutbox<'a> {
+    state: &'a mut State,
+    dirty: &'a mut bool,
+}
+
+impl MailOutbox for InMemoryOutbox<'_> {
+    fn add(&mut self, mail: &OutgoingMail, _now: chrono::DateTime<chrono::Utc>) -> Result<(), PortError> {
+        self.state.new_mail.push(mail.clone());
+        *self.dirty = true;
         Ok(())
     }
 }

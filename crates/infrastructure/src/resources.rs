@@ -1,4 +1,4 @@
-//! [`ResourceMonitor`] over this process's database pool, hashing queue and mail queue.
+//! [`ResourceMonitor`] over this process's database pool, hashing queue and mail outbox.
 
 use std::sync::Arc;
 
@@ -9,7 +9,7 @@ use crate::hashing::HashingPool;
 use crate::mail::MailStats;
 use crate::persistence::DbPool;
 
-/// Reads the pool's, the hashing queue's and the mail queue's state when asked.
+/// Reads the pool's, the hashing queue's and the mail outbox's state when asked.
 #[derive(Component)]
 #[shaku(interface = ResourceMonitor)]
 pub struct ProcessResources {
@@ -28,8 +28,10 @@ impl ResourceMonitor for ProcessResources {
             db_max_connections: self.pool.max_size(),
             hashing_queue_depth: self.hashing.queue_depth(),
             mail_sent: mail.sent,
-            mail_failed: mail.failed.saturating_add(mail.rejected),
-            mail_queue_depth: mail.queue_depth,
+            mail_failed: mail.failed,
+            mail_retried: mail.retried,
+            mail_queue_depth: mail.pending,
+            mail_oldest_age_secs: mail.oldest_age_secs,
         }
     }
 }

@@ -1,6 +1,7 @@
-//! The mailers end to end: `.eml` files in a folder, delivery to an SMTP server in this
-//! process (the `mailin` crate's SMTP state machine over TCP: nothing to install), and
-//! retries against a server that is not there. Python's standard `email` package parses the
+//! The mail transports end to end: `.eml` files in a folder, delivery to an SMTP server in
+//! this process (the `mailin` crate's SMTP state machine over TCP: nothing to install), and
+//! a server that is not there. (Retries from the outbox are tested over HTTP, in
+//! `tests/api/mail_outbox.rs`.) Python's standard `email` package parses the
 //! `.eml` files independently when `python3` is there.
 
 use std::io::{BufRead, BufReader};
@@ -10,11 +11,9 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use portcullis_application::ports::{MailError, Mailer, OutgoingMail};
+use portcullis_application::ports::{MailError, OutgoingMail};
 use portcullis_domain::SecretString;
-use portcullis_infrastructure::mail::{
-    MailConfigError, MailSettings, MailTransport, QueuedMailer, RetryPolicy, build_mailer, build_mailer_with,
-};
+use portcullis_infrastructure::mail::{MailConfigError, MailSettings, MailTransport, build_transport};
 
 /// A 43-character base64url token, as the service mails them.
 const TOKEN: &str = "Xy9_-QwErTyUiOp1234567890aSdFgHjKlZxCvBnM-_";
@@ -55,11 +54,6 @@ fn reset_mail(to: &str, name: &str, subject: &str) -> OutgoingMail {
             "<!DOCTYPE html>\n<html><body>\n<p>Hello {name},</p>\n<p><a href=\"{link}\">{link}</a></p>\n</body></html>\n"
         ),
     }
-}
-
-/// Short pauses between attempts, for tests.
-fn fast_retries() -> RetryPolicy {
-    RetryPolicy { capacity: 10, backoff: vec![Duration::from_millis(20), Duration::from_millis(40)] }
 }
 
 /// One MIME part (or the whole message): unfolded headers and the raw body.
@@ -146,14 +140,12 @@ fn the_folder_mailer_writes_one_complete_eml_file_per_message() {
         from: "Portcullis Test <auth@example.com>".to_owned(),
         transport: MailTransport::Directory(folder.clone()),
     };
-    let queue = build_mailer(&settings).expect("builds");
+    let transport = build_transport(&settings).expect("builds");
     assert!(folder.is_dir(), "the folder is made at start");
-    assert_eq!(queue.description(), format!("the folder {}", folder.display()));
-    let mailer = QueuedMailer::new(queue.clone());
-    mailer.send(reset_mail("ada@example.com", "Ada", "Reset your password")).expect("queued");
-    mailer.send(reset_mail("zoe@example.com", "Zoë", "Réinitialisation")).expect("queued");
-    assert!(queue.flush(Duration::from_secs(10)));
-    assert_eq!((queue.stats().sent(), queue.stats().failed()), (2, 0));
+    assert_eq!(transport.description, format!("the folder {}", folder.display()));
+    transport.mailer.send(reset_mail("ada@example.com", "Ada", "Reset your password")).expect("written");
+    std::thread::sleep(Duration::from_millis(2));
+    transport.mailer.send(reset_mail("zoe@example.com", "Zoë", "Réinitialisation")).expect("written");
 
     let files = eml_files(&folder);
     assert_eq!(files.len(), 2);
@@ -172,7 +164,6 @@ fn the_folder_mailer_writes_one_complete_eml_file_per_message() {
     let encoded_name = Part::parse(&second).header("to").to_owned();
     assert!(encoded_name.starts_with("=?utf-8?") && encoded_name.ends_with(" <zoe@example.com>"), "{encoded_name}");
     check_with_python(&files[1], "zoe@example.com", "Zoë", "Réinitialisation");
-    assert!(queue.shutdown(Duration::from_secs(5)));
 }
 
 /// Has Python's own e-mail parser read the message back, decoding headers and both parts.
@@ -315,14 +306,11 @@ fn smtp_settings(url: String) -> MailSettings {
 #[test]
 fn mail_reaches_a_real_smtp_server_and_starttls_is_never_skipped() {
     let Some(sink) = SmtpSink::start() else { return };
-    let queue = build_mailer_with(&smtp_settings(format!("smtp://127.0.0.1:{}?tls=none", sink.port)), fast_retries())
-        .expect("builds");
-    assert_eq!(queue.description(), format!("SMTP relay 127.0.0.1:{} (no TLS)", sink.port));
-    let mailer = QueuedMailer::new(queue.clone());
-    mailer.send(reset_mail("ada@example.com", "Ada", "Reset your password")).expect("queued");
-    mailer.send(reset_mail("zoe@example.net", "Zoë", "Réinitialisation")).expect("queued");
-    assert!(queue.flush(Duration::from_secs(30)));
-    assert_eq!((queue.stats().sent(), queue.stats().failed()), (2, 0));
+    let transport =
+        build_transport(&smtp_settings(format!("smtp://127.0.0.1:{}?tls=none", sink.port))).expect("builds");
+    assert_eq!(transport.description, format!("SMTP relay 127.0.0.1:{} (no TLS)", sink.port));
+    transport.mailer.send(reset_mail("ada@example.com", "Ada", "Reset your password")).expect("accepted");
+    transport.mailer.send(reset_mail("zoe@example.net", "Zoë", "Réinitialisation")).expect("accepted");
 
     let mut messages = sink.messages(2, Duration::from_secs(10));
     assert_eq!(messages.len(), 2);
@@ -333,58 +321,42 @@ fn mail_reaches_a_real_smtp_server_and_starttls_is_never_skipped() {
     assert!(zoe.contains("Hello Zoë,") && zoe.contains(&link()), "8bit text arrives whole");
 
     // `smtp://` without `tls=none` requires STARTTLS, which this server does not offer:
-    // the message is refused on every attempt, never sent in clear text.
-    let strict =
-        build_mailer_with(&smtp_settings(format!("smtp://127.0.0.1:{}", sink.port)), fast_retries()).expect("builds");
-    QueuedMailer::new(strict.clone()).send(reset_mail("ada@example.com", "Ada", "Again")).expect("queued");
-    assert!(strict.flush(Duration::from_secs(30)));
-    let stats = strict.stats().snapshot();
-    assert_eq!((stats.sent, stats.failed, stats.retried), (0, 1, 2));
+    // the message is refused as a transport failure (so the outbox retries it), never sent
+    // in clear text.
+    let strict = build_transport(&smtp_settings(format!("smtp://127.0.0.1:{}", sink.port))).expect("builds");
+    let refused = strict.mailer.send(reset_mail("ada@example.com", "Ada", "Again"));
+    assert!(matches!(refused, Err(MailError::Transport(_))), "{refused:?}");
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(sink.messages(3, Duration::ZERO).len(), 2, "nothing more arrived");
-    assert!(queue.shutdown(Duration::from_secs(5)) && strict.shutdown(Duration::from_secs(5)));
 }
 
 #[test]
-fn an_unreachable_server_is_retried_counted_and_never_blocks_the_sender() {
+fn an_unreachable_server_is_a_transport_failure_without_the_address() {
     let port = free_port();
-    let queue =
-        build_mailer_with(&smtp_settings(format!("smtp://127.0.0.1:{port}?tls=none")), fast_retries()).expect("builds");
-    let mailer = QueuedMailer::new(queue.clone());
+    let transport = build_transport(&smtp_settings(format!("smtp://127.0.0.1:{port}?tls=none"))).expect("builds");
     let started = Instant::now();
-    for to in ["ada@example.com", "bob@example.com"] {
-        mailer.send(reset_mail(to, "Ada", "Reset your password")).expect("queued at once");
-    }
-    assert!(started.elapsed() < Duration::from_millis(500), "send only queues");
-    assert!(queue.flush(Duration::from_secs(30)));
-    let stats = queue.stats().snapshot();
-    assert_eq!((stats.sent, stats.failed, stats.retried, stats.queue_depth), (0, 2, 4, 0));
-    // The queue still works after failures.
-    mailer.send(reset_mail("carol@example.com", "Carol", "Again")).expect("queued");
-    assert!(queue.shutdown(Duration::from_secs(30)));
-    assert_eq!(queue.stats().failed(), 3);
-    assert_eq!(
-        mailer.send(reset_mail("dan@example.com", "Dan", "Late")),
-        Err(MailError::Transport("mail queue is shut down".to_owned()))
-    );
+    let refused = transport.mailer.send(reset_mail("ada@example.com", "Ada", "Reset your password"));
+    let Err(MailError::Transport(reason)) = refused else { panic!("a transport failure: {refused:?}") };
+    assert!(started.elapsed() < Duration::from_secs(5), "a refused connection fails at once");
+    assert!(!reason.contains(TOKEN), "{reason}");
 }
 
 #[test]
 fn bad_settings_are_refused_up_front_without_the_password() {
-    let error = build_mailer(&smtp_settings("smtp://mailer:hunter2-secret@smtp.example.com?tls=maybe".to_owned()))
+    let error = build_transport(&smtp_settings("smtp://mailer:hunter2-secret@smtp.example.com?tls=maybe".to_owned()))
         .expect_err("a bad tls parameter");
     assert!(matches!(error, MailConfigError::InvalidSmtpUrl(_)));
     let shown = format!("{error} {error:?}");
     assert!(shown.contains("PORTCULLIS_SMTP_URL") && !shown.contains("hunter2"), "{shown}");
 
     let settings = MailSettings { from: "not a mailbox".to_owned(), ..MailSettings::default() };
-    assert!(matches!(build_mailer(&settings), Err(MailConfigError::InvalidFrom(_))));
+    assert!(matches!(build_transport(&settings), Err(MailConfigError::InvalidFrom(_))));
 
     let temp = TempDir::new("blocked");
     let file = temp.0.join("a-file");
     std::fs::write(&file, b"not a folder").expect("writes");
     let settings = MailSettings { transport: MailTransport::Directory(file.join("mail")), ..MailSettings::default() };
-    let error = build_mailer(&settings).expect_err("a folder under a file");
+    let error = build_transport(&settings).expect_err("a folder under a file");
     assert!(matches!(error, MailConfigError::Folder { .. }), "{error:?}");
     assert!(error.to_string().contains("PORTCULLIS_MAIL_DIR"));
 }

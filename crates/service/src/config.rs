@@ -80,6 +80,9 @@ pub struct Config {
     pub admin_requires_mfa: bool,
     /// `PORTCULLIS_BODY_TIMEOUT_SECS`: how long a request body may take to arrive (1..=300).
     pub body_timeout_secs: u64,
+    /// `PORTCULLIS_MAIL_RETRY_SECS`: how long a mail that cannot be delivered is retried
+    /// before it is given up on (1..=2592000, default 86400: 24 hours).
+    pub mail_retry_secs: u64,
     /// `PORTCULLIS_ENCRYPTION_KEY` (or the content of `PORTCULLIS_ENCRYPTION_KEY_FILE`): 32
     /// random bytes in base64 that seal the secrets kept in the database (signing keys, TOTP
     /// secrets); `None`: they are stored in the clear (warned at start).
@@ -147,6 +150,7 @@ impl Default for Config {
             cookie_secure: true,
             admin_requires_mfa: false,
             body_timeout_secs: 10,
+            mail_retry_secs: 86_400,
             encryption_key: None,
             encryption_key_file: None,
             encryption_keys_old: Vec::new(),
@@ -205,6 +209,7 @@ pub const VARIABLES: &[&str] = &[
     "PORTCULLIS_MAIL_DIR",
     "PORTCULLIS_SMTP_URL",
     "PORTCULLIS_MAIL_FROM",
+    "PORTCULLIS_MAIL_RETRY_SECS",
     "PORTCULLIS_COOKIE_SECURE",
     "PORTCULLIS_ADMIN_REQUIRES_MFA",
     "PORTCULLIS_BODY_TIMEOUT_SECS",
@@ -342,6 +347,7 @@ impl Config {
         config.hash_queue = number(values, "PORTCULLIS_HASH_QUEUE", config.hash_queue, 1..=100_000)?;
         config.db_pool_size = number(values, "PORTCULLIS_DB_POOL_SIZE", config.db_pool_size, 1..=1000)?;
         config.body_timeout_secs = number(values, "PORTCULLIS_BODY_TIMEOUT_SECS", config.body_timeout_secs, 1..=300)?;
+        config.mail_retry_secs = number(values, "PORTCULLIS_MAIL_RETRY_SECS", config.mail_retry_secs, 1..=2_592_000)?;
         if let Some(dir) = get("PORTCULLIS_MAIL_DIR") {
             config.mail_dir = dir.to_owned();
         }
@@ -514,6 +520,7 @@ impl fmt::Debug for Config {
             .field("cookie_secure", &self.cookie_secure)
             .field("admin_requires_mfa", &self.admin_requires_mfa)
             .field("body_timeout_secs", &self.body_timeout_secs)
+            .field("mail_retry_secs", &self.mail_retry_secs)
             .field("encryption_key", &self.encryption_key)
             .field("encryption_key_file", &self.encryption_key_file)
             .field("encryption_keys_old", &self.encryption_keys_old.len())

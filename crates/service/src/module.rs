@@ -25,7 +25,7 @@ use portcullis_application::{
 };
 use portcullis_domain::{LockoutPolicy, MinPasswordScore, RateQuota};
 use portcullis_infrastructure::hashing::{HashingPool, PooledPasswordHasher, PooledPasswordHasherParameters};
-use portcullis_infrastructure::mail::{MailQueue, QueuedMailer, QueuedMailerParameters};
+use portcullis_infrastructure::mail::{MailStats, OutboxSignal};
 use portcullis_infrastructure::passkeys::{RelyingPartyConfig, WebauthnRelyingParty, WebauthnRelyingPartyParameters};
 use portcullis_infrastructure::persistence::{
     DatabaseFile, DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselLockoutStore,
@@ -50,7 +50,7 @@ module! {
             SystemClock, DatabaseKeyRingReloader,
             SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, VerifyAccessTokenHandler, UpdateProfileHandler,
             SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler,
-            QueuedMailer, TemplatedAccountMail, VerifyEmailHandler, ResendVerificationHandler, ChangePasswordHandler,
+            TemplatedAccountMail, VerifyEmailHandler, ResendVerificationHandler, ChangePasswordHandler,
             ForgotPasswordHandler, ResetPasswordHandler, DeleteAccountHandler, OpenSignup, NoExtraClaims,
             DieselRateLimiter, DieselLockoutStore, ProcessResources,
             ConfiguredProviders, ProviderSignInHandler, IdentitiesHandler, SecondFactorHandler, MfaVerifyHandler,
@@ -81,8 +81,10 @@ pub struct Infrastructure {
     pub rate_limit: Option<RateQuota>,
     /// The per-account lockout (`PORTCULLIS_LOCKOUT_THRESHOLD`, `PORTCULLIS_LOCKOUT_SECS`).
     pub lockout: LockoutPolicy,
-    /// The outgoing mail queue (`PORTCULLIS_MAIL_DIR` or `PORTCULLIS_SMTP_URL`).
-    pub mail: MailQueue,
+    /// The counters of this instance's mail worker (for `/metrics`).
+    pub mail: MailStats,
+    /// What the units of work ring after committing mail, waking the mail worker.
+    pub outbox_signal: OutboxSignal,
     /// The base of links in mail (`PORTCULLIS_PUBLIC_URL`).
     pub public_url: String,
     /// The upstream sign-in providers (`PORTCULLIS_PROVIDERS`).
@@ -119,6 +121,7 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         rate_limit,
         lockout,
         mail,
+        outbox_signal,
         public_url,
         providers,
         database_file,
@@ -129,6 +132,7 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         .with_component_parameters::<DieselUnitOfWorkFactory>(DieselUnitOfWorkFactoryParameters {
             pool: pool.clone(),
             sealer: sealer.clone(),
+            outbox_signal,
         })
         .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters {
             pool: pool.clone(),
@@ -143,7 +147,7 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         .with_component_parameters::<ProcessResources>(ProcessResourcesParameters {
             pool: pool.clone(),
             hashing: Arc::clone(&hashing),
-            mail: mail.stats(),
+            mail,
         })
         .with_component_parameters::<DatabaseKeyRingReloader>(DatabaseKeyRingReloaderParameters {
             pool,
@@ -174,7 +178,6 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
         .with_component_parameters::<StrengthPasswordPolicy>(StrengthPasswordPolicyParameters {
             min_score: min_password_score,
         })
-        .with_component_parameters::<QueuedMailer>(QueuedMailerParameters { queue: mail })
         .with_component_parameters::<TemplatedAccountMail>(TemplatedAccountMailParameters { public_url })
 }
 

@@ -9,7 +9,9 @@ use chrono::Utc;
 use portcullis_application::{ReauthWindow, ServicePorts, SessionPolicy, UseCases};
 use portcullis_domain::{LockoutPolicy, RateQuota, SecretString};
 use portcullis_infrastructure::hashing::HashingPool;
-use portcullis_infrastructure::mail::{MailQueue, MailSettings, MailTransport, build_mailer};
+use portcullis_infrastructure::mail::{
+    MailSettings, MailTransport, OutboxPolicy, OutboxSignal, OutboxWorker, build_transport,
+};
 use portcullis_infrastructure::passkeys::{PasskeysOff, RelyingPartyConfig};
 use portcullis_infrastructure::persistence::DatabaseFile;
 use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_key_ring};
@@ -22,14 +24,15 @@ use crate::module::{AppModule, Customize, Infrastructure, module_builder};
 use crate::storage::open_database;
 
 /// A started Portcullis: the use cases, the ports an adapter needs, housekeeping, and the
-/// mail queue to drain at the end. Start it with [`Service::start`]; end it with
-/// [`Service::shutdown`] so queued mail goes out.
+/// worker delivering the mail outbox. Start it with [`Service::start`]; end it with
+/// [`Service::shutdown`], which lets the worker finish the mail it is handing over (mail
+/// still waiting stays in the database for the next start or another instance).
 pub struct Service {
     module: Arc<AppModule>,
     use_cases: UseCases,
     ports: ServicePorts,
     housekeeper: Housekeeper,
-    mail: MailQueue,
+    mail: OutboxWorker,
 }
 
 impl std::fmt::Debug for Service {
@@ -88,7 +91,16 @@ impl Service {
         let keys = Arc::new(RwLock::new(Arc::new(load_key_ring(&pool, &sealer)?)));
         let hashing = HashingPool::start(config.hash_workers, config.hash_queue, config.bcrypt_cost)
             .context("starting the password-hashing threads (PORTCULLIS_HASH_WORKERS)")?;
-        let mail = build_mailer(&mail_settings(config))?;
+        let transport = build_transport(&mail_settings(config))?;
+        let outbox_signal = OutboxSignal::default();
+        let mail = OutboxWorker::start(
+            pool.clone(),
+            sealer.clone(),
+            transport.mailer,
+            outbox_policy(config),
+            outbox_signal.clone(),
+            transport.description,
+        )?;
         let housekeeper = Housekeeper::new(pool.clone(), secs(config.access_ttl_secs));
         let module = customize(module_builder(Infrastructure {
             pool,
@@ -108,7 +120,8 @@ impl Service {
             min_password_score: config.min_password_score,
             rate_limit: RateQuota::per_minute(config.rate_limit_per_minute),
             lockout: LockoutPolicy::new(config.lockout_threshold, config.lockout_secs),
-            mail: mail.clone(),
+            mail: mail.stats(),
+            outbox_signal,
             public_url: issuer(config),
             providers: upstream_providers(config),
             database_file: DatabaseFile::of_url(&config.database_url),
@@ -119,7 +132,7 @@ impl Service {
         Ok(Self::over(Arc::new(module), housekeeper, mail))
     }
 
-    fn over(module: Arc<AppModule>, housekeeper: Housekeeper, mail: MailQueue) -> Self {
+    fn over(module: Arc<AppModule>, housekeeper: Housekeeper, mail: OutboxWorker) -> Self {
         let m = &*module;
         let use_cases = UseCases {
             signup: m.resolve(),
@@ -179,11 +192,17 @@ impl Service {
         self.housekeeper.clone()
     }
 
-    /// Stops accepting mail and waits at most `timeout` for the queued mail to go out.
-    /// `true` when none was left behind. Blocking.
+    /// Lets the mail worker deliver what is due now and stop, waiting at most `timeout`;
+    /// `true` when it stopped in time. Mail waiting for a retry stays in the outbox.
+    /// Blocking.
     pub fn shutdown(self, timeout: Duration) -> bool {
         self.mail.shutdown(timeout)
     }
+}
+
+/// How the mail worker retries: for `PORTCULLIS_MAIL_RETRY_SECS`, otherwise the defaults.
+fn outbox_policy(config: &Config) -> OutboxPolicy {
+    OutboxPolicy { give_up_after: Duration::from_secs(config.mail_retry_secs), ..OutboxPolicy::default() }
 }
 
 /// The WebAuthn relying party of `config`'s public URL; off (logged once) when its host is

@@ -17,7 +17,6 @@ use portcullis_domain::{
     BcryptCost, Email, LockoutPolicy, MinPasswordScore, PlainPassword, RateQuota, UserId, UserName, WeakPassword,
 };
 use portcullis_infrastructure::hashing::HashingPool;
-use portcullis_infrastructure::mail::{MailSettings, MailTransport, build_mailer};
 use portcullis_infrastructure::persistence::{PoolSettings, connect, run_migrations};
 use portcullis_infrastructure::tokens::{TokenSettings, ensure_signing_key, load_key_ring};
 use portcullis_service::config::Config;
@@ -49,11 +48,8 @@ fn production_module_builds_and_resolves_every_component() {
         min_password_score: MinPasswordScore::DEFAULT,
         rate_limit: RateQuota::per_minute(2),
         lockout: LockoutPolicy::default(),
-        mail: build_mailer(&MailSettings {
-            from: "Portcullis <no-reply@localhost>".into(),
-            transport: MailTransport::Directory(dir.join("mail")),
-        })
-        .expect("mail folder"),
+        mail: portcullis_infrastructure::mail::MailStats::default(),
+        outbox_signal: portcullis_infrastructure::mail::OutboxSignal::default(),
         public_url: "http://localhost:8080".into(),
         providers: portcullis_infrastructure::upstream::ConfiguredProviders::default(),
         database_file: portcullis_infrastructure::persistence::DatabaseFile::default(),
@@ -92,7 +88,6 @@ fn production_module_builds_and_resolves_every_component() {
     let _: Arc<dyn ResetPasswordUseCase> = module.resolve();
     let _: Arc<dyn DeleteAccountUseCase> = module.resolve();
     let _: Arc<dyn AccountMail> = module.resolve();
-    let _: Arc<dyn Mailer> = module.resolve();
     let probe: Arc<dyn DatabaseProbe> = module.resolve();
     probe.check().expect("database answers");
     let jwks: Arc<dyn JwksSource> = module.resolve();

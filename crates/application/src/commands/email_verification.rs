@@ -6,7 +6,7 @@ use std::sync::Arc;
 use portcullis_domain::{AccountTokenPurpose, OpaqueSecret, SecretString, UserId, UserInfo};
 use shaku::Component;
 
-use crate::account_mail::{AccountMail, log_mail_failure, replace_mailed_token};
+use crate::account_mail::{AccountMail, replace_mailed_token};
 use crate::ports::{Clock, PortError, TokenService, UnitOfWorkFactory};
 
 /// Input of an email verification: the token from the mailed link. No authentication is
@@ -122,8 +122,8 @@ pub struct ResendVerificationHandler {
 /// Mails a fresh verification link. Implemented by [`ResendVerificationHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait ResendVerificationUseCase: shaku::Interface {
     /// Unless the address is already verified, replaces the user's verification tokens with
-    /// a new one (24 hours) and, after the commit, mails it; a mail that cannot be sent is
-    /// logged and still answers [`ResendOutcome::Sent`].
+    /// a new one (24 hours) and puts the mail carrying it in the outbox, in one unit of
+    /// work; the mail goes out after the commit (retried while the mail server is away).
     ///
     /// # Errors
     /// See [`ResendVerificationError`].
@@ -140,14 +140,16 @@ impl ResendVerificationUseCase for ResendVerificationHandler {
             unit.commit()?;
             return Ok(ResendOutcome::AlreadyVerified);
         }
-        let secret = replace_mailed_token(&mut *unit, &*self.tokens, &user, AccountTokenPurpose::VerifyEmail, now)?;
+        replace_mailed_token(
+            &mut *unit,
+            &*self.tokens,
+            &*self.account_mail,
+            &user,
+            AccountTokenPurpose::VerifyEmail,
+            now,
+        )?;
         unit.commit()?;
         tracing::info!(user_id = %user.id, "verification mail requested again");
-        log_mail_failure(
-            AccountTokenPurpose::VerifyEmail,
-            user.id,
-            self.account_mail.send_verification(&user, &secret),
-        );
         Ok(ResendOutcome::Sent)
     }
 }

@@ -11,7 +11,7 @@ use portcullis_domain::{
 use shaku::Component;
 
 use super::ReauthWindow;
-use crate::account_mail::{AccountMail, log_mail_failure, replace_mailed_token};
+use crate::account_mail::{AccountMail, replace_mailed_token};
 use crate::ports::{Clock, PasswordHasher, PasswordPolicy, PortError, TokenService, UnitOfWork, UnitOfWorkFactory};
 use crate::validation::ValidationErrors;
 
@@ -189,7 +189,8 @@ pub struct ForgotPasswordHandler {
 /// Mails a password-reset link. Implemented by [`ForgotPasswordHandler`]; the HTTP layer and embedders call it through this trait.
 pub trait ForgotPasswordUseCase: shaku::Interface {
     /// For a known, enabled account: replaces its reset tokens with a new one (30 minutes),
-    /// commits, and mails it (a mail that cannot be sent is logged, not returned). For an
+    /// with the mail carrying it in the outbox, in one unit of work (delivered after the
+    /// commit, retried while the mail server is away). For an
     /// unknown or disabled account nothing happens, and the answer is the same `Ok(())`, so
     /// the result does not reveal which addresses have accounts. (It takes less time,
     /// though: the HTTP layer answers without waiting for it.)
@@ -217,14 +218,16 @@ impl ForgotPasswordUseCase for ForgotPasswordHandler {
                 return Ok(());
             }
         };
-        let secret = replace_mailed_token(&mut *unit, &*self.tokens, &user, AccountTokenPurpose::ResetPassword, now)?;
+        replace_mailed_token(
+            &mut *unit,
+            &*self.tokens,
+            &*self.account_mail,
+            &user,
+            AccountTokenPurpose::ResetPassword,
+            now,
+        )?;
         unit.commit()?;
         tracing::info!(user_id = %user.id, "password reset requested");
-        log_mail_failure(
-            AccountTokenPurpose::ResetPassword,
-            user.id,
-            self.account_mail.send_password_reset(&user, &secret),
-        );
         Ok(())
     }
 }

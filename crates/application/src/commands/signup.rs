@@ -8,7 +8,7 @@ use portcullis_domain::{
 };
 use shaku::Component;
 
-use crate::account_mail::{AccountMail, VERIFICATION_TOKEN_TTL, log_mail_failure};
+use crate::account_mail::{AccountMail, VERIFICATION_TOKEN_TTL};
 use crate::ports::{
     AddUserError, Clock, PasswordHasher, PasswordPolicy, PortError, SignupPolicy, TokenService, UnitOfWorkFactory,
 };
@@ -105,9 +105,9 @@ pub struct SignupHandler {
 pub trait SignupUseCase: shaku::Interface {
     /// Validates the input, checks the password against the [`PasswordPolicy`], hashes it
     /// (outside any transaction) and stores the user with role `user`, unverified, together
-    /// with an email-verification token (24 hours) in the same unit of work. After the
-    /// commit, the token is mailed to the new address; a mail that cannot be sent is logged
-    /// and does not fail the signup (the user can ask for another).
+    /// with an email-verification token (24 hours) and the mail carrying it, in the same
+    /// unit of work: the mail goes out after the commit, retried while the mail server is
+    /// away, and exists only if the signup was committed.
     ///
     /// # Errors
     /// See [`SignupError`].
@@ -166,13 +166,9 @@ impl SignupHandler {
             AddUserError::Port(port) => SignupError::Port(port),
         })?;
         unit.account_tokens().add(&verification)?;
+        unit.outbox().add(&self.account_mail.verification(&user, &secret), now)?;
         unit.commit()?;
         tracing::info!(user_id = %user.id, "user signed up");
-        log_mail_failure(
-            AccountTokenPurpose::VerifyEmail,
-            user.id,
-            self.account_mail.send_verification(&user, &secret),
-        );
         Ok(user.info())
     }
 }

@@ -1,6 +1,9 @@
 use std::fmt;
 
+use chrono::{DateTime, Utc};
 use shaku::Interface;
+
+use super::PortError;
 
 /// One message to one person, with a plain-text and an HTML body.
 #[derive(Clone, PartialEq, Eq)]
@@ -35,12 +38,25 @@ pub enum MailError {
     Transport(String),
 }
 
-/// Sends mail. Handlers call it after their transaction committed, so a mail failure never
-/// undoes an account change; adapters may queue and retry.
+/// Delivers mail: a mail folder, an SMTP server. Handlers never call it: they put their
+/// mail in the [`MailOutbox`] of their unit of work, and a delivery worker takes it from
+/// there to a `Mailer` after the commit, retrying while the transport fails.
 pub trait Mailer: Interface {
     /// Hands one message over for delivery.
     ///
     /// # Errors
     /// [`MailError`] when it cannot be accepted; the caller logs and counts it.
     fn send(&self, mail: OutgoingMail) -> Result<(), MailError>;
+}
+
+/// The mail of one unit of work: written in the same transaction as the account change that
+/// causes it, so a mail exists exactly when its change was committed. Delivered after the
+/// commit, by a worker of any instance, through a [`Mailer`]; a crash or a mail-server
+/// outage delays it but loses nothing.
+pub trait MailOutbox {
+    /// Adds `mail`, written at `now`, to what this unit commits.
+    ///
+    /// # Errors
+    /// [`PortError`] when it cannot be stored; the command fails and nothing is committed.
+    fn add(&mut self, mail: &OutgoingMail, now: DateTime<Utc>) -> Result<(), PortError>;
 }

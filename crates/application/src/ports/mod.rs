@@ -22,7 +22,7 @@ pub use clock::Clock;
 pub use error::{PortError, PortErrorSource, PortFailure, error_chain};
 pub use extensions::{ClaimsExtension, RESERVED_CLAIMS, SignupPolicy};
 pub use limits::{LockoutStore, RateLimiter};
-pub use mailer::{MailError, Mailer, OutgoingMail};
+pub use mailer::{MailError, MailOutbox, Mailer, OutgoingMail};
 pub use password_hasher::PasswordHasher;
 pub use password_policy::PasswordPolicy;
 pub use probe::DatabaseProbe;

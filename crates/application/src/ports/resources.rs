@@ -11,15 +11,19 @@ pub struct ResourceReading {
     pub db_max_connections: u32,
     /// Password hashes waiting for a hashing thread.
     pub hashing_queue_depth: usize,
-    /// Messages the mail transport accepted since start.
+    /// Mails this instance's transport accepted since start.
     pub mail_sent: u64,
-    /// Messages given up on after every retry, or refused because the queue was full.
+    /// Mails this instance gave up on since start (retried for too long, or unbuildable).
     pub mail_failed: u64,
-    /// Messages waiting for delivery.
+    /// Failed delivery attempts this instance scheduled again since start.
+    pub mail_retried: u64,
+    /// Mails waiting in the outbox, of every instance (as the worker last saw it).
     pub mail_queue_depth: u64,
+    /// Age in seconds of the oldest waiting mail (0 when none waits).
+    pub mail_oldest_age_secs: u64,
 }
 
-/// Reads the shared resources (database pool, hashing queue, mail queue) when asked.
+/// Reads the shared resources (database pool, hashing queue, mail outbox) when asked.
 pub trait ResourceMonitor: Interface {
     /// The resources' state now. Cheap: no I/O.
     fn read(&self) -> ResourceReading;

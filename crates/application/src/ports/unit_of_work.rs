@@ -4,8 +4,8 @@ use shaku::Interface;
 use portcullis_domain::{ApiKey, RefreshToken, RefreshTokenHash, Session, SessionId, User};
 
 use super::{
-    AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PasskeyRepository, PortError,
-    SecondFactorRepository, SessionRepository, UserRepository,
+    AccountTokenRepository, ApiKeyRepository, IdentityRepository, MailOutbox, OAuthFlowRepository, PasskeyRepository,
+    PortError, SecondFactorRepository, SessionRepository, UserRepository,
 };
 
 /// A refresh token with its session and that session's user: everything a refresh decides
@@ -82,6 +82,9 @@ pub trait UnitOfWork {
 
     /// The passkeys and passkey ceremonies in this transaction.
     fn passkeys(&mut self) -> Box<dyn PasskeyRepository + '_>;
+
+    /// The mail this transaction sends once committed.
+    fn outbox(&mut self) -> Box<dyn MailOutbox + '_>;
 
     /// The refresh token with this hash, its session and the session's user; `None` when
     /// any of the three is missing. By default three reads through the repositories; a

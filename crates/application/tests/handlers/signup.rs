@@ -262,8 +262,16 @@ fn signup_succeeds_and_is_committed_when_the_mail_cannot_be_sent() {
         .expect("a mail failure does not fail the signup");
     assert!(bench.mailer.sent().is_empty());
     assert_eq!(bench.store.users().len(), 1);
-    assert_eq!(bench.store.account_tokens().len(), 1, "the token is committed; the user can ask for another mail");
+    assert_eq!(bench.store.account_tokens().len(), 1, "the token is committed");
     assert_eq!(bench.store.account_tokens()[0].user_id, info.user_id);
+    // The mail was committed with the signup and waits in the outbox until it can go out.
+    let pending = bench.store.pending_mail();
+    assert_eq!(pending.iter().map(|mail| mail.to.as_str()).collect::<Vec<_>>(), ["ada@example.com"]);
+    assert_eq!(bench.store.deliver_pending(), 0, "not while the mailer fails");
+    bench.mailer.set_failing(false);
+    assert_eq!(bench.store.deliver_pending(), 1);
+    assert_eq!(bench.mailer.sent_to("ada@example.com").len(), 1);
+    assert!(bench.store.pending_mail().is_empty());
 }
 
 #[test]

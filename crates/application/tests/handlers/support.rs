@@ -34,7 +34,7 @@ use shaku::{HasComponent, ModuleBuilder, module};
 module! {
     pub TestModule {
         components = [
-            InMemoryStore, FixedClock, FakeTokenService, InMemoryLockoutStore, InMemoryMailer,
+            InMemoryStore, FixedClock, FakeTokenService, InMemoryLockoutStore,
             InlinePasswordHasher, StrengthPasswordPolicy, OpenSignup, TemplatedAccountMail,
             SignupHandler, LoginHandler, RefreshHandler, LogoutHandler, VerifyAccessTokenHandler, UpdateProfileHandler,
             SessionsHandler, AdminHandler, ApiKeysHandler, IntrospectHandler, VerifyEmailHandler,
@@ -79,7 +79,8 @@ pub struct Bench {
     pub policy: SessionPolicy,
     /// Failed-login records, for handlers made with [`Bench::login_handler_with_lockout`].
     pub lockouts: InMemoryLockoutStore,
-    /// Every mail the handlers sent, through a [`TemplatedAccountMail`] linking to [`PUBLIC_URL`].
+    /// Every mail the handlers' committed units put in their outbox and the store delivered
+    /// (a [`TemplatedAccountMail`] linking to [`PUBLIC_URL`]).
     pub mailer: InMemoryMailer,
     /// Provider `corp` (linking `explicit`) of [`Bench::provider_sign_in_handler`].
     pub corp: FakeUpstream,
@@ -95,16 +96,16 @@ impl Bench {
     }
 
     pub fn with_policy(policy: SessionPolicy) -> Self {
-        let store = InMemoryStore::new();
+        let mailer = InMemoryMailer::new();
+        let store = InMemoryStore::delivering_to(Arc::new(mailer.clone()));
         let clock = FixedClock::default();
         let tokens = FakeTokenService::new(Arc::new(clock.clone()));
         let hasher = InlinePasswordHasher::with_cost(cheapest_cost()).expect("hasher");
         let lockouts = InMemoryLockoutStore::new();
-        let mailer = InMemoryMailer::new();
         let corp = FakeUpstream::new("corp", LinkingPolicy::Explicit);
         let trusty = FakeUpstream::new("trusty", LinkingPolicy::VerifiedEmail);
         let upstreams = FakeUpstreams::new(vec![corp.clone(), trusty.clone()]);
-        let module = Self::builder_of(&store, &clock, &tokens, &hasher, policy, &lockouts, &mailer)
+        let module = Self::builder_of(&store, &clock, &tokens, &hasher, policy, &lockouts)
             .with_component_parameters::<FakeUpstreams>(upstreams)
             .build();
         Self { store, clock, tokens, hasher, policy, lockouts, mailer, corp, trusty, module }
@@ -117,13 +118,11 @@ impl Bench {
         hasher: &InlinePasswordHasher,
         policy: SessionPolicy,
         lockouts: &InMemoryLockoutStore,
-        mailer: &InMemoryMailer,
     ) -> ModuleBuilder<TestModule> {
         module_builder(store, clock)
             .with_component_override::<dyn TokenService>(Box::new(tokens.clone()))
             .with_component_override::<dyn PasswordHasher>(Box::new(hasher.clone()))
             .with_component_parameters::<InMemoryLockoutStore>(lockouts.clone())
-            .with_component_parameters::<InMemoryMailer>(mailer.clone())
             .with_component_parameters::<LoginHandler>(LoginHandlerParameters {
                 policy,
                 lockout: LockoutPolicy::disabled(),
@@ -134,15 +133,7 @@ impl Bench {
     /// A builder of another module over this bench's fakes (lockout off, the bench's
     /// session policy), for a test that overrides a component or sets a parameter.
     pub fn module_builder(&self) -> ModuleBuilder<TestModule> {
-        Self::builder_of(
-            &self.store,
-            &self.clock,
-            &self.tokens,
-            &self.hasher,
-            self.policy,
-            &self.lockouts,
-            &self.mailer,
-        )
+        Self::builder_of(&self.store, &self.clock, &self.tokens, &self.hasher, self.policy, &self.lockouts)
     }
 
     pub fn now(&self) -> DateTime<Utc> {

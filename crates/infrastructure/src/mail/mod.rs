@@ -1,12 +1,14 @@
-//! Mail delivery: the adapters behind the application's [`Mailer`] port.
+//! Mail delivery: the transports behind the application's [`Mailer`] port, and the worker
+//! that feeds them from the durable outbox.
 //!
 //! - [`FileMailer`] writes one `.eml` file per message into a folder: the default, for
 //!   development (`PORTCULLIS_MAIL_DIR`, default `./mail`).
 //! - [`SmtpMailer`] hands each message to an SMTP server ([`SmtpRelay`], from
 //!   `PORTCULLIS_SMTP_URL`).
-//! - [`QueuedMailer`] is what the service registers: it only puts a message in a bounded
-//!   [`MailQueue`], whose background thread delivers through one of the two above with
-//!   retries, and counts the outcome in [`MailStats`].
+//! - [`OutboxWorker`] is what the service runs: handlers write each mail into the
+//!   `mail_outbox` table in the transaction of the change that causes it; the worker
+//!   delivers it through one of the two transports above, retrying with exponential backoff
+//!   ([`OutboxPolicy`]), and counts the outcome in [`MailStats`].
 //!
 //! Messages are `multipart/alternative` (plain text and HTML), with bodies in `7bit` or
 //! `8bit` so that links with tokens stay whole in the message source. Nothing here logs a
@@ -15,18 +17,24 @@
 //! ```no_run
 //! use std::time::Duration;
 //!
-//! use portcullis_infrastructure::mail::{MailSettings, QueuedMailer, build_mailer};
+//! use portcullis_infrastructure::mail::{MailSettings, OutboxPolicy, OutboxSignal, OutboxWorker, build_transport};
+//! use portcullis_infrastructure::persistence::{PoolSettings, connect};
+//! use portcullis_infrastructure::sealing::SecretSealer;
 //!
-//! let queue = build_mailer(&MailSettings::default())?; // ./mail
-//! let mailer = QueuedMailer::new(queue.clone()); // or register `QueuedMailerParameters { queue }`
-//! // … serve; /metrics reads `queue.stats()` …
-//! queue.shutdown(Duration::from_secs(10));
-//! # Ok::<(), portcullis_infrastructure::mail::MailConfigError>(())
+//! let pool = connect("sqlite://auth.db", PoolSettings::default())?;
+//! let transport = build_transport(&MailSettings::default())?; // ./mail
+//! let signal = OutboxSignal::default(); // also given to the DieselUnitOfWorkFactory
+//! let worker = OutboxWorker::start(
+//!     pool, SecretSealer::cleartext(), transport.mailer, OutboxPolicy::default(), signal, transport.description,
+//! )?;
+//! // … serve; /metrics reads `worker.stats()` …
+//! worker.shutdown(Duration::from_secs(10));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
 mod file;
 mod message;
-mod queue;
+mod outbox;
 mod smtp;
 
 use std::path::PathBuf;
@@ -37,7 +45,7 @@ use portcullis_domain::SecretString;
 
 pub use file::{FileMailer, FileMailerParameters};
 pub use message::{DEFAULT_FROM, FromAddress};
-pub use queue::{MailQueue, MailStats, MailStatsSnapshot, QueuedMailer, QueuedMailerParameters, RetryPolicy};
+pub use outbox::{MailStats, MailStatsSnapshot, OutboxPolicy, OutboxSignal, OutboxWorker};
 pub use smtp::{SMTP_TIMEOUT, SmtpMailer, SmtpMailerParameters, SmtpRelay, SmtpSecurity};
 
 /// The folder [`MailTransport::Directory`] uses unless configured.
@@ -90,23 +98,28 @@ pub enum MailConfigError {
     Worker(String),
 }
 
-/// Builds the transport `settings` name and starts its queue with the default
-/// [`RetryPolicy`] (1000 messages, 3 attempts 1 s and 5 s apart). The SMTP URL and the
-/// sender are checked now; no connection is made until the first message.
-///
-/// # Errors
-/// [`MailConfigError`] for a bad sender, SMTP URL or folder.
-pub fn build_mailer(settings: &MailSettings) -> Result<MailQueue, MailConfigError> {
-    build_mailer_with(settings, RetryPolicy::default())
+/// A transport and where it sends (for logs: no secrets).
+pub struct BuiltTransport {
+    /// The transport.
+    pub mailer: Arc<dyn Mailer>,
+    /// Where it sends, e.g. `the folder ./mail` or `SMTP relay smtp.example.com:587 (STARTTLS)`.
+    pub description: String,
 }
 
-/// As [`build_mailer`], with another queue size and retry schedule (tests use short pauses).
+impl std::fmt::Debug for BuiltTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BuiltTransport").field("description", &self.description).finish_non_exhaustive()
+    }
+}
+
+/// Builds the transport `settings` name. The SMTP URL and the sender are checked now; no
+/// connection is made until the first message.
 ///
 /// # Errors
 /// [`MailConfigError`] for a bad sender, SMTP URL or folder.
-pub fn build_mailer_with(settings: &MailSettings, policy: RetryPolicy) -> Result<MailQueue, MailConfigError> {
+pub fn build_transport(settings: &MailSettings) -> Result<BuiltTransport, MailConfigError> {
     let from = FromAddress::parse(&settings.from)?;
-    let (inner, description): (Arc<dyn Mailer>, String) = match &settings.transport {
+    let (mailer, description): (Arc<dyn Mailer>, String) = match &settings.transport {
         MailTransport::Directory(folder) => {
             (Arc::new(FileMailer::new(folder.clone(), from)?), format!("the folder {}", folder.display()))
         }
@@ -116,5 +129,5 @@ pub fn build_mailer_with(settings: &MailSettings, policy: RetryPolicy) -> Result
             (Arc::new(SmtpMailer::new(relay, from)), description)
         }
     };
-    MailQueue::start(inner, policy, description)
+    Ok(BuiltTransport { mailer, description })
 }

@@ -199,7 +199,7 @@ impl fmt::Display for SmtpRelay {
 }
 
 /// A [`Mailer`] delivering each message at once through an SMTP server, blocking until the
-/// server accepted or refused it. Wrap it in a [`super::QueuedMailer`] so that requests
+/// server accepted or refused it. The [`super::OutboxWorker`] calls it off the request path, so that requests
 /// never wait on the network.
 #[derive(Component, Debug)]
 #[shaku(interface = Mailer)]

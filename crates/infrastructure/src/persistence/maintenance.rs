@@ -25,15 +25,23 @@ pub struct SweepReport {
     pub mfa_challenges: usize,
     /// Passkey ceremonies past their five minutes.
     pub passkey_ceremonies: usize,
+    /// Mails sent or given up on more than [`FINISHED_MAIL_KEPT`] ago.
+    pub finished_mail: usize,
 }
 
-/// Deletes sessions, refresh tokens, mailed tokens, unfinished sign-in flows, second-step challenges and passkey ceremonies whose end is before `now`. An expired
+/// How long a sent or failed mail's row (with its message emptied) is kept: seven days.
+pub const FINISHED_MAIL_KEPT: chrono::Duration = chrono::Duration::days(7);
+
+/// Deletes sessions, refresh tokens, mailed tokens, unfinished sign-in flows, second-step
+/// challenges and passkey ceremonies whose end is before `now`, and the outbox's rows of
+/// mail finished more than [`FINISHED_MAIL_KEPT`] ago. An expired
 /// refresh token is refused whether it is stored or not, so nothing observable changes.
 ///
 /// # Errors
 /// [`PortError`] when the database fails.
 pub fn sweep_expired(pool: &DbPool, now: DateTime<Utc>) -> Result<SweepReport, PortError> {
     let mut conn = pool.get().map_err(|error| PortError::unavailable("housekeeping.sweep_expired", error))?;
+    let finished_mail = super::mail_outbox::delete_finished_mail(&mut **conn, now - FINISHED_MAIL_KEPT)?;
     let now = now.naive_utc();
     let sessions = diesel::delete(sessions::table.filter(sessions::expires_at.lt(now)))
         .execute(&mut **conn)
@@ -53,5 +61,13 @@ pub fn sweep_expired(pool: &DbPool, now: DateTime<Utc>) -> Result<SweepReport, P
     let passkey_ceremonies = diesel::delete(passkey_ceremonies::table.filter(passkey_ceremonies::expires_at.lt(now)))
         .execute(&mut **conn)
         .map_err(db_error("housekeeping.sweep_expired"))?;
-    Ok(SweepReport { sessions, refresh_tokens, account_tokens, oauth_flows, mfa_challenges, passkey_ceremonies })
+    Ok(SweepReport {
+        sessions,
+        refresh_tokens,
+        account_tokens,
+        oauth_flows,
+        mfa_challenges,
+        passkey_ceremonies,
+        finished_mail,
+    })
 }

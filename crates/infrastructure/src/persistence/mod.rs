@@ -11,6 +11,7 @@ mod connection;
 mod errors;
 mod identity_repository;
 mod limits;
+mod mail_outbox;
 mod maintenance;
 mod models;
 mod oauth_flow_repository;
@@ -28,6 +29,10 @@ pub use connection::{
 };
 pub(crate) use errors::{database_failure, db_error};
 pub use limits::{DieselLockoutStore, DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters};
+pub use mail_outbox::{
+    ClaimedMail, DieselMailOutbox, OutboxDepth, claim_due_mail, delete_finished_mail, outbox_depth, record_failed,
+    record_retry, record_sent,
+};
 pub use maintenance::{SweepReport, sweep_expired};
 pub use probe::{DatabaseFile, DieselDatabaseProbe, DieselDatabaseProbeParameters};
 pub use second_factor_repository::reseal_totp_secrets;

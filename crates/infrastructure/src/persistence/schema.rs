@@ -164,6 +164,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        message -> Text,
+        status -> Text,
+        attempts -> Integer,
+        created_at -> Timestamp,
+        next_attempt_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        last_error -> Nullable<Text>,
+    }
+}
+
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(external_identities -> users (user_id));
 diesel::joinable!(account_tokens -> users (user_id));
@@ -185,5 +198,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     recovery_codes,
     mfa_challenges,
     passkeys,
-    passkey_ceremonies
+    passkey_ceremonies,
+    mail_outbox
 );

@@ -1,7 +1,7 @@
 use diesel::connection::SimpleConnection;
 use portcullis_application::ports::{
-    AccountTokenRepository, ApiKeyRepository, IdentityRepository, OAuthFlowRepository, PasskeyRepository, PortError,
-    RefreshContext, RefreshRotation, RotationOutcome, SecondFactorRepository, SessionRepository, UnitOfWork,
+    AccountTokenRepository, ApiKeyRepository, IdentityRepository, MailOutbox, OAuthFlowRepository, PasskeyRepository,
+    PortError, RefreshContext, RefreshRotation, RotationOutcome, SecondFactorRepository, SessionRepository, UnitOfWork,
     UnitOfWorkFactory, UserRepository, api_key_with_owner_by_reads, refresh_context_by_reads,
     rotate_refresh_token_by_steps,
 };
@@ -12,12 +12,14 @@ use shaku::Component;
 use super::account_token_repository::DieselAccountTokenRepository;
 use super::api_key_repository::DieselApiKeyRepository;
 use super::identity_repository::DieselIdentityRepository;
+use super::mail_outbox::DieselMailOutbox;
 use super::oauth_flow_repository::DieselOAuthFlowRepository;
 use super::passkey_repository::DieselPasskeyRepository;
 use super::second_factor_repository::DieselSecondFactorRepository;
 use super::session_repository::DieselSessionRepository;
 use super::user_repository::DieselUserRepository;
 use super::{DbConnection, DbConnectionManager, DbPool, database_failure, db_error};
+use crate::mail::OutboxSignal;
 use crate::sealing::SecretSealer;
 
 /// Opens one database transaction per command.
@@ -33,15 +35,25 @@ use crate::sealing::SecretSealer;
 #[shaku(interface = UnitOfWorkFactory)]
 pub struct DieselUnitOfWorkFactory {
     pool: DbPool,
-    /// Seals and opens the TOTP secrets.
+    /// Seals and opens the TOTP secrets and the outbox's messages.
     #[shaku(default)]
     sealer: SecretSealer,
+    /// Woken after a commit that put mail in the outbox (the delivery worker waits on it).
+    #[shaku(default)]
+    outbox_signal: OutboxSignal,
 }
 
 impl DieselUnitOfWorkFactory {
     /// A factory over `pool`, storing secrets as `sealer` says.
     pub fn new(pool: DbPool, sealer: SecretSealer) -> Self {
-        Self { pool, sealer }
+        Self { pool, sealer, outbox_signal: OutboxSignal::default() }
+    }
+
+    /// The same, waking `signal` after each commit that put mail in the outbox.
+    #[must_use]
+    pub fn waking(mut self, signal: OutboxSignal) -> Self {
+        self.outbox_signal = signal;
+        self
     }
 }
 
@@ -84,11 +96,17 @@ impl DieselUnitOfWorkFactory {
     /// backend; `None`: no transaction.
     fn open_unit(&self, begin: fn(&DbConnection) -> Option<&'static str>) -> Result<Box<dyn UnitOfWork>, PortError> {
         let mut conn = self.connection()?;
-        let Some(statement) = begin(&conn) else {
-            return Ok(Box::new(DieselUnitOfWork { conn, open: false, sealer: self.sealer.clone() }));
-        };
-        conn.batch_execute(statement).map_err(db_error("unit_of_work.open_unit"))?;
-        Ok(Box::new(DieselUnitOfWork { conn, open: true, sealer: self.sealer.clone() }))
+        let statement = begin(&conn);
+        if let Some(statement) = statement {
+            conn.batch_execute(statement).map_err(db_error("unit_of_work.open_unit"))?;
+        }
+        Ok(Box::new(DieselUnitOfWork {
+            conn,
+            open: statement.is_some(),
+            sealer: self.sealer.clone(),
+            outbox_signal: self.outbox_signal.clone(),
+            mail_added: false,
+        }))
     }
 }
 
@@ -99,8 +117,12 @@ pub struct DieselUnitOfWork {
     conn: PooledConnection<DbConnectionManager>,
     /// Whether a transaction is open (and so must be committed or rolled back).
     open: bool,
-    /// Seals and opens the TOTP secrets.
+    /// Seals and opens the TOTP secrets and the outbox's messages.
     sealer: SecretSealer,
+    /// Woken when a commit put mail in the outbox.
+    outbox_signal: OutboxSignal,
+    /// Whether this unit put mail in the outbox.
+    mail_added: bool,
 }
 
 impl UnitOfWork for DieselUnitOfWork {
@@ -136,6 +158,10 @@ impl UnitOfWork for DieselUnitOfWork {
         Box::new(DieselPasskeyRepository::new(&mut self.conn))
     }
 
+    fn outbox(&mut self) -> Box<dyn MailOutbox + '_> {
+        Box::new(DieselMailOutbox::new(&mut self.conn, &self.sealer, &mut self.mail_added))
+    }
+
     fn api_key_with_owner(&mut self, prefix: &str) -> Result<Option<(ApiKey, User)>, PortError> {
         if matches!(**self.conn, DbConnection::Sqlite(_)) {
             // In process: two primary-key reads measured faster than the join.
@@ -162,14 +188,15 @@ impl UnitOfWork for DieselUnitOfWork {
     }
 
     fn commit(mut self: Box<Self>) -> Result<(), PortError> {
-        if !self.open {
-            // No transaction was opened: there is none to end.
-            return Ok(());
+        if self.open {
+            self.open = false;
+            if let Err(error) = self.conn.batch_execute("COMMIT") {
+                let _ = self.conn.batch_execute("ROLLBACK");
+                return Err(database_failure("unit_of_work.commit", error));
+            }
         }
-        self.open = false;
-        if let Err(error) = self.conn.batch_execute("COMMIT") {
-            let _ = self.conn.batch_execute("ROLLBACK");
-            return Err(database_failure("unit_of_work.commit", error));
+        if self.mail_added {
+            self.outbox_signal.wake();
         }
         Ok(())
     }
