@@ -201,6 +201,7 @@ pub const VARIABLES: &[&str] = &[
     "PORTCULLIS_REFRESH_TTL_SECS",
     "PORTCULLIS_SESSION_MAX_SECS",
     "PORTCULLIS_REFRESH_GRACE_SECS",
+    "PORTCULLIS_REAUTH_SECS",
     "PORTCULLIS_BCRYPT_COST",
     "PORTCULLIS_MIN_PASSWORD_SCORE",
     "PORTCULLIS_RATE_LIMIT_PER_MINUTE",
@@ -749,6 +750,15 @@ mod tests {
         let config = Config::from_sources(None, &env(&[("PORTCULLIS_NONSENSE", "1"), ("PORTCULLIS_CONFIG", "x.toml")]))
             .expect("loads");
         assert_eq!(config, Config::default());
+    }
+
+    #[test]
+    fn every_numeric_setting_is_read_from_the_environment_and_the_file() {
+        let pairs = [("PORTCULLIS_REAUTH_SECS", "5"), ("PORTCULLIS_MAIL_RETRY_SECS", "30")];
+        let config = Config::from_sources(None, &env(&pairs)).expect("loads");
+        assert_eq!((config.reauth_secs, config.mail_retry_secs), (5, 30));
+        let config = Config::from_sources(Some("reauth_secs = 7\nmail_retry_secs = 60\n"), &env(&[])).expect("loads");
+        assert_eq!((config.reauth_secs, config.mail_retry_secs), (7, 60));
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub struct ListUsersParams {
     /// A case-insensitive substring of the email or the name.
     pub q: Option<String>,
     /// Page size, 1..=100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
