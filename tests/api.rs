@@ -37,6 +37,8 @@ mod keys;
 mod login;
 #[path = "api/logout.rs"]
 mod logout;
+#[path = "api/mail_outbox.rs"]
+mod mail_outbox;
 #[path = "api/mfa.rs"]
 mod mfa;
 #[path = "api/oauth.rs"]

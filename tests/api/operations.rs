@@ -22,7 +22,7 @@ async fn scrape(app: &TestApp) -> String {
     response.text()
 }
 
-const METRIC_NAMES: [&str; 13] = [
+const METRIC_NAMES: [&str; 15] = [
     "portcullis_http_requests_total",
     "portcullis_http_request_duration_seconds",
     "portcullis_logins_total",
@@ -36,6 +36,8 @@ const METRIC_NAMES: [&str; 13] = [
     "portcullis_mail_sent_total",
     "portcullis_mail_failed_total",
     "portcullis_mail_queue_depth",
+    "portcullis_mail_retried_total",
+    "portcullis_mail_oldest_age_seconds",
 ];
 
 backend_tests!(metrics_answers_prometheus_text_with_every_metric, |app| async move {

@@ -26,7 +26,9 @@ use portcullis_domain::{
 use portcullis_infrastructure::persistence::schema::{
     account_tokens, api_keys, login_failures, refresh_tokens, sessions,
 };
-use portcullis_infrastructure::persistence::{DieselLockoutStore, DieselUnitOfWorkFactory, SweepReport, sweep_expired};
+use portcullis_infrastructure::persistence::{
+    DieselLockoutStore, DieselUnitOfWorkFactory, SweepReport, claim_due_mail, record_sent, sweep_expired,
+};
 use portcullis_infrastructure::tokens::{ensure_signing_key, load_key_ring, prune_retired_keys, rotate_signing_key};
 
 impl TestDb {
@@ -354,7 +356,30 @@ fn expired_rows_are_swept_and_live_ones_kept(db: &TestDb) {
         }
         unit.account_tokens().add(&old_mail).expect("adds");
         unit.account_tokens().add(&live_mail).expect("adds");
+        let mail = portcullis_application::ports::OutgoingMail {
+            to: "ada@example.com".into(),
+            to_name: "Ada".into(),
+            subject: "Hello".into(),
+            text: "text".into(),
+            html: "<p>html</p>".into(),
+        };
+        // One mail sent eight days ago, one sent yesterday, one still waiting.
+        for written in [start - Duration::days(8), start - Duration::days(1), start] {
+            unit.outbox().add(&mail, written).expect("adds a mail");
+        }
     });
+    {
+        let pool = db.pool();
+        let mut conn = pool.get().expect("a connection");
+        let sealer = portcullis_infrastructure::sealing::SecretSealer::cleartext();
+        for sent_at in [start - Duration::days(8), start - Duration::days(1)] {
+            let claimed = claim_due_mail(&mut conn, &sealer, sent_at, sent_at + Duration::minutes(2))
+                .expect("claims")
+                .expect("a mail is due");
+            assert_eq!(claimed.mail.expect("opens").subject, "Hello");
+            record_sent(&mut conn, &claimed.id, sent_at).expect("records");
+        }
+    }
 
     let report = sweep_expired(&db.pool(), start).expect("sweeps");
     assert_eq!(
@@ -365,7 +390,8 @@ fn expired_rows_are_swept_and_live_ones_kept(db: &TestDb) {
             account_tokens: 1,
             oauth_flows: 0,
             mfa_challenges: 0,
-            passkey_ceremonies: 0
+            passkey_ceremonies: 0,
+            finished_mail: 1,
         }
     );
     db.with_unit(|unit| {

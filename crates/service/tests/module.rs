@@ -3,7 +3,6 @@
 use std::sync::{Arc, RwLock};
 
 use chrono::Utc;
-use portcullis_application::ports::Mailer;
 use portcullis_application::ports::{
     Clock, DatabaseProbe, JwksSource, KeyRingReloader, LockoutStore, PasswordHasher, PasswordPolicy, RateLimiter,
     ResourceMonitor, TokenService, UnitOfWorkFactory,

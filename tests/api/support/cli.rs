@@ -87,3 +87,53 @@ pub async fn make_admin(database: &TestDatabase) {
     .await;
     assert!(output.status.success(), "portcullis user create --admin: {}", describe(&output));
 }
+
+/// A `portcullis serve` process of the drills, killed with SIGKILL when dropped (or by
+/// [`ServerProcess::kill`]): a crash, not a stop.
+pub struct ServerProcess {
+    child: KillOnDrop,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+}
+
+impl ServerProcess {
+    /// Starts `portcullis serve` on `database` with the drills' environment plus `env`, and
+    /// waits (at most 30 s) until `/health/ready` answers 200.
+    pub async fn start(database: &TestDatabase, env: &[(&str, String)]) -> Self {
+        let port = free_port();
+        let mut command = command(database, &["serve"]);
+        command
+            .env("PORTCULLIS_BIND", format!("127.0.0.1:{port}"))
+            .env("PORTCULLIS_PUBLIC_URL", format!("http://localhost:{port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (key, value) in env {
+            command.env(key, value);
+        }
+        let mut child = KillOnDrop(command.spawn().expect("portcullis starts"));
+        let url = format!("http://127.0.0.1:{port}");
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        let started = std::time::Instant::now();
+        loop {
+            let ready = client.get(format!("{url}/health/ready")).send().await;
+            if ready.is_ok_and(|response| response.status() == 200) {
+                return Self { child, url };
+            }
+            if let Ok(Some(status)) = child.0.try_wait() {
+                let mut stderr = String::new();
+                if let Some(mut pipe) = child.0.stderr.take() {
+                    let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
+                }
+                panic!("portcullis serve exited early with {status}: {stderr}");
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(30), "portcullis serve is ready within 30 s");
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Kills the process with SIGKILL (no graceful stop, nothing flushed) and reaps it.
+    pub fn kill(self) {
+        drop(self.child);
+    }
+}

@@ -12,6 +12,7 @@ pub mod jwt;
 pub mod mail;
 pub mod oidc;
 pub mod problem;
+pub mod smtp;
 pub mod soft_authenticator;
 pub mod totp;
 pub mod upstream_stubs;

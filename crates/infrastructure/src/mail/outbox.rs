@@ -288,7 +288,7 @@ impl Delivery {
 
     /// Refreshes the depth gauges from the table.
     fn read_depth(&self) {
-        let Ok(depth) = self.connection().and_then(|mut conn| outbox_depth(&mut **conn)) else { return };
+        let Ok(depth) = self.connection().and_then(|mut conn| outbox_depth(&mut conn)) else { return };
         let counters = &self.stats.counters;
         counters.pending.store(depth.pending, Ordering::Relaxed);
         let age = depth.oldest.map_or(0, |oldest| (Utc::now() - oldest).num_seconds().max(0));
@@ -301,7 +301,7 @@ impl Delivery {
         let lease_end = now + chrono_of(self.policy.lease);
         let claimed = {
             let mut conn = self.connection()?;
-            claim_due_mail(&mut **conn, &self.sealer, now, lease_end)?
+            claim_due_mail(&mut conn, &self.sealer, now, lease_end)?
         };
         let Some(claimed) = claimed else { return Ok(Step::Idle) };
         self.deliver(claimed);
@@ -362,7 +362,7 @@ impl Delivery {
     fn record(&self, update: impl Fn(&mut DbConnection) -> Result<(), PortError>) {
         let deadline = std::time::Instant::now() + self.policy.lease / 2;
         loop {
-            match self.connection().and_then(|mut conn| update(&mut **conn)) {
+            match self.connection().and_then(|mut conn| update(&mut conn)) {
                 Ok(()) => return,
                 Err(error) if std::time::Instant::now() < deadline => {
                     tracing::warn!(%error, "the mail outbox cannot be updated; trying again");

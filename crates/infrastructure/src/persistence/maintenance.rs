@@ -41,7 +41,7 @@ pub const FINISHED_MAIL_KEPT: chrono::Duration = chrono::Duration::days(7);
 /// [`PortError`] when the database fails.
 pub fn sweep_expired(pool: &DbPool, now: DateTime<Utc>) -> Result<SweepReport, PortError> {
     let mut conn = pool.get().map_err(|error| PortError::unavailable("housekeeping.sweep_expired", error))?;
-    let finished_mail = super::mail_outbox::delete_finished_mail(&mut **conn, now - FINISHED_MAIL_KEPT)?;
+    let finished_mail = super::mail_outbox::delete_finished_mail(&mut conn, now - FINISHED_MAIL_KEPT)?;
     let now = now.naive_utc();
     let sessions = diesel::delete(sessions::table.filter(sessions::expires_at.lt(now)))
         .execute(&mut **conn)
