@@ -253,6 +253,7 @@ pub fn describe_config(config: &Config) -> String {
     use crate::config::{LogFormat, redact_url};
     let lines = [
         ("PORTCULLIS_DATABASE_URL", redact_url(&config.database_url)),
+        ("PORTCULLIS_DATABASE_CREATE", config.database_create.to_string()),
         ("PORTCULLIS_BIND", config.bind.clone()),
         ("PORTCULLIS_PUBLIC_URL", config.public_url.to_string()),
         ("PORTCULLIS_ALLOWED_ORIGINS", config.allowed_origins.join(",")),

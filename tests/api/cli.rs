@@ -24,6 +24,48 @@ backend_tests!(migrate_applies_the_migrations_and_can_run_twice, database_only, 
     app.stop().await;
 });
 
+backend_tests!(a_missing_or_empty_database_is_set_up_only_when_allowed, database_only, |db| async move {
+    let refuse = |db: &TestDatabase| {
+        let mut migrate = command(db, &["migrate"]);
+        migrate.env("PORTCULLIS_DATABASE_CREATE", "false");
+        migrate
+    };
+    // Nothing there yet: refused, naming the variable, and nothing is made.
+    let output = run(refuse(&db), "").await;
+    assert!(!output.status.success(), "refused: {}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("PORTCULLIS_DATABASE_CREATE=false"), "{stderr}");
+    if db.backend() == Backend::Sqlite {
+        let file = db.url().strip_prefix("sqlite://").expect("a sqlite URL").to_owned();
+        assert!(!std::path::Path::new(&file).exists(), "no empty file was made");
+    }
+    // The default makes it (the zero-setup start), and then `false` is happy with it.
+    let output = run(command(&db, &["migrate"]), "").await;
+    assert!(output.status.success(), "created: {}", describe(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("setting up a new one"), "said loudly: {stderr}");
+    let output = run(refuse(&db), "").await;
+    assert!(output.status.success(), "an existing database opens: {}", describe(&output));
+
+    if db.backend() == Backend::Sqlite {
+        // The file deleted, its -wal left beside it: not silently replaced, even by default.
+        let app = start_on(&db).await;
+        app.signup("Ada", "ada@example.com").await;
+        let file = db.url().strip_prefix("sqlite://").expect("a sqlite URL").to_owned();
+        std::fs::remove_file(&file).expect("deletes the database file");
+        app.stop().await;
+        let wal = format!("{file}-wal");
+        if !std::path::Path::new(&wal).exists() {
+            std::fs::write(&wal, b"").expect("a leftover -wal");
+        }
+        let output = run(command(&db, &["migrate"]), "").await;
+        assert!(!output.status.success(), "refused: {}", describe(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("deleted or") && stderr.contains("-wal"), "{stderr}");
+        assert!(!std::path::Path::new(&file).exists(), "no new empty database");
+    }
+});
+
 backend_tests!(user_create_reads_the_password_from_stdin, database_only, |db| async move {
     let password = "Lantern-Orchid-Velvet-93";
     let output = run(command(&db, &["migrate"]), "").await;

@@ -83,6 +83,10 @@ pub struct Config {
     /// `PORTCULLIS_MAIL_RETRY_SECS`: how long a mail that cannot be delivered is retried
     /// before it is given up on (1..=2592000, default 86400: 24 hours).
     pub mail_retry_secs: u64,
+    /// `PORTCULLIS_DATABASE_CREATE`: whether a missing SQLite file or an empty database may
+    /// be set up as a new one (default `true`, the zero-setup start; set `false` in
+    /// production so a wrong URL or a lost file stops the start instead).
+    pub database_create: bool,
     /// `PORTCULLIS_ENCRYPTION_KEY` (or the content of `PORTCULLIS_ENCRYPTION_KEY_FILE`): 32
     /// random bytes in base64 that seal the secrets kept in the database (signing keys, TOTP
     /// secrets); `None`: they are stored in the clear (warned at start).
@@ -151,6 +155,7 @@ impl Default for Config {
             admin_requires_mfa: false,
             body_timeout_secs: 10,
             mail_retry_secs: 86_400,
+            database_create: true,
             encryption_key: None,
             encryption_key_file: None,
             encryption_keys_old: Vec::new(),
@@ -192,6 +197,7 @@ pub fn default_origins(public_url: &Url) -> Vec<String> {
 /// Every variable this configuration reads, in the order they are documented.
 pub const VARIABLES: &[&str] = &[
     "PORTCULLIS_DATABASE_URL",
+    "PORTCULLIS_DATABASE_CREATE",
     "PORTCULLIS_BIND",
     "PORTCULLIS_PUBLIC_URL",
     "PORTCULLIS_ALLOWED_ORIGINS",
@@ -368,6 +374,9 @@ impl Config {
         if let Some(raw) = get("PORTCULLIS_ADMIN_REQUIRES_MFA") {
             config.admin_requires_mfa = flag(raw, "PORTCULLIS_ADMIN_REQUIRES_MFA")?;
         }
+        if let Some(raw) = get("PORTCULLIS_DATABASE_CREATE") {
+            config.database_create = flag(raw, "PORTCULLIS_DATABASE_CREATE")?;
+        }
         read_encryption_keys(&mut config, &get)?;
         if let Some(log) = get("PORTCULLIS_LOG") {
             config.log = log.to_owned();
@@ -522,6 +531,7 @@ impl fmt::Debug for Config {
             .field("admin_requires_mfa", &self.admin_requires_mfa)
             .field("body_timeout_secs", &self.body_timeout_secs)
             .field("mail_retry_secs", &self.mail_retry_secs)
+            .field("database_create", &self.database_create)
             .field("encryption_key", &self.encryption_key)
             .field("encryption_key_file", &self.encryption_key_file)
             .field("encryption_keys_old", &self.encryption_keys_old.len())

@@ -7,7 +7,7 @@ use anyhow::Context;
 use chrono::Utc;
 use portcullis_application::ports::UnitOfWorkFactory;
 use portcullis_infrastructure::persistence::{
-    DbPool, DieselUnitOfWorkFactory, PoolSettings, connect, reseal_totp_secrets, run_migrations,
+    DbPool, DieselUnitOfWorkFactory, PoolSettings, connect, has_schema, reseal_totp_secrets, run_migrations,
 };
 use portcullis_infrastructure::sealing::SecretSealer;
 use portcullis_infrastructure::tokens::reseal_signing_keys;
@@ -21,20 +21,56 @@ use crate::config::Config;
 pub fn open_database(config: &Config) -> anyhow::Result<DbPool> {
     if let Some(path) = config.database_url.strip_prefix("sqlite://")
         && !path.contains(":memory:")
-        && !std::path::Path::new(path).exists()
     {
-        // Loud on purpose: a database that was expected (and deleted, or a wrong path) would
-        // otherwise be replaced by an empty one without a word.
-        tracing::warn!(path, "no database file here: creating a new, empty database");
+        check_sqlite_file(std::path::Path::new(path), config.database_create)?;
     }
     let settings = PoolSettings { max_size: config.db_pool_size, ..PoolSettings::default() };
     let pool = connect(&config.database_url, settings).context("opening the database (PORTCULLIS_DATABASE_URL)")?;
+    if !has_schema(&pool)? {
+        anyhow::ensure!(
+            config.database_create,
+            "the database of PORTCULLIS_DATABASE_URL holds no Portcullis tables and PORTCULLIS_DATABASE_CREATE=false: \
+             refusing to set up a new, empty one (point it at the existing database, or set \
+             PORTCULLIS_DATABASE_CREATE=true for a first start)"
+        );
+        // Loud on purpose: every account and key starts from nothing.
+        tracing::warn!("the database is empty: setting up a new one (no users, a new signing key)");
+    }
     let applied = run_migrations(&pool)?;
     if applied > 0 {
         tracing::info!(applied, "database migrations applied");
     }
     reseal_secrets(&pool, &sealer(config)?)?;
     Ok(pool)
+}
+
+/// Before a SQLite file is opened: a missing file is made only when `create` allows it and
+/// nothing suggests a database was there (its `-wal` or `-shm` beside it is what a deleted
+/// or moved database leaves behind). Logged loudly when a new file will be made.
+fn check_sqlite_file(path: &std::path::Path, create: bool) -> anyhow::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let shown = path.display();
+    let leftovers: Vec<String> = ["-wal", "-shm"]
+        .iter()
+        .map(|suffix| format!("{}{suffix}", path.display()))
+        .filter(|candidate| std::path::Path::new(candidate).exists())
+        .collect();
+    // Another instance starting this moment may have just made the file and its `-wal`.
+    anyhow::ensure!(
+        leftovers.is_empty() || path.exists(),
+        "the database file {shown} is missing but {} of a database is still beside it: it was deleted or \
+         moved; restore it (or remove the leftover files to start a new, empty database)",
+        leftovers.join(" and ")
+    );
+    anyhow::ensure!(
+        create,
+        "the database file {shown} does not exist and PORTCULLIS_DATABASE_CREATE=false: refusing to create a \
+         new, empty one (check PORTCULLIS_DATABASE_URL)"
+    );
+    tracing::warn!(path = %shown, "no database file here: creating a new, empty database");
+    Ok(())
 }
 
 /// The sealer of the secrets kept in the database, from `PORTCULLIS_ENCRYPTION_KEY` and

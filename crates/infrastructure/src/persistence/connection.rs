@@ -286,6 +286,34 @@ pub fn run_migrations(pool: &DbPool) -> Result<usize, ConnectError> {
     }
 }
 
+/// Whether the database already holds Portcullis's schema (any migration was applied), as
+/// opposed to being new and empty.
+///
+/// # Errors
+/// [`ConnectError::Unreachable`] when no connection can be had or the catalog cannot be read.
+pub fn has_schema(pool: &DbPool) -> Result<bool, ConnectError> {
+    use diesel::{QueryableByName, RunQueryDsl};
+
+    #[derive(QueryableByName)]
+    struct Present {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        present: bool,
+    }
+    let mut conn = pool.get().map_err(|e| ConnectError::Unreachable(e.to_string()))?;
+    let present = match &mut **conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query("SELECT to_regclass('__diesel_schema_migrations') IS NOT NULL AS present")
+                .get_result::<Present>(pg)
+        }
+        DbConnection::Sqlite(sqlite) => diesel::sql_query(
+            "SELECT count(*) > 0 AS present FROM sqlite_master \
+             WHERE type = 'table' AND name = '__diesel_schema_migrations'",
+        )
+        .get_result::<Present>(sqlite),
+    };
+    present.map(|row| row.present).map_err(|e| ConnectError::Unreachable(e.to_string()))
+}
+
 /// The PostgreSQL advisory-lock key that serializes migrations ("portmig1").
 const MIGRATION_LOCK: i64 = 0x706f_7274_6d69_6731;
 

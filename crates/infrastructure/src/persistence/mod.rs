@@ -25,7 +25,7 @@ mod user_repository;
 
 pub use connection::{
     Backend, ConnectError, DbConnection, DbConnectionManager, DbPool, PoolSettings, PooledDb, TRUSTED_AFTER_USE,
-    connect, run_migrations,
+    connect, has_schema, run_migrations,
 };
 pub(crate) use errors::{database_failure, db_error};
 pub use limits::{DieselLockoutStore, DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters};
