@@ -21,6 +21,8 @@ mod cli;
 mod concurrency;
 #[path = "api/cors.rs"]
 mod cors;
+#[path = "api/crash.rs"]
+mod crash;
 #[path = "api/current_user.rs"]
 mod current_user;
 #[path = "api/email_verification.rs"]

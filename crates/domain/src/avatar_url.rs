@@ -43,6 +43,11 @@ impl AvatarUrl {
         if value.chars().count() > MAX_AVATAR_URL_CHARS {
             return Err(AvatarUrlError::TooLong);
         }
+        // The URL parser drops tabs and newlines and percent-encodes other controls, but the
+        // text is kept as given: refuse them here (PostgreSQL cannot even store a NUL).
+        if value.chars().any(char::is_control) {
+            return Err(AvatarUrlError::Invalid);
+        }
         let parsed = url::Url::parse(value).map_err(|_| AvatarUrlError::Invalid)?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(AvatarUrlError::UnsupportedScheme);

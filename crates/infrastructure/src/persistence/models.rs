@@ -121,12 +121,13 @@ impl TryFrom<UserRow> for User {
                 .map(PasswordHash::from_stored)
                 .transpose()
                 .map_err(|e| corrupt("password hash", e))?,
-            avatar_url: row
-                .avatar_url
-                .as_deref()
-                .map(AvatarUrl::parse)
-                .transpose()
-                .map_err(|e| corrupt("avatar url", e))?,
+            // Stored before the rules grew stricter (control characters), an avatar URL that
+            // no longer parses is left out rather than making the whole user unreadable.
+            avatar_url: row.avatar_url.as_deref().and_then(|raw| {
+                AvatarUrl::parse(raw)
+                    .inspect_err(|error| tracing::warn!(user_id = %row.id, %error, "stored avatar URL left out"))
+                    .ok()
+            }),
             roles: Roles::parse(row.roles.split(',').filter(|r| !r.is_empty())).map_err(|e| corrupt("roles", e))?,
             email_verified: row.email_verified,
             disabled: row.disabled,

@@ -62,22 +62,23 @@ impl OAuthParams {
     }
 
     fn from_json(body: &[u8]) -> Result<Self, OAuthError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|_| OAuthError::invalid_request("The body is not valid JSON."))?;
-        let Value::Object(object) = value else {
-            return Err(OAuthError::invalid_request("The body must be a JSON object."));
-        };
-        let params = object
-            .into_iter()
-            .filter(|(_, value)| !value.is_null())
-            .map(|(name, value)| {
-                let param = match value {
-                    Value::String(text) => Param::Value(text),
-                    _ => Param::NotAString,
-                };
-                (name, param)
+        let members: Members = serde_json::from_slice(body).map_err(|error| {
+            OAuthError::invalid_request(if error.is_data() {
+                "The body must be a JSON object."
+            } else {
+                "The body is not valid JSON."
             })
-            .collect();
+        })?;
+        let mut params = HashMap::new();
+        for (name, value) in members.0.into_iter().filter(|(_, value)| !value.is_null()) {
+            let param = match value {
+                Value::String(text) => Param::Value(text),
+                _ => Param::NotAString,
+            };
+            // A member given twice is refused as a repeated form parameter is (RFC 6749 §3.2),
+            // never "the last one wins".
+            params.entry(name).and_modify(|known| *known = Param::Repeated).or_insert(param);
+        }
         Ok(Self(params))
     }
 
@@ -103,6 +104,33 @@ impl OAuthParams {
     /// `invalid_request` when it is missing, empty, repeated or (JSON) not a string.
     pub fn required(&self, name: &str) -> Result<String, OAuthError> {
         self.optional(name)?.ok_or_else(|| OAuthError::invalid_request(format!("The parameter {name} is required.")))
+    }
+}
+
+/// A JSON object's members in the order given, repeats included (a `Map` keeps only the last).
+struct Members(Vec<(String, Value)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Members;
+
+            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                formatter.write_str("a JSON object")
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry::<String, Value>()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+
+        deserializer.deserialize_map(Visitor)
     }
 }
 
