@@ -50,3 +50,62 @@ backend_tests!(
         }
     }
 );
+
+backend_tests!(
+    five_processes_started_at_once_on_a_fresh_database_share_one_key,
+    database_only,
+    |database| async move {
+        // As a rolling deploy of replicas onto a new database: five `portcullis serve` at once,
+        // behind one public address (so one issuer).
+        let shared = [("PORTCULLIS_PUBLIC_URL", "https://auth.example.com".to_owned())];
+        let mut servers: Vec<_> =
+            (0..5).map(|_| crate::support::cli::ServerProcess::spawn(&database, &shared)).collect();
+        for server in &mut servers {
+            server.wait_until_ready().await;
+        }
+        let client = reqwest::Client::builder().no_proxy().build().expect("client");
+        let mut documents = Vec::new();
+        for server in &servers {
+            let jwks = client.get(format!("{}/.well-known/jwks.json", server.url)).send().await.expect("an answer");
+            assert_eq!(jwks.status(), 200);
+            documents.push(jwks.json::<serde_json::Value>().await.expect("JSON"));
+        }
+        assert_eq!(documents[0]["keys"].as_array().map(Vec::len), Some(1), "one signing key: {}", documents[0]);
+        assert!(documents.iter().all(|document| *document == documents[0]), "the same JWKS everywhere: {documents:?}");
+        // Each instance's token verifies on every other one.
+        for (i, issuer) in servers.iter().enumerate() {
+            let email = unique_email(&format!("replica{i}"));
+            let signup = client
+                .post(format!("{}/api/auth/signup", issuer.url))
+                .json(&serde_json::json!({"name": "Ada", "email": email, "password": PASSWORD}))
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(signup.status(), 201);
+            let body = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs([("grant_type", "password"), ("username", email.as_str()), ("password", PASSWORD)])
+                .finish();
+            let grant = client
+                .post(format!("{}/api/auth/token", issuer.url))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+                .send()
+                .await
+                .expect("an answer");
+            assert_eq!(grant.status(), 200);
+            let token = grant.json::<serde_json::Value>().await.expect("JSON")["access_token"]
+                .as_str()
+                .expect("an access token")
+                .to_owned();
+            for verifier in &servers {
+                let me = client
+                    .get(format!("{}/api/auth/current-user", verifier.url))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("an answer");
+                assert_eq!(me.status(), 200, "instance {i}'s token on {}", verifier.url);
+            }
+        }
+    }
+);

@@ -100,6 +100,13 @@ impl ServerProcess {
     /// Starts `portcullis serve` on `database` with the drills' environment plus `env`, and
     /// waits (at most 30 s) until `/health/ready` answers 200.
     pub async fn start(database: &TestDatabase, env: &[(&str, String)]) -> Self {
+        let mut server = Self::spawn(database, env);
+        server.wait_until_ready().await;
+        server
+    }
+
+    /// Starts `portcullis serve` as [`ServerProcess::start`] does, without waiting for it.
+    pub fn spawn(database: &TestDatabase, env: &[(&str, String)]) -> Self {
         let port = free_port();
         let mut command = command(database, &["serve"]);
         command
@@ -111,18 +118,23 @@ impl ServerProcess {
         for (key, value) in env {
             command.env(key, value);
         }
-        let mut child = KillOnDrop(command.spawn().expect("portcullis starts"));
-        let url = format!("http://127.0.0.1:{port}");
+        let child = KillOnDrop(command.spawn().expect("portcullis starts"));
+        Self { child, url: format!("http://127.0.0.1:{port}") }
+    }
+
+    /// Waits (at most 30 s) until `/health/ready` answers 200; panics with the process's
+    /// stderr when it exits first.
+    pub async fn wait_until_ready(&mut self) {
         let client = reqwest::Client::builder().no_proxy().build().expect("client");
         let started = std::time::Instant::now();
         loop {
-            let ready = client.get(format!("{url}/health/ready")).send().await;
+            let ready = client.get(format!("{}/health/ready", self.url)).send().await;
             if ready.is_ok_and(|response| response.status() == 200) {
-                return Self { child, url };
+                return;
             }
-            if let Ok(Some(status)) = child.0.try_wait() {
+            if let Ok(Some(status)) = self.child.0.try_wait() {
                 let mut stderr = String::new();
-                if let Some(mut pipe) = child.0.stderr.take() {
+                if let Some(mut pipe) = self.child.0.stderr.take() {
                     let _ = std::io::Read::read_to_string(&mut pipe, &mut stderr);
                 }
                 panic!("portcullis serve exited early with {status}: {stderr}");
