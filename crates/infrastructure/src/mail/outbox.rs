@@ -164,8 +164,9 @@ struct Delivery {
     stopped: (Mutex<bool>, Condvar),
 }
 
-/// The delivery worker of one instance (see the module's documentation). Dropping it does
-/// not stop the thread: call [`shutdown`](Self::shutdown).
+/// The delivery worker of one instance (see the module's documentation). Dropping it asks
+/// the thread to stop after what is due (without waiting); [`shutdown`](Self::shutdown)
+/// also waits for it.
 pub struct OutboxWorker {
     delivery: Arc<Delivery>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -235,6 +236,13 @@ impl OutboxWorker {
             tracing::warn!("the mail worker was still delivering at shutdown; its mail is retried after the lease");
         }
         done
+    }
+}
+
+impl Drop for OutboxWorker {
+    fn drop(&mut self) {
+        self.delivery.stopping.store(true, Ordering::SeqCst);
+        self.delivery.signal.wake();
     }
 }
 
