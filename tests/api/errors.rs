@@ -64,6 +64,19 @@ backend_tests!(malformed_json_is_400_malformed_body, |app| async move {
     assert_problem(&app.send(request).await, 400, "malformed_body");
 });
 
+backend_tests!(a_field_given_twice_is_400_malformed_body, |app| async move {
+    // Which one would count? A proxy may read the first, serde the last: neither is taken.
+    let body = r#"{"name": "Ada", "email": "ada@example.com", "email": "eve@example.com", "password": "x"}"#;
+    let response = app.send(raw(&app, Method::POST, "/api/auth/signup", "application/json", body)).await;
+    assert_problem(&response, 400, "malformed_body");
+    assert_eq!(response.json()["detail"], "The member \"email\" appears more than once.");
+    assert!(app.database().texts("SELECT email AS value FROM users").is_empty(), "nobody signed up");
+    // Repeats inside a nested value are the value's business, not a field given twice.
+    let body = r#"{"name": "Ada", "email": "ada@example.com", "password": "Trellis-Quartz-Harbor-48"}"#;
+    let response = app.send(raw(&app, Method::POST, "/api/auth/signup", "application/json", body)).await;
+    response.assert_status(201);
+});
+
 backend_tests!(an_unknown_path_is_404_not_found, |app| async move {
     for path in ["/api/auth/nope", "/api/nope", "/no-such-page"] {
         let response = app.get(path).await;

@@ -125,7 +125,19 @@ impl FromRequest for JsonObject {
                 ApiError::malformed_body(format!("The body is not valid JSON ({}).", e.classify_name()))
             })?;
             match value {
-                Value::Object(map) => Ok(JsonObject(map)),
+                Value::Object(map) => {
+                    // Parsed again member by member: a field given twice is refused, not
+                    // silently read as its last value.
+                    let members: crate::json_members::Members = serde_json::from_slice(&body)
+                        .map_err(|_| ApiError::malformed_body("The body is not a JSON object."))?;
+                    if let Some(name) = members.repeated() {
+                        return Err(ApiError::malformed_body(format!(
+                            "The member {} appears more than once.",
+                            Value::String(name.to_owned())
+                        )));
+                    }
+                    Ok(JsonObject(map))
+                }
                 _ => {
                     let mut errors = ValidationErrors::new();
                     errors.add("body", "invalid_type", "the body must be a JSON object");

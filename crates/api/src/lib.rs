@@ -17,6 +17,7 @@ mod endpoint;
 pub mod error_mapping;
 pub mod error_responses;
 pub mod extractors;
+mod json_members;
 pub mod metrics;
 pub mod openapi;
 pub mod pages;

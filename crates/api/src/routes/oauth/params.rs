@@ -62,7 +62,7 @@ impl OAuthParams {
     }
 
     fn from_json(body: &[u8]) -> Result<Self, OAuthError> {
-        let members: Members = serde_json::from_slice(body).map_err(|error| {
+        let members: crate::json_members::Members = serde_json::from_slice(body).map_err(|error| {
             OAuthError::invalid_request(if error.is_data() {
                 "The body must be a JSON object."
             } else {
@@ -104,33 +104,6 @@ impl OAuthParams {
     /// `invalid_request` when it is missing, empty, repeated or (JSON) not a string.
     pub fn required(&self, name: &str) -> Result<String, OAuthError> {
         self.optional(name)?.ok_or_else(|| OAuthError::invalid_request(format!("The parameter {name} is required.")))
-    }
-}
-
-/// A JSON object's members in the order given, repeats included (a `Map` keeps only the last).
-struct Members(Vec<(String, Value)>);
-
-impl<'de> serde::Deserialize<'de> for Members {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = Members;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                formatter.write_str("a JSON object")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Members, A::Error> {
-                let mut members = Vec::new();
-                while let Some(member) = map.next_entry::<String, Value>()? {
-                    members.push(member);
-                }
-                Ok(Members(members))
-            }
-        }
-
-        deserializer.deserialize_map(Visitor)
     }
 }
 
