@@ -40,6 +40,7 @@ pub struct SessionItem {
     responses(
         (status = 200, description = "The caller's sessions", body = [SessionItem]),
         (status = 401, response = crate::error_responses::Unauthorized),
+        (status = 403, description = "forbidden (an API key: sessions are the user's own)", body = crate::dto::Problem, content_type = "application/problem+json"),
         (status = 503, response = crate::error_responses::Unavailable),
     ))]
 pub async fn list(state: web::Data<AppState>, auth: Authenticated) -> Result<HttpResponse, ApiError> {
