@@ -741,7 +741,12 @@
         if (!fields.avatar_url) delete fields.avatar_url;
         const result = await api('POST', '/api/auth/signup', fields);
         if (result.ok) {
+          // The confirmation replaces the form (and the other ways to sign up around it).
           form.reset();
+          form.hidden = true;
+          const card = form.closest('.card');
+          for (const part of card.querySelectorAll('#provider-buttons, .divider, .aside')) part.hidden = true;
+          card.querySelector('h1').textContent = 'Check your email';
           show('signup-form-status', 'Account created — we sent a verification link to ' + result.data.email + '.');
           byId('signup-login-link').focus();
         }
