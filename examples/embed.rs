@@ -27,7 +27,10 @@ fn main() -> anyhow::Result<()> {
     let token = issued.access_token.token.expose();
     let claims = use_cases.verify_access_token.handle(VerifyAccessToken { access_token: token })?;
     assert_eq!((claims.user.user_id, claims.session_id), (user.user_id, issued.session_id));
-    println!("signed up, logged in and verified {} in session {}", claims.user.email, claims.session_id);
+    println!(
+        "signed up and logged in {}; the access token verifies (session {})",
+        claims.user.email, claims.session_id
+    );
     let tampered = format!("{token}x");
     assert!(use_cases.verify_access_token.handle(VerifyAccessToken { access_token: &tampered }).is_err());
     println!("a tampered token is refused");

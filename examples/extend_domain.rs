@@ -6,7 +6,9 @@
 //! - extra access-token claims: the user's tenant (from their email domain) and a plan.
 //!
 //! It starts the real service with both plugged in (on a throw-away SQLite database), then
-//! talks HTTP to it. Run: `cargo run --example extend_domain`
+//! talks HTTP to it, and checks each outcome (it exits non-zero when one is not as promised).
+//! Warnings are logged to stderr, so the one the claims extension causes shows.
+//! Run: `cargo run --example extend_domain`
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -16,6 +18,9 @@ use portcullis_application::ValidationErrors;
 use portcullis_application::ports::{ClaimsExtension, SignupPolicy};
 use portcullis_domain::UserInfo;
 use serde_json::{Map, Value, json};
+use std::io::Write;
+use std::sync::{Arc, Mutex, PoisonError};
+use tracing_subscriber::EnvFilter;
 
 /// Only these email domains may sign up.
 struct AllowedEmailDomains {
@@ -52,8 +57,43 @@ impl ClaimsExtension for TenantClaims {
     }
 }
 
+/// Where the log goes: stderr, with a copy kept so the example can check what it logged.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<u8>>>);
+
+impl Log {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
+impl Write for Log {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        std::io::stderr().write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Warnings to stderr (the one about `sub` below among them). Only errors of the start-up:
+    // its warnings about a throw-away database (a new file, a first signing key, no encryption
+    // key) are expected here, and would name a folder this example deletes at the end.
+    let log = Log::default();
+    let writer = log.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::new(
+            "warn,portcullis_service=error,portcullis_infrastructure::tokens::key_store=error",
+        ))
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
     let dir = std::env::temp_dir().join(format!("portcullis-extend-{}", uuid::Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
     let config = Config {
@@ -111,6 +151,14 @@ async fn main() -> anyhow::Result<()> {
     println!("access-token claims: tenant={} plan={} sub={}", claims["tenant"], claims["plan"], claims["sub"]);
     anyhow::ensure!(claims["tenant"] == "acme" && claims["plan"] == "pro", "the extra claims are in the token");
     anyhow::ensure!(claims["sub"] != "someone-else", "a standard claim cannot be overridden");
+    let logged = log.text();
+    anyhow::ensure!(
+        logged.lines().any(|line| line.contains("WARN")
+            && line.contains("a claims extension tried to set a standard claim; ignored")
+            && line.contains("claim=sub")),
+        "the dropped claim was warned about"
+    );
+    println!("the attempt to set sub was dropped with a warning");
 
     server.stop().await;
     std::fs::remove_dir_all(&dir)?;

@@ -180,6 +180,10 @@ async fn forgot_and_reset_the_password_from_the_mail() {
     browser.wait_for_text("#forgot-form-status", "If an account exists").await;
     let link = mailed_link(&app, &email, 1, "/reset-password").await;
     browser.goto_url(&link).await;
+    // A weak one is refused (said once, under the field) and leaves the link usable.
+    browser.fill("#reset-form-new_password", "password123").await;
+    browser.click("#reset-form button[type=submit]").await;
+    assert_weak_password_said_once(&browser, "reset-form", "new_password").await;
     browser.fill("#reset-form-new_password", NEW_PASSWORD).await;
     browser.click("#reset-form button[type=submit]").await;
     browser.wait_for_text("#reset-form-status", "Password changed").await;
@@ -220,6 +224,119 @@ async fn wrong_and_weak_passwords_are_explained() {
     assert!(message.to_lowercase().contains("common"), "the weak-password message says why: {message}");
     assert_eq!(browser.attr("#signup-form-password", "aria-invalid").await.as_deref(), Some("true"));
     browser.screenshot("errors-2-weak-password").await;
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+/// After a `weak_password` refusal on `form`: the message under `field` says why, the page
+/// shows it once (the form's own message only points at the marked field), and the input is
+/// marked invalid. Returns the message.
+async fn assert_weak_password_said_once(browser: &Browser, form: &str, field: &str) -> String {
+    let field_error = format!("#{form}-{field}-error");
+    browser.wait_for_text(&field_error, "").await;
+    let message = browser.text(&field_error).await;
+    assert!(message.to_lowercase().contains("common"), "the weak-password message says why: {message}");
+    browser.wait_for_text(&format!("#{form}-error"), "Please correct the field marked below.").await;
+    let form_message = browser.text(&format!("#{form}-error")).await;
+    assert!(!form_message.contains(&message), "the form's message does not repeat the field's: {form_message}");
+    let shown = browser.script("return document.getElementById('main').innerText;").await;
+    let shown = shown.as_str().unwrap_or_default();
+    assert_eq!(shown.matches(message.as_str()).count(), 1, "{message:?} is shown once on the page: {shown}");
+    assert_eq!(browser.attr(&format!("#{form}-{field}"), "aria-invalid").await.as_deref(), Some("true"));
+    assert_eq!(
+        browser.script("return document.activeElement.id;").await,
+        format!("{form}-{field}"),
+        "the marked field has the focus"
+    );
+    message
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_says_a_weak_password_is_weak_once() {
+    let Some((app, chromium)) = start_app().await else { return };
+    let browser = chromium.browser(&app, 1280, 900).await;
+    sign_up(&browser, "Weak Once", &unique_email("weak-once"), "password123").await;
+    assert_weak_password_said_once(&browser, "signup-form", "password").await;
+    browser.screenshot("signup-1-weak-password").await;
+
+    // A stronger one goes through, and the refusal's messages are gone.
+    browser.fill("#signup-form-password", PASSWORD).await;
+    browser.click("#signup-form button[type=submit]").await;
+    browser.wait_for_text("#signup-form-status", "Account created").await;
+    for slot in ["signup-form-error", "signup-form-password-error"] {
+        let hidden = browser.script(&format!("return document.getElementById('{slot}').hidden;")).await;
+        assert_eq!(hidden, true, "#{slot} is hidden again");
+    }
+    browser.close().await;
+    stop(app, chromium).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signup_replaces_the_form_by_a_confirmation() {
+    // A provider, so that /signup also has its "Sign up with …" buttons to put away.
+    let env: std::collections::BTreeMap<String, String> = [
+        ("PORTCULLIS_PROVIDERS", "github"),
+        ("PORTCULLIS_PROVIDER_GITHUB_CLIENT_ID", "signup-client"),
+        ("PORTCULLIS_PROVIDER_GITHUB_CLIENT_SECRET", "signup-secret"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect();
+    let providers = portcullis_service::providers_config::read_providers(None, &env);
+    assert!(providers.problems.is_empty(), "{:?}", providers.problems);
+    let Some((app, chromium)) = start_app_with(|config| portcullis::config::Config { providers, ..config }).await
+    else {
+        return;
+    };
+    let browser = chromium.browser(&app, 1280, 900).await;
+    let email = unique_email("confirmed");
+
+    // What is visible in <main>: the "Log in" links (by id) and whether each part shows.
+    let visible = r#"
+        const main = document.getElementById('main');
+        const shown = (css) => { const e = main.querySelector(css); return !!e && e.checkVisibility(); };
+        return {
+            heading: main.querySelector('h1').textContent,
+            login_links: [...main.querySelectorAll('a')]
+                .filter((a) => a.checkVisibility() && a.textContent.trim().toLowerCase() === 'log in')
+                .map((a) => a.id || a.getAttribute('href')),
+            form: shown('#signup-form'),
+            providers: shown('#provider-buttons'),
+            status: shown('#signup-form-status'),
+            focus: document.activeElement.id,
+        };
+    "#;
+    browser.goto("/signup").await;
+    browser.wait_for_text("#provider-github", "Sign up with GitHub").await;
+    let before = browser.script(visible).await;
+    assert_eq!(before["form"], true, "{before}");
+    assert_eq!(before["providers"], true, "{before}");
+    assert_eq!(before["status"], false, "{before}");
+    assert_eq!(before["login_links"], serde_json::json!(["/login"]), "one 'Log in' link before: {before}");
+
+    sign_up(&browser, "Confirmed Person", &email, PASSWORD).await;
+    browser
+        .wait_for_text("#signup-form-status", &format!("Account created — we sent a verification link to {email}."))
+        .await;
+    let after = browser.script(visible).await;
+    assert_eq!(after["heading"], "Check your email", "{after}");
+    assert_eq!(after["form"], false, "the form is gone: {after}");
+    assert_eq!(after["providers"], false, "the provider buttons are gone: {after}");
+    assert_eq!(
+        after["login_links"],
+        serde_json::json!(["signup-login-link"]),
+        "exactly one 'Log in' link, the confirmation's: {after}"
+    );
+    assert_eq!(after["focus"], "signup-login-link", "{after}");
+    let main = browser.script("return document.getElementById('main').innerText;").await;
+    assert!(!main.as_str().unwrap_or_default().contains("Already have an account"), "{main}");
+    browser.screenshot("signup-2-confirmation").await;
+
+    // The mail went out, and the one link goes on to log in.
+    mail::wait_for_mail(&app.mail_dir(), &email, 0).await;
+    browser.click("#signup-login-link").await;
+    browser.wait_for_path("/login").await;
+    log_in(&browser, &email, PASSWORD, "/login", "/account").await;
     browser.close().await;
     stop(app, chromium).await;
 }

@@ -256,17 +256,26 @@
   }
 
   // The problem's `detail` on the form, each `errors[]` message next to its field (messages
-  // for a field the form does not show are added to the form's message).
+  // for a field the form does not show are added to the form's message). A detail that only
+  // repeats a message already shown by its field (`weak_password`) is not said twice: the
+  // form's message then points at the marked fields instead.
   function showProblem(form, result) {
     const errors = (result.data && Array.isArray(result.data.errors) && result.data.errors) || [];
     const unplaced = [];
+    const placed = [];
     let first = null;
     for (const error of errors) {
       const target = fieldError(form, error.field, error.message);
       if (!target) unplaced.push(error.message);
-      else if (!first && target.tagName === 'INPUT') first = target;
+      else {
+        placed.push(error.message);
+        if (!first && target.tagName === 'INPUT') first = target;
+      }
     }
-    const message = detail(result, 'Something went wrong. Please try again.');
+    let message = detail(result, 'Something went wrong. Please try again.');
+    if (placed.includes(message)) {
+      message = placed.length === 1 ? 'Please correct the field marked below.' : 'Please correct the fields marked below.';
+    }
     show(form.id + '-error', [message].concat(unplaced.filter(Boolean)).join(' '));
     if (first) first.focus();
   }
@@ -732,7 +741,12 @@
         if (!fields.avatar_url) delete fields.avatar_url;
         const result = await api('POST', '/api/auth/signup', fields);
         if (result.ok) {
+          // The confirmation replaces the form (and the other ways to sign up around it).
           form.reset();
+          form.hidden = true;
+          const card = form.closest('.card');
+          for (const part of card.querySelectorAll('#provider-buttons, .divider, .aside')) part.hidden = true;
+          card.querySelector('h1').textContent = 'Check your email';
           show('signup-form-status', 'Account created — we sent a verification link to ' + result.data.email + '.');
           byId('signup-login-link').focus();
         }

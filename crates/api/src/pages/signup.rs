@@ -9,7 +9,8 @@ use super::providers::provider_buttons;
 use super::{html as respond, visitor};
 use crate::state::AppState;
 
-/// The sign-up page: a button per provider, then `form#signup-form` → `POST /api/auth/signup`.
+/// The sign-up page: a button per provider, then `form#signup-form` → `POST /api/auth/signup`;
+/// on success `#signup-form-status` replaces them.
 pub async fn signup(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let form = "signup-form";
     let main = html! {
@@ -23,8 +24,10 @@ pub async fn signup(req: HttpRequest, state: web::Data<AppState>) -> HttpRespons
                 (field(form, Input::new("password", "Password", "password", "new-password").hint(NEW_PASSWORD_HINT)))
                 (field(form, Input::new("avatar_url", "Picture URL (optional)", "url", "photo").optional()))
                 button type="submit" { "Create account" }
-                (form_status_with(form, html! { a #signup-login-link href="/login" { "Log in" } }))
             }
+            // Outside the form: on 201 the script hides the form, the provider buttons and the
+            // aside, so this confirmation (with the one "Log in" link) is what remains.
+            (form_status_with(form, html! { a #signup-login-link href="/login" { "Log in" } }))
             p.aside { "Already have an account? " a href="/login" { "Log in" } }
         }
     };
