@@ -93,3 +93,26 @@ backend_tests!(
         other.stop().await;
     }
 );
+
+backend_tests!(a_refresh_racing_a_logout_never_outlives_it, |app| async move {
+    // Whichever of the two goes first, the session ends: a refresh that won hands out a
+    // token of the ended session (refused afterwards), one that lost is refused at once;
+    // neither ever fails with a server error.
+    let (_, mut browser) = app.signed_in("Ada", "ada@example.com").await;
+    for round in 0..8 {
+        let mut refresher = browser.with_refresh_token(&browser.refresh_token());
+        let (refreshed, logged_out) = tokio::join!(refresher.refresh(), browser.logout());
+        assert!(logged_out.code() < 300, "round {round}: logout answers {}", logged_out.code());
+        match refreshed.code() {
+            200 => {
+                let issued = refresher.refresh_token();
+                let mut late = browser.with_refresh_token(&issued);
+                late.refresh().await.assert_status(401);
+            }
+            401 => {}
+            other => panic!("round {round}: a refresh racing a logout answers {other}: {}", refreshed.text()),
+        }
+        browser = app.login("ada@example.com", PASSWORD).await;
+        assert_eq!(session_count(&mut browser).await, 1, "round {round}: only the new login's session is left");
+    }
+});

@@ -48,12 +48,10 @@ impl SessionRepository for DieselSessionRepository<'_> {
     }
 
     fn delete_session(&mut self, id: SessionId) -> Result<bool, PortError> {
-        let id = id.to_string();
-        // Explicit, so the family ends even where foreign-key cascades are off.
-        diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq(&id)))
-            .execute(self.conn)
-            .map_err(db_error("sessions.delete_session"))?;
-        let deleted = diesel::delete(sessions::table.find(&id))
+        // Its refresh tokens go with it (`ON DELETE CASCADE`; SQLite connections are opened
+        // with `foreign_keys = ON`). The session row is locked first, then its tokens: the
+        // order a rotation takes them in, so a logout racing a refresh cannot deadlock.
+        let deleted = diesel::delete(sessions::table.find(id.to_string()))
             .execute(self.conn)
             .map_err(db_error("sessions.delete_session"))?;
         Ok(deleted > 0)
@@ -72,12 +70,8 @@ impl SessionRepository for DieselSessionRepository<'_> {
     }
 
     fn delete_sessions_of_user(&mut self, user_id: UserId) -> Result<usize, PortError> {
-        let user_id = user_id.to_string();
-        let family = sessions::table.filter(sessions::user_id.eq(&user_id)).select(sessions::id);
-        diesel::delete(refresh_tokens::table.filter(refresh_tokens::session_id.eq_any(family)))
-            .execute(self.conn)
-            .map_err(db_error("sessions.delete_sessions_of_user"))?;
-        diesel::delete(sessions::table.filter(sessions::user_id.eq(&user_id)))
+        // As in `delete_session`: sessions first, their tokens by cascade.
+        diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id.to_string())))
             .execute(self.conn)
             .map_err(db_error("sessions.delete_sessions_of_user"))
     }
@@ -149,12 +143,15 @@ pub(super) fn find_refresh_context(
 /// SELECT (SELECT count(*) FROM live), (SELECT count(*) FROM won)
 /// ```
 ///
-/// The session is touched first, due or not (its row lock orders this rotation against a
-/// concurrent logout); the presented token is marked used when asked and still unused
+/// When the session's last use is not due to be written (`TOUCH` false), `live` only locks
+/// the session row instead — `SELECT id FROM sessions WHERE id = $session FOR KEY SHARE` —
+/// which writes no new row version. Either way the session row is locked before anything
+/// else (the lock orders this rotation against a concurrent logout, whose `DELETE` waits for
+/// it or makes `live` empty); the presented token is marked used when asked and still unused
 /// (compare-and-set); the successor is inserted only when the session was there. Written as
-/// a query fragment with a static query id, so diesel prepares it once per connection
-/// (a `sql_query` would be parsed and planned on every refresh).
-struct RotateOnPostgres<'a> {
+/// a query fragment with a static query id (one per `TOUCH`), so diesel prepares each once
+/// per connection (a `sql_query` would be parsed and planned on every refresh).
+struct RotateOnPostgres<'a, const TOUCH: bool> {
     session_id: String,
     now: chrono::NaiveDateTime,
     presented: &'a str,
@@ -162,25 +159,32 @@ struct RotateOnPostgres<'a> {
     successor: RefreshTokenRow,
 }
 
-impl diesel::query_builder::QueryId for RotateOnPostgres<'_> {
-    type QueryId = RotateOnPostgres<'static>;
+impl<const TOUCH: bool> diesel::query_builder::QueryId for RotateOnPostgres<'_, TOUCH> {
+    type QueryId = RotateOnPostgres<'static, TOUCH>;
     const HAS_STATIC_QUERY_ID: bool = true;
 }
 
-impl diesel::query_builder::Query for RotateOnPostgres<'_> {
+impl<const TOUCH: bool> diesel::query_builder::Query for RotateOnPostgres<'_, TOUCH> {
     type SqlType = (diesel::sql_types::BigInt, diesel::sql_types::BigInt);
 }
 
-impl RunQueryDsl<diesel::pg::PgConnection> for RotateOnPostgres<'_> {}
+impl<const TOUCH: bool> RunQueryDsl<diesel::pg::PgConnection> for RotateOnPostgres<'_, TOUCH> {}
 
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for RotateOnPostgres<'_> {
+impl<const TOUCH: bool> diesel::query_builder::QueryFragment<diesel::pg::Pg> for RotateOnPostgres<'_, TOUCH> {
     fn walk_ast<'b>(&'b self, mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>) -> QueryResult<()> {
         use diesel::sql_types::{Bool, Text, Timestamp};
-        out.push_sql("WITH live AS (UPDATE sessions SET last_used_at = ");
-        out.push_bind_param::<Timestamp, _>(&self.now)?;
-        out.push_sql(" WHERE id = ");
-        out.push_bind_param::<Text, _>(&self.session_id)?;
-        out.push_sql(" RETURNING id), won AS (UPDATE refresh_tokens SET used_at = ");
+        if TOUCH {
+            out.push_sql("WITH live AS (UPDATE sessions SET last_used_at = ");
+            out.push_bind_param::<Timestamp, _>(&self.now)?;
+            out.push_sql(" WHERE id = ");
+            out.push_bind_param::<Text, _>(&self.session_id)?;
+            out.push_sql(" RETURNING id)");
+        } else {
+            out.push_sql("WITH live AS (SELECT id FROM sessions WHERE id = ");
+            out.push_bind_param::<Text, _>(&self.session_id)?;
+            out.push_sql(" FOR KEY SHARE)");
+        }
+        out.push_sql(", won AS (UPDATE refresh_tokens SET used_at = ");
         out.push_bind_param::<Timestamp, _>(&self.now)?;
         out.push_sql(" WHERE token_hash = ");
         out.push_bind_param::<Text, _>(&self.presented)?;
@@ -205,14 +209,17 @@ pub(super) fn rotate_on_postgres(
     conn: &mut diesel::pg::PgConnection,
     rotation: &RefreshRotation<'_>,
 ) -> Result<RotationOutcome, PortError> {
-    let statement = RotateOnPostgres {
-        session_id: rotation.session_id.to_string(),
-        now: naive(rotation.now),
-        presented: rotation.presented.as_str(),
-        mark_used: rotation.mark_used,
-        successor: RefreshTokenRow::from(rotation.successor),
+    let session_id = rotation.session_id.to_string();
+    let now = naive(rotation.now);
+    let presented = rotation.presented.as_str();
+    let successor = RefreshTokenRow::from(rotation.successor);
+    let mark_used = rotation.mark_used;
+    let counts: QueryResult<(i64, i64)> = if rotation.touch_session {
+        RotateOnPostgres::<true> { session_id, now, presented, mark_used, successor }.get_result(conn)
+    } else {
+        RotateOnPostgres::<false> { session_id, now, presented, mark_used, successor }.get_result(conn)
     };
-    let (alive, won): (i64, i64) = statement.get_result(conn).map_err(db_error("sessions.rotate_refresh_token"))?;
+    let (alive, won) = counts.map_err(db_error("sessions.rotate_refresh_token"))?;
     if alive == 0 {
         return Ok(RotationOutcome::SessionGone);
     }
