@@ -30,7 +30,7 @@ use portcullis_infrastructure::passkeys::{RelyingPartyConfig, WebauthnRelyingPar
 use portcullis_infrastructure::persistence::{
     DatabaseFile, DbPool, DieselDatabaseProbe, DieselDatabaseProbeParameters, DieselLockoutStore,
     DieselLockoutStoreParameters, DieselRateLimiter, DieselRateLimiterParameters, DieselUnitOfWorkFactory,
-    DieselUnitOfWorkFactoryParameters,
+    DieselUnitOfWorkFactoryParameters, SqliteWriters,
 };
 use portcullis_infrastructure::resources::{ProcessResources, ProcessResourcesParameters};
 use portcullis_infrastructure::sealing::SecretSealer;
@@ -133,6 +133,7 @@ pub fn module_builder(infrastructure: Infrastructure) -> ModuleBuilder<AppModule
             pool: pool.clone(),
             sealer: sealer.clone(),
             outbox_signal,
+            sqlite_writers: SqliteWriters::default(),
         })
         .with_component_parameters::<DieselDatabaseProbe>(DieselDatabaseProbeParameters {
             pool: pool.clone(),

@@ -36,4 +36,4 @@ pub use mail_outbox::{
 pub use maintenance::{SweepReport, sweep_expired};
 pub use probe::{DatabaseFile, DieselDatabaseProbe, DieselDatabaseProbeParameters};
 pub use second_factor_repository::reseal_totp_secrets;
-pub use unit_of_work::{DieselUnitOfWork, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters};
+pub use unit_of_work::{DieselUnitOfWork, DieselUnitOfWorkFactory, DieselUnitOfWorkFactoryParameters, SqliteWriters};

@@ -1,4 +1,9 @@
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
 use diesel::connection::SimpleConnection;
+use parking_lot::lock_api::ArcMutexGuard;
+use parking_lot::{Mutex, RawMutex};
 use portcullis_application::ports::{
     AccountTokenRepository, ApiKeyRepository, IdentityRepository, MailOutbox, OAuthFlowRepository, PasskeyRepository,
     PortError, RefreshContext, RefreshRotation, RotationOutcome, SecondFactorRepository, SessionRepository, UnitOfWork,
@@ -31,6 +36,12 @@ use crate::sealing::SecretSealer;
 ///
 /// A read-only unit ([`UnitOfWorkFactory::begin_read`]) is a deferred `BEGIN` on SQLite
 /// (a WAL snapshot: it never waits for the write lock) and `BEGIN READ ONLY` on PostgreSQL.
+///
+/// SQLite lets one writer in at a time; the units that may write take turns at
+/// [`SqliteWriters`] before they take a connection, so this process's writers queue in
+/// order instead of retrying `BEGIN IMMEDIATE` on SQLite's busy handler (which sleeps a
+/// millisecond and more between tries), and the connection a writer gets is most often the
+/// one the last writer used, whose page cache is still valid.
 #[derive(Component)]
 #[shaku(interface = UnitOfWorkFactory)]
 pub struct DieselUnitOfWorkFactory {
@@ -41,12 +52,49 @@ pub struct DieselUnitOfWorkFactory {
     /// Woken after a commit that put mail in the outbox (the delivery worker waits on it).
     #[shaku(default)]
     outbox_signal: OutboxSignal,
+    /// The turn of SQLite's writers in this process.
+    #[shaku(default)]
+    sqlite_writers: SqliteWriters,
+}
+
+/// How long a SQLite writer waits for its turn before the unit answers "unavailable": as
+/// long as SQLite's own busy timeout.
+const WRITER_TURN_TIMEOUT: Duration = Duration::from_millis(super::connection::SQLITE_BUSY_TIMEOUT_MS);
+
+/// The turn of the units that may write to a SQLite database, one at a time, first come
+/// first served (a fair lock); unused on PostgreSQL, where writers run side by side.
+#[derive(Clone, Default)]
+pub struct SqliteWriters {
+    turn: Arc<Mutex<()>>,
+    /// Whether the pool's database is SQLite, learnt from its first connection.
+    is_sqlite: Arc<OnceLock<bool>>,
+}
+
+impl SqliteWriters {
+    /// Waits for this writer's turn; `None` on PostgreSQL.
+    fn take_turn(&self, pool: &DbPool) -> Result<Option<ArcMutexGuard<RawMutex, ()>>, PortError> {
+        let is_sqlite = match self.is_sqlite.get() {
+            Some(known) => *known,
+            None => {
+                let conn = pool
+                    .get()
+                    .map_err(|e| PortError::unavailable("unit_of_work.connection", format!("database: {e}")))?;
+                *self.is_sqlite.get_or_init(|| matches!(**conn, DbConnection::Sqlite(_)))
+            }
+        };
+        if !is_sqlite {
+            return Ok(None);
+        }
+        self.turn.try_lock_arc_for(WRITER_TURN_TIMEOUT).map(Some).ok_or_else(|| {
+            PortError::unavailable("unit_of_work.writer_turn", "database: another writer held SQLite too long")
+        })
+    }
 }
 
 impl DieselUnitOfWorkFactory {
     /// A factory over `pool`, storing secrets as `sealer` says.
     pub fn new(pool: DbPool, sealer: SecretSealer) -> Self {
-        Self { pool, sealer, outbox_signal: OutboxSignal::default() }
+        Self { pool, sealer, outbox_signal: OutboxSignal::default(), sqlite_writers: SqliteWriters::default() }
     }
 
     /// The same, waking `signal` after each commit that put mail in the outbox.
@@ -59,21 +107,21 @@ impl DieselUnitOfWorkFactory {
 
 impl UnitOfWorkFactory for DieselUnitOfWorkFactory {
     fn begin(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
-        self.open_unit(|conn| match conn {
+        self.open_unit(Access::Write, |conn| match conn {
             DbConnection::Sqlite(_) => Some("BEGIN IMMEDIATE"),
             DbConnection::Pg(_) => Some("BEGIN"),
         })
     }
 
     fn begin_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
-        self.open_unit(|conn| match conn {
+        self.open_unit(Access::Read, |conn| match conn {
             DbConnection::Sqlite(_) => Some("BEGIN DEFERRED"),
             DbConnection::Pg(_) => Some("BEGIN READ ONLY"),
         })
     }
 
     fn begin_autocommit(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
-        self.open_unit(|conn| match conn {
+        self.open_unit(Access::Write, |conn| match conn {
             // The SQLite rotation is several statements: a transaction keeps them one.
             DbConnection::Sqlite(_) => Some("BEGIN IMMEDIATE"),
             // No BEGIN: the reads and the rotation meant for this unit are one statement each.
@@ -83,7 +131,7 @@ impl UnitOfWorkFactory for DieselUnitOfWorkFactory {
 
     fn single_read(&self) -> Result<Box<dyn UnitOfWork>, PortError> {
         // No BEGIN: the one statement runs in its own implicit transaction.
-        self.open_unit(|_| None)
+        self.open_unit(Access::Read, |_| None)
     }
 }
 
@@ -93,8 +141,16 @@ impl DieselUnitOfWorkFactory {
     }
 
     /// A unit on one pooled connection, opened with the statement `begin` picks for its
-    /// backend; `None`: no transaction.
-    fn open_unit(&self, begin: fn(&DbConnection) -> Option<&'static str>) -> Result<Box<dyn UnitOfWork>, PortError> {
+    /// backend; `None`: no transaction. A unit that may write first waits for its turn on SQLite.
+    fn open_unit(
+        &self,
+        access: Access,
+        begin: fn(&DbConnection) -> Option<&'static str>,
+    ) -> Result<Box<dyn UnitOfWork>, PortError> {
+        let writer_turn = match access {
+            Access::Write => self.sqlite_writers.take_turn(&self.pool)?,
+            Access::Read => None,
+        };
         let mut conn = self.connection()?;
         let statement = begin(&conn);
         if let Some(statement) = statement {
@@ -106,8 +162,16 @@ impl DieselUnitOfWorkFactory {
             sealer: self.sealer.clone(),
             outbox_signal: self.outbox_signal.clone(),
             mail_added: false,
+            _writer_turn: writer_turn,
         }))
     }
+}
+
+/// Whether a unit may write.
+#[derive(Clone, Copy)]
+enum Access {
+    Read,
+    Write,
 }
 
 /// A transaction on one pooled connection, rolled back on drop unless committed; or, from
@@ -123,6 +187,9 @@ pub struct DieselUnitOfWork {
     outbox_signal: OutboxSignal,
     /// Whether this unit put mail in the outbox.
     mail_added: bool,
+    /// This writer's turn on SQLite (see [`SqliteWriters`]), given back when the unit ends.
+    /// Declared after `conn`, so the transaction is over before the next writer goes.
+    _writer_turn: Option<ArcMutexGuard<RawMutex, ()>>,
 }
 
 impl UnitOfWork for DieselUnitOfWork {
@@ -204,10 +271,10 @@ impl UnitOfWork for DieselUnitOfWork {
 
 impl Drop for DieselUnitOfWork {
     fn drop(&mut self) {
-        if self.open {
-            if let Err(error) = self.conn.batch_execute("ROLLBACK") {
-                tracing::error!(%error, "rollback failed");
-            }
+        if self.open
+            && let Err(error) = self.conn.batch_execute("ROLLBACK")
+        {
+            tracing::error!(%error, "rollback failed");
         }
     }
 }
