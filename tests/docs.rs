@@ -44,6 +44,8 @@
 mod markdown;
 #[path = "docs/runner.rs"]
 mod runner;
+#[path = "support/skipped.rs"]
+mod skipped;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -199,12 +201,12 @@ fn check_target(path: &Path, fragment: Option<&str>) -> Result<(), String> {
     if !canonical.starts_with(&repository) {
         return Err("outside the repository".to_owned());
     }
-    if let Some(fragment) = fragment.filter(|fragment| !fragment.is_empty()) {
-        if canonical.extension().is_some_and(|ext| ext == "md") {
-            let markdown = std::fs::read_to_string(&canonical).map_err(|error| error.to_string())?;
-            if !markdown::heading_ids(&markdown).iter().any(|id| id == fragment) {
-                return Err(format!("no heading with the id `{fragment}` there"));
-            }
+    if let Some(fragment) = fragment.filter(|fragment| !fragment.is_empty())
+        && canonical.extension().is_some_and(|ext| ext == "md")
+    {
+        let markdown = std::fs::read_to_string(&canonical).map_err(|error| error.to_string())?;
+        if !markdown::heading_ids(&markdown).iter().any(|id| id == fragment) {
+            return Err(format!("no heading with the id `{fragment}` there"));
         }
     }
     Ok(())

@@ -57,20 +57,11 @@ impl Chromium {
         let (Some(binary), Some(chromedriver)) = (chromium, chromedriver) else {
             let message = "Chromium or chromedriver is missing (apt-get install chromium chromium-driver)";
             assert!(!ci(), "{message}, and CI=true");
-            static BANNER: std::sync::Once = std::sync::Once::new();
-            BANNER.call_once(|| {
-                // Straight to stderr, once per run: the test harness captures `eprintln!`.
-                use std::io::Write;
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                     !! WARNING: {message}.\n\
-                     !! Every browser test is SKIPPED (it passes without running).\n\
-                     !! With CI=true these tests fail instead.\n\
-                     !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-                );
-            });
-            eprintln!("SKIPPED: {message}; the browser tests did not run");
+            crate::support::skipped::skipped(
+                "Chromium",
+                "chromium or chromedriver is missing",
+                "Install them: apt-get install chromium chromium-driver.",
+            );
             return None;
         };
         let port = crate::support::cli::free_port();
@@ -190,10 +181,10 @@ impl Browser {
     pub async fn wait_visible(&self, css: &str) {
         let started = Instant::now();
         loop {
-            if let Ok(element) = self.client.find(Locator::Css(css)).await {
-                if element.is_displayed().await.unwrap_or(false) {
-                    return;
-                }
+            if let Ok(element) = self.client.find(Locator::Css(css)).await
+                && element.is_displayed().await.unwrap_or(false)
+            {
+                return;
             }
             self.fail_after(started, &format!("{css} is not displayed")).await;
         }

@@ -164,13 +164,13 @@ pub fn links(markdown: &str) -> Vec<Link> {
             rest = &after[end.min(after.len())..];
         }
         let trimmed = line.trim_start();
-        if let (true, Some(close)) = (trimmed.starts_with('['), trimmed.find("]:")) {
-            if !trimmed[..close].contains("](") {
-                let target = trimmed[close + 2..].split_whitespace().next().unwrap_or_default();
-                let target = target.trim_start_matches('<').trim_end_matches('>');
-                if !target.is_empty() {
-                    found.push(Link { line: number, target: target.to_owned() });
-                }
+        if let (true, Some(close)) = (trimmed.starts_with('['), trimmed.find("]:"))
+            && !trimmed[..close].contains("](")
+        {
+            let target = trimmed[close + 2..].split_whitespace().next().unwrap_or_default();
+            let target = target.trim_start_matches('<').trim_end_matches('>');
+            if !target.is_empty() {
+                found.push(Link { line: number, target: target.to_owned() });
             }
         }
         let mut rest = line.as_str();

@@ -2,12 +2,11 @@
 //! process), and one `bash` running every runnable block of the page in order.
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::net::TcpListener;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::Once;
 use std::time::{Duration, Instant};
 
 use portcullis::config::Config;
@@ -87,8 +86,6 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true"))
 }
 
-static SKIP_BANNER: Once = Once::new();
-
 /// `false` (with a loud warning) when a tool is missing and `CI` is not `true`; under
 /// `CI=true` a missing tool fails the test.
 pub fn tools_present() -> bool {
@@ -100,20 +97,11 @@ pub fn tools_present() -> bool {
              must run. Install it (apt-get install bash curl openssl)."
         );
     }
-    SKIP_BANNER.call_once(|| {
-        // Straight to stderr: the test harness would capture `eprintln!`.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !! WARNING: the documentation's shell snippets need {missing},\n\
-             !! which cannot be run here.\n\
-             !! Every test that runs them is SKIPPED (it passes without running).\n\
-             !! Install it (apt-get install bash curl openssl); with CI=true\n\
-             !! these tests fail instead.\n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        );
-    });
-    eprintln!("SKIPPED ({missing} missing)");
+    crate::skipped::skipped(
+        "the shell tools of the snippets",
+        &format!("{missing} missing"),
+        "Install them: apt-get install bash curl openssl.",
+    );
     false
 }
 

@@ -3,9 +3,7 @@
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`). Removed afterwards.
 
 use std::fmt;
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Once;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
@@ -58,8 +56,6 @@ fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|value| value.eq_ignore_ascii_case("true"))
 }
 
-static SKIP_BANNER: Once = Once::new();
-
 impl TestDatabase {
     /// Makes a fresh database. `None` (with a loud warning) when PostgreSQL is unreachable
     /// and `CI` is not `true`; under `CI=true` an unreachable PostgreSQL fails the test.
@@ -86,20 +82,11 @@ impl TestDatabase {
                                  $(ls /etc/postgresql) main start) or set PORTCULLIS_TEST_POSTGRES_URL."
                             );
                         }
-                        SKIP_BANNER.call_once(|| {
-                            // Straight to stderr: the test harness would capture `eprintln!`.
-                            let _ = writeln!(
-                                std::io::stderr(),
-                                "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-                                 !! WARNING: PostgreSQL is unreachable at {admin_url}\n\
-                                 !! ({error}).\n\
-                                 !! Every PostgreSQL test is SKIPPED (it passes without running).\n\
-                                 !! Start PostgreSQL or set PORTCULLIS_TEST_POSTGRES_URL; with CI=true\n\
-                                 !! these tests fail instead.\n\
-                                 !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-                            );
-                        });
-                        eprintln!("SKIPPED (PostgreSQL unreachable at {admin_url})");
+                        super::skipped::skipped(
+                            "PostgreSQL",
+                            &format!("unreachable at {admin_url}: {error}"),
+                            "Start PostgreSQL or set PORTCULLIS_TEST_POSTGRES_URL.",
+                        );
                         return None;
                     }
                 };

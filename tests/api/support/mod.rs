@@ -12,6 +12,8 @@ pub mod jwt;
 pub mod mail;
 pub mod oidc;
 pub mod problem;
+#[path = "../../support/skipped.rs"]
+pub mod skipped;
 pub mod smtp;
 pub mod soft_authenticator;
 pub mod totp;

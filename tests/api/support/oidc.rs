@@ -15,10 +15,10 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, Once, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
@@ -94,8 +94,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-static SKIP_BANNER: Once = Once::new();
-
 /// The provider cannot run: `None` with a loud warning, or a panic under `CI=true`.
 fn unavailable(reason: &str) -> Option<OidcProvider> {
     if in_ci() {
@@ -104,21 +102,11 @@ fn unavailable(reason: &str) -> Option<OidcProvider> {
              Install Node.js (20.18+ or 22+) and run `{INSTALL}`."
         );
     }
-    SKIP_BANNER.call_once(|| {
-        // Straight to stderr: the test harness would capture `eprintln!`.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
-             !! WARNING: the OpenID Connect test provider cannot run\n\
-             !! ({reason}).\n\
-             !! Every test that needs it is SKIPPED (it passes without running).\n\
-             !! Install Node.js (20.18+ or 22+) and run\n\
-             !!     {INSTALL}\n\
-             !! With CI=true these tests fail instead.\n\
-             !!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n"
-        );
-    });
-    eprintln!("SKIPPED (OpenID Connect test provider unavailable: {reason}; run `{INSTALL}`)");
+    super::skipped::skipped(
+        "the OpenID Connect test provider",
+        reason,
+        &format!("Install Node.js (20.18+ or 22+) and run `{INSTALL}`."),
+    );
     None
 }
 
