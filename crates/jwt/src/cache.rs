@@ -85,11 +85,11 @@ impl<C: RegisteredClaims + Clone + Send + Sync + 'static> TokenChecker<C> {
         let Some(cache) = &self.cache else {
             return check_signed::<C>(token, keys, &self.expect, now).map(|checked| checked.claims);
         };
-        if let Some(entry) = cache.get(token) {
-            if keys.contains(&entry.kid) {
-                check_times(entry.claims.expires_at(), entry.claims.not_before(), now, self.expect.leeway_secs)?;
-                return Ok(entry.claims.clone());
-            }
+        if let Some(entry) = cache.get(token)
+            && keys.contains(&entry.kid)
+        {
+            check_times(entry.claims.expires_at(), entry.claims.not_before(), now, self.expect.leeway_secs)?;
+            return Ok(entry.claims.clone());
         }
         let checked = check_signed::<C>(token, keys, &self.expect, now)?;
         let remaining = u64::try_from(checked.claims.expires_at().saturating_sub(now)).unwrap_or(0);

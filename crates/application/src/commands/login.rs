@@ -123,10 +123,8 @@ impl LoginHandler {
         match checked {
             Ok(matches) => Ok(matches),
             Err(error) => {
-                if counted {
-                    if let Err(undo) = self.lockouts.withdraw(user.id, &self.lockout) {
-                        tracing::warn!(user_id = %user.id, error = %undo, "could not take back a login attempt");
-                    }
+                if counted && let Err(undo) = self.lockouts.withdraw(user.id, &self.lockout) {
+                    tracing::warn!(user_id = %user.id, error = %undo, "could not take back a login attempt");
                 }
                 Err(error.into())
             }

@@ -63,11 +63,10 @@ impl TestDb {
 impl Drop for TestDb {
     fn drop(&mut self) {
         drop(self.pool.take());
-        if let Some((admin_url, name)) = &self.postgres {
-            if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                let _ =
-                    diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin);
-            }
+        if let Some((admin_url, name)) = &self.postgres
+            && let Ok(mut admin) = PgConnection::establish(admin_url)
+        {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).execute(&mut admin);
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
