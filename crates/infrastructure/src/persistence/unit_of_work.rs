@@ -162,7 +162,7 @@ impl DieselUnitOfWorkFactory {
             sealer: self.sealer.clone(),
             outbox_signal: self.outbox_signal.clone(),
             mail_added: false,
-            _writer_turn: writer_turn,
+            writer_turn,
         }))
     }
 }
@@ -188,8 +188,8 @@ pub struct DieselUnitOfWork {
     /// Whether this unit put mail in the outbox.
     mail_added: bool,
     /// This writer's turn on SQLite (see [`SqliteWriters`]), given back when the unit ends.
-    /// Declared after `conn`, so the transaction is over before the next writer goes.
-    _writer_turn: Option<ArcMutexGuard<RawMutex, ()>>,
+    /// Handed on fairly in `drop`, after the transaction has ended.
+    writer_turn: Option<ArcMutexGuard<RawMutex, ()>>,
 }
 
 impl UnitOfWork for DieselUnitOfWork {
@@ -275,6 +275,11 @@ impl Drop for DieselUnitOfWork {
             && let Err(error) = self.conn.batch_execute("ROLLBACK")
         {
             tracing::error!(%error, "rollback failed");
+        }
+        // The transaction is over: hand the turn straight to the writer that waited longest
+        // (a plain unlock lets this thread's next unit barge in ahead of the queue).
+        if let Some(turn) = self.writer_turn.take() {
+            ArcMutexGuard::unlock_fair(turn);
         }
     }
 }
