@@ -40,8 +40,8 @@ use crate::sealing::SecretSealer;
 /// SQLite lets one writer in at a time; the units that may write take turns at
 /// [`SqliteWriters`] before they take a connection, so this process's writers queue in
 /// order instead of retrying `BEGIN IMMEDIATE` on SQLite's busy handler (which sleeps a
-/// millisecond and more between tries), and the connection a writer gets is most often the
-/// one the last writer used, whose page cache is still valid.
+/// millisecond and more between tries). A unit hands the turn on, fairly, as soon as its
+/// transaction has ended.
 #[derive(Component)]
 #[shaku(interface = UnitOfWorkFactory)]
 pub struct DieselUnitOfWorkFactory {
