@@ -71,14 +71,16 @@ pub struct SqliteWriters {
 }
 
 impl SqliteWriters {
-    /// Waits for this writer's turn; `None` on PostgreSQL.
-    fn take_turn(&self, pool: &DbPool) -> Result<Option<ArcMutexGuard<RawMutex, ()>>, PortError> {
+    /// Waits for this writer's turn; `None` on PostgreSQL. `connection` gives a pooled
+    /// connection, asked for only the first time, to learn the backend.
+    fn take_turn(
+        &self,
+        connection: impl FnOnce() -> Result<PooledConnection<DbConnectionManager>, PortError>,
+    ) -> Result<Option<ArcMutexGuard<RawMutex, ()>>, PortError> {
         let is_sqlite = match self.is_sqlite.get() {
             Some(known) => *known,
             None => {
-                let conn = pool
-                    .get()
-                    .map_err(|e| PortError::unavailable("unit_of_work.connection", format!("database: {e}")))?;
+                let conn = connection()?;
                 *self.is_sqlite.get_or_init(|| matches!(**conn, DbConnection::Sqlite(_)))
             }
         };
@@ -148,7 +150,7 @@ impl DieselUnitOfWorkFactory {
         begin: fn(&DbConnection) -> Option<&'static str>,
     ) -> Result<Box<dyn UnitOfWork>, PortError> {
         let writer_turn = match access {
-            Access::Write => self.sqlite_writers.take_turn(&self.pool)?,
+            Access::Write => self.sqlite_writers.take_turn(|| self.connection())?,
             Access::Read => None,
         };
         let mut conn = self.connection()?;
